@@ -1,0 +1,186 @@
+"""The command line: `provisioner validate | plan | apply ...` (SPEC section 4).
+
+Exit codes: 0 success, 1 error, 2 with --detailed-exitcode when there are changes. Output never contains a
+password: everything printed passes through redaction, and tracebacks appear only with --debug (redacted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+
+from . import __version__, redact, render
+from .changes import Plan, TargetPlan
+from .diff import DiffOptions
+from .errors import ProvisionerError, ValidationError
+from .load import load
+from .model import Manifest
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+log = logging.getLogger("provisioner")
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(redact.redact(text))
+    sys.stdout.flush()
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(redact.redact(text) + ("" if text.endswith("\n") else "\n"))
+    sys.stderr.flush()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-f", "--file", action="append", dest="files", metavar="PATH",
+                        help="manifest file or directory (repeatable; default accounts.yaml)")
+    common.add_argument("--target", action="append", dest="targets", metavar="NAME",
+                        help="only this target (repeatable)")
+    common.add_argument("--format", choices=sorted(render.RENDERERS), default="text")
+    common.add_argument("--debug", action="store_true", help="debug logs and tracebacks (redacted)")
+
+    parser = argparse.ArgumentParser(prog="provisioner", description="Database accounts as code.")
+    parser.add_argument("--version", action="version", version=f"provisioner {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("validate", parents=[common], help="schema and semantic checks; touches nothing")
+
+    plan = commands.add_parser("plan", parents=[common], help="diff of the manifest vs the live databases")
+    plan.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
+    plan.add_argument("--reset-password", action="append", metavar="ACCOUNT", default=[],
+                      help="plan a new password for this account ('*' for all)")
+
+    apply = commands.add_parser("apply", parents=[common], help="make the live state match the manifest")
+    apply.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    apply.add_argument("--reset-password", action="append", metavar="ACCOUNT", default=[],
+                       help="give this account a new password ('*' for all)")
+    return parser
+
+
+def load_manifest(args: argparse.Namespace) -> Manifest:
+    return load(args.files or ["accounts.yaml"])
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    manifest = load_manifest(args)
+    accounts = sum(1 for p in manifest.principals if p.login)
+    roles = len(manifest.principals) - accounts
+    _out(f"{', '.join(manifest.files)}: valid ({len(manifest.targets)} target(s), {accounts} account(s), "
+         f"{roles} role(s))\n")
+    return EXIT_OK
+
+
+def _options(args: argparse.Namespace) -> DiffOptions:
+    return DiffOptions(reset_passwords=frozenset(args.reset_password or ()))
+
+
+def _print_plan(plan: Plan, fmt: str) -> None:
+    _out(render.RENDERERS[fmt](plan))
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .plan import build_plan
+    from .secrets_manager import SecretStore
+
+    manifest = load_manifest(args)
+    plan = build_plan(manifest, args.targets, SecretStore(), _options(args))
+    _print_plan(plan, args.format)
+    if plan.errors:
+        return EXIT_ERROR
+    if args.detailed_exitcode and plan.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def _confirm(prompt: str) -> bool:
+    if not sys.stdin.isatty():
+        raise ProvisionerError("apply needs confirmation but standard input is not a terminal",
+                               "pass --yes to apply without asking (e.g. in CI)")
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    return sys.stdin.readline().strip() == "yes"
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    from .execute import apply_target
+    from .plan import build_plan, connect, select_targets
+    from .secrets_manager import SecretStore
+
+    manifest = load_manifest(args)
+    store = SecretStore()
+    options = _options(args)
+    plan = build_plan(manifest, args.targets, store, options)
+    _print_plan(plan, args.format)
+    if plan.errors:
+        _err("apply refused: the plan has errors (see above)")
+        return EXIT_ERROR
+    if not plan.has_changes:
+        return EXIT_OK
+    if not args.yes and not _confirm("\nApply these changes? Only 'yes' is accepted: "):
+        _err("apply cancelled")
+        return EXIT_ERROR
+    expected = {t.target: t for t in plan.targets}
+
+    def on_drift(fresh: TargetPlan) -> bool:
+        if not args.yes:
+            return False
+        _err(f"note: the live state of {fresh.target} changed since the plan; applying the fresh plan:")
+        _err(render.text(Plan([fresh])))
+        return True
+
+    totals = {"add": 0, "change": 0, "destroy": 0}
+    for target in select_targets(manifest, args.targets):
+        if not expected[target.name].steps:
+            continue
+        conn = connect(target, store)
+        try:
+            report = apply_target(conn, manifest, store, options, expected[target.name], on_drift)
+        finally:
+            conn.close()
+        for key, value in report.plan.counts().items():
+            totals[key] += value
+        _err(f"target {target.name}: applied {len(report.plan.steps)} change(s)")
+    _out(f"Apply complete: {totals['add']} added, {totals['change']} changed, {totals['destroy']} destroyed.\n")
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "validate": cmd_validate,
+    "plan": cmd_plan,
+    "apply": cmd_apply,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = args.debug or os.environ.get("PROVISIONER_DEBUG") == "1"
+    redact.install_logging(logging.DEBUG if debug else logging.WARNING)
+    try:
+        return COMMANDS[args.command](args)
+    except ValidationError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    except ProvisionerError as exc:
+        _err(f"error: {exc}")
+        if debug:
+            _err(redact.redact(traceback.format_exc()))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except Exception as exc:
+        if debug:
+            _err(redact.redact(traceback.format_exc()))
+        else:
+            _err(f"internal error: {type(exc).__name__}: {redact.redact(str(exc))}\n"
+                 "    hint: run again with --debug for the (redacted) traceback, and report it")
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,494 @@
+"""Diff: (desired, current) -> ordered list of changes. A pure function: no I/O, no SQL.
+
+Authoritative for the accounts and roles the manifest names: what the file does not declare is revoked.
+Never touches roles the file does not name, except those the provisioner itself created for this target and
+that left the file (they are dropped). Works on access-list groups (objects sharing one ACL) so that the cost
+follows the number of distinct ACLs, not accounts x tables.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from . import changes as c
+from .model import (
+    AclGroup,
+    CurrentState,
+    ObjectRef,
+    Principal,
+    RoleState,
+    SecretState,
+    Target,
+)
+from .privileges import COLUMN, DATABASE, FUNCTION, SCHEMA, SEQUENCE, TABLE
+
+MARKER = "managed by provisioner"
+_MARKER_RE = re.compile(r"\[" + MARKER + r": target=(?P<target>[^,\]]*)(?P<adopted>, adopted)?\]\s*$")
+SYNC_TAG = "provisioner:sync"
+MANAGED_TAGS = ("provisioner:managed", "provisioner:target", "provisioner:account")
+EMPTY: frozenset[str] = frozenset()
+DEFAULTABLE = (TABLE, SEQUENCE, FUNCTION)
+ALL_IN_SCHEMA_KINDS = (TABLE, SEQUENCE)
+KIND_ORDER = (DATABASE, SCHEMA, TABLE, SEQUENCE, FUNCTION, COLUMN)
+
+# Execution order: creations and grants first, revocations next, drops last; secret work around the database.
+PHASE: dict[type, int] = {
+    c.CreateSecret: 0, c.ConfirmPassword: 0, c.ResetPassword: 0,
+    c.CreateRole: 1, c.AlterRole: 2, c.SetPassword: 3, c.FinishPendingPassword: 3,
+    c.GrantMembership: 4, c.GrantPrivileges: 5, c.GrantDefaultPrivileges: 6,
+    c.RevokeDefaultPrivileges: 7, c.RevokePrivileges: 8, c.RevokeMembership: 9, c.DropRole: 10,
+    c.UpdateSecret: 11, c.DeleteSecret: 12,
+}
+
+
+@dataclass(frozen=True)
+class Marker:
+    target: str
+    adopted: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class DiffOptions:
+    reset_passwords: frozenset[str] = frozenset()  # account names; "*" = every account
+    implied_grants: bool = True  # PostgreSQL: table privileges imply CONNECT and schema USAGE
+
+
+@dataclass
+class DiffResult:
+    changes: list[c.Change] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def role_comment(description: str | None, target: str, adopted: bool) -> str:
+    marker = f"[{MARKER}: target={target}{', adopted' if adopted else ''}]"
+    return f"{description} {marker}" if description else marker
+
+
+def parse_marker(comment: str | None) -> Marker | None:
+    if not comment:
+        return None
+    match = _MARKER_RE.search(comment)
+    if not match:
+        return None
+    return Marker(match.group("target"), bool(match.group("adopted")), comment[: match.start()].rstrip())
+
+
+def secret_name(principal: Principal, target: Target, database: str | None) -> str:
+    return principal.secret.name.format(
+        target=target.name, account=principal.name, engine=target.engine, database=database or ""
+    )
+
+
+def secret_tags(principal: Principal) -> dict[str, str]:
+    tags = dict(principal.secret.tags)
+    tags.update({"provisioner:managed": "true", "provisioner:target": principal.target,
+                 "provisioner:account": principal.name})
+    return tags
+
+
+def secret_description(principal: Principal) -> str:
+    return principal.secret.description or (
+        f"Credentials of database account {principal.name} on target {principal.target} (managed by provisioner)"
+    )
+
+
+def secret_fields(principal: Principal, target: Target, connection: Mapping[str, object]) -> dict[str, object]:
+    """The RDS-credential JSON of an account, without its password (SPEC 3)."""
+    fields: dict[str, object] = {
+        "engine": target.engine,
+        "host": connection.get("host"),
+        "port": connection.get("port"),
+        "username": principal.name,
+    }
+    if connection.get("dbname"):
+        fields["dbname"] = connection["dbname"]
+    return fields
+
+
+def same_kms_key(desired: str | None, current: str | None) -> bool:
+    if not desired:
+        return not current or current.endswith("aws/secretsmanager")
+    if not current:
+        return False
+    return current == desired or current.endswith(":" + desired) or current.endswith("/" + desired)
+
+
+# ---------------------------------------------------------------- desired access
+
+
+@dataclass
+class DesiredAccess:
+    """What one principal should hold, split into declared objects, implied ones and schema wildcards."""
+
+    explicit: dict[ObjectRef, set[str]] = field(default_factory=lambda: defaultdict(set))
+    implied: dict[ObjectRef, set[str]] = field(default_factory=lambda: defaultdict(set))
+    wildcard: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+
+    def keys(self) -> set[tuple[str, str]]:
+        refs = list(self.explicit) + list(self.implied)
+        return {(r.kind, r.schema) for r in refs} | set(self.wildcard)
+
+
+def desired_access(principal: Principal, database: str | None, implied: bool) -> DesiredAccess:
+    access = DesiredAccess()
+    for grant in principal.grants:
+        ref = grant.obj
+        if ref.is_wildcard:
+            access.wildcard[(ref.kind, ref.schema)] |= grant.privileges
+        else:
+            access.explicit[ref] |= grant.privileges
+        if not implied:
+            continue
+        if ref.kind in (TABLE, SEQUENCE, FUNCTION, COLUMN):
+            access.implied[ObjectRef(SCHEMA, "", ref.schema)].add("USAGE")
+        if database:
+            access.implied[ObjectRef(DATABASE, "", database)].add("CONNECT")
+    # Nothing is implied that is also declared: the plan shows a grant as implied only when it is.
+    for ref in list(access.implied):
+        access.implied[ref] -= access.explicit.get(ref, set())
+        if not access.implied[ref]:
+            del access.implied[ref]
+    return access
+
+
+# ---------------------------------------------------------------- privilege changes
+
+
+@dataclass
+class AclIndex:
+    """Current ACL groups by (kind, schema), and which keys each grantee holds something in."""
+
+    groups: dict[tuple[str, str], list[AclGroup]]
+    holders: dict[str, set[tuple[str, str]]]
+    sizes: dict[tuple[str, str], int]
+
+    @classmethod
+    def build(cls, groups: Iterable[AclGroup]) -> AclIndex:
+        by_key: dict[tuple[str, str], list[AclGroup]] = defaultdict(list)
+        holders: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        sizes: dict[tuple[str, str], int] = defaultdict(int)
+        for group in groups:
+            key = (group.kind, group.schema)
+            by_key[key].append(group)
+            sizes[key] += len(group.objects)
+            for grantee in group.grants:
+                holders[grantee].add(key)
+        return cls(dict(by_key), dict(holders), dict(sizes))
+
+
+def _union(collections: list[frozenset[ObjectRef]]) -> frozenset[ObjectRef]:
+    if len(collections) == 1:
+        return collections[0]
+    return frozenset().union(*collections)
+
+
+def privilege_changes(
+    target: str, grantee: str, principal: str, access: DesiredAccess, index: AclIndex, host: str = "%"
+) -> tuple[list[c.Change], list[str]]:
+    """Grants and revokes that make `grantee` hold exactly `access`, plus errors for missing objects."""
+    found: list[c.Change] = []
+    errors: list[str] = []
+    specials_by_key: dict[tuple[str, str], list[ObjectRef]] = defaultdict(list)
+    for ref in set(access.explicit) | set(access.implied):
+        specials_by_key[(ref.kind, ref.schema)].append(ref)
+    keys = access.keys() | index.holders.get(grantee, set())
+    for key in sorted(keys, key=lambda k: (KIND_ORDER.index(k[0]), k[1])):
+        kind, schema = key
+        want_rest = frozenset(access.wildcard.get(key, EMPTY))
+        specials = specials_by_key.get(key, [])
+        lack: dict[tuple[str, bool], list[frozenset[ObjectRef]]] = defaultdict(list)
+        excess: dict[str, list[frozenset[ObjectRef]]] = defaultdict(list)
+        located: set[ObjectRef] = set()
+        groups = index.groups.get(key, [])
+        if want_rest and not groups and kind != COLUMN:
+            errors.append(f"{principal}: {schema}.* names no existing {kind}s (schema {schema!r} "
+                          f"is empty or missing); create them first or remove the grant")
+        for group in groups:
+            have = group.grants.get(grantee, EMPTY)
+            here = [ref for ref in specials if ref in group.objects]
+            rest = group.objects.difference(here) if here else group.objects
+            if rest:
+                for p in want_rest - have:
+                    lack[(p, False)].append(rest)
+                for p in have - want_rest:
+                    excess[p].append(rest)
+            for ref in here:
+                located.add(ref)
+                _special(ref, want_rest, access, have, lack, excess)
+        for ref in specials:
+            if ref in located:
+                continue
+            if kind == COLUMN:
+                _special(ref, want_rest, access, EMPTY, lack, excess)
+            else:
+                errors.append(f"{principal}: {kind} {ref} does not exist on target {target}")
+        total = index.sizes.get(key, 0)
+        found += _bucketed(c.GrantPrivileges, target, principal, grantee, kind, schema, host, total,
+                           {k: _union(v) for k, v in lack.items()}, want_rest)
+        found += _bucketed(c.RevokePrivileges, target, principal, grantee, kind, schema, host, total,
+                           {(p, False): _union(v) for p, v in excess.items()}, None)
+    return found, errors
+
+
+def _special(ref: ObjectRef, want_rest: frozenset[str], access: DesiredAccess, have: frozenset[str],
+             lack: dict, excess: dict) -> None:
+    declared = want_rest | access.explicit.get(ref, set())
+    implied = access.implied.get(ref, set())
+    for p in (declared | implied) - have:
+        lack[(p, p not in declared)].append(frozenset((ref,)))
+    for p in have - declared - implied:
+        excess[p].append(frozenset((ref,)))
+
+
+def _bucketed(cls: type, target: str, principal: str, grantee: str, kind: str, schema: str, host: str,
+              total: int, by_privilege: dict[tuple[str, bool], frozenset[ObjectRef]],
+              wildcard: frozenset[str] | None) -> list[c.Change]:
+    """One statement per distinct object set: privileges that apply to the same objects travel together.
+
+    `ALL ... IN SCHEMA` is used for every object of the schema, but for grants only when the privileges come
+    from a `schema.*` wildcard: explicit names must not reach objects created after the plan.
+    """
+    buckets: dict[tuple[frozenset[ObjectRef], bool], list[str]] = defaultdict(list)
+    for (privilege, implied), objects in by_privilege.items():
+        buckets[(objects, implied)].append(privilege)
+    result = []
+    for (objects, implied), privs in buckets.items():
+        ordered = tuple(sorted(objects))
+        groups = _by_table(ordered) if kind == COLUMN else [ordered]
+        for group in groups:
+            result.append(cls(
+                action=c.ADD if cls is c.GrantPrivileges else c.DESTROY,
+                target=target, principal=principal, implied=implied, grantee=grantee, kind=kind, schema=schema,
+                objects=group, privileges=tuple(sorted(privs)), host=host,
+                all_in_schema=(kind in ALL_IN_SCHEMA_KINDS and total > 1 and len(objects) == total
+                               and (wildcard is None or set(privs) <= wildcard)),
+            ))
+    return sorted(result, key=lambda ch: (ch.implied is False, ch.objects, ch.privileges))
+
+
+def _by_table(columns: tuple[ObjectRef, ...]) -> list[tuple[ObjectRef, ...]]:
+    tables: dict[tuple[str, str], list[ObjectRef]] = defaultdict(list)
+    for ref in columns:
+        tables[(ref.schema, ref.name)].append(ref)
+    return [tuple(v) for _, v in sorted(tables.items())]
+
+
+def default_privilege_changes(
+    target: Target, grantee: str, principal: str, access: DesiredAccess, state: CurrentState
+) -> tuple[list[c.Change], list[str]]:
+    db = state.database
+    assert db is not None
+    desired: dict[tuple[str, str, str], frozenset[str]] = {}
+    errors: list[str] = []
+    for (kind, schema), privs in access.wildcard.items():
+        if kind not in DEFAULTABLE:
+            continue
+        owners = target.default_privileges_for or ((db.schema_owners[schema],) if schema in db.schema_owners else ())
+        if not owners:
+            errors.append(f"{principal}: schema {schema!r} does not exist on target {target.name}")
+        for owner in owners:
+            desired[(owner, schema, kind)] = frozenset(privs)
+    current: dict[tuple[str, str, str], frozenset[str]] = {}
+    for entry in db.default_acls:
+        if grantee in entry.grants:
+            current[(entry.owner, entry.schema, entry.kind)] = entry.grants[grantee]
+    found: list[c.Change] = []
+    for key in sorted(set(desired) | set(current)):
+        owner, schema, kind = key
+        want, have = desired.get(key, EMPTY), current.get(key, EMPTY)
+        for cls, privs in ((c.GrantDefaultPrivileges, want - have), (c.RevokeDefaultPrivileges, have - want)):
+            if privs:
+                found.append(cls(action=c.ADD if cls is c.GrantDefaultPrivileges else c.DESTROY,
+                                 target=target.name, principal=principal, owner=owner, schema=schema, kind=kind,
+                                 grantee=grantee, privileges=tuple(sorted(privs))))
+    return found, errors
+
+
+# ---------------------------------------------------------------- roles and secrets
+
+
+def role_changes(target: Target, p: Principal, existing: RoleState | None, comment: str) -> list[c.Change]:
+    base = {"target": target.name, "principal": p.name, "host": p.host}
+    if existing is None:
+        return [c.CreateRole(action=c.ADD, name=p.name, login=p.login, connection_limit=_limit(p.connection_limit),
+                             comment=comment, require_tls=p.require_tls, **base)]
+    found: list[c.Change] = []
+    settings = [
+        ("login", existing.login, p.login),
+        ("connection_limit", existing.connection_limit, _limit(p.connection_limit)),
+        ("attributes", tuple(sorted(existing.attributes)), ()),
+        ("comment", existing.comment, comment),
+        ("require_tls", existing.require_tls, p.require_tls),
+    ]
+    for setting, old, new in settings:
+        if old != new:
+            found.append(c.AlterRole(action=c.CHANGE, name=p.name, setting=setting, old=old, new=new, **base))
+    return found
+
+
+def _limit(value: int | None) -> int | None:
+    return None if value is None or value < 0 else value
+
+
+def membership_changes(target: str, p: Principal, existing: RoleState | None) -> list[c.Change]:
+    have = existing.member_of if existing else frozenset()
+    want = frozenset(p.member_of)
+    base = {"target": target, "principal": p.name, "member": p.name, "host": p.host}
+    return [c.GrantMembership(action=c.ADD, role=r, **base) for r in sorted(want - have)] + [
+        c.RevokeMembership(action=c.DESTROY, role=r, **base) for r in sorted(have - want)
+    ]
+
+
+def secret_changes(
+    target: Target, p: Principal, state: CurrentState, role_created: bool, options: DiffOptions
+) -> tuple[list[c.Change], list[str]]:
+    name = secret_name(p, target, _database(target, state))
+    base = {"target": target.name, "principal": p.name, "secret": name}
+    secret = state.secrets.get(name)
+    fields = secret_fields(p, target, state.connection)
+    tags = secret_tags(p)
+    description = secret_description(p)
+    warnings: list[str] = []
+    found: list[c.Change] = []
+    if secret is None or secret.deleted:
+        found.append(c.CreateSecret(
+            action=c.ADD, fields=fields, kms_key=p.secret.kms_key, description=description, tags=tags,
+            password_length=p.password.length, exclude_characters=p.password.exclude_characters,
+            reuse_existing=secret is not None, **base))
+        found.append(c.SetPassword(action=c.CHANGE if not role_created else c.ADD, name=p.name, host=p.host,
+                                   secret=name, reason="new secret", target=target.name, principal=p.name))
+        if not role_created:
+            warnings.append(f"account {p.name} exists without a secret: it gets a new password, kept in {name}")
+        return found, warnings
+    if (secret.target, secret.account) != (target.name, p.name):
+        return [], [f"secret {name} is tagged for {secret.target}/{secret.account}; not touched"]
+    if secret.tags.get(SYNC_TAG) == "pending":
+        found.append(c.ConfirmPassword(action=c.CHANGE, **base))
+        found.append(c.SetPassword(action=c.CHANGE, name=p.name, host=p.host, secret=name,
+                                   reason="confirm the password of an interrupted apply",
+                                   target=target.name, principal=p.name))
+    elif secret.pending_version:
+        found.append(c.FinishPendingPassword(action=c.CHANGE, name=p.name, host=p.host,
+                                             version=secret.pending_version, **base))
+    elif role_created:
+        found.append(c.SetPassword(action=c.ADD, name=p.name, host=p.host, secret=name,
+                                   reason="role created from its existing secret",
+                                   target=target.name, principal=p.name))
+    elif p.name in options.reset_passwords or "*" in options.reset_passwords:
+        found.append(c.ResetPassword(action=c.CHANGE, name=p.name, host=p.host, password_length=p.password.length,
+                                     exclude_characters=p.password.exclude_characters, **base))
+    current_fields = {k: v for k, v in secret.fields.items() if k in fields or k in ("dbname",)}
+    if _normal(current_fields) != _normal(fields) and (fields.get("host") is not None):
+        found.append(c.UpdateSecret(action=c.CHANGE, setting="value", old=dict(current_fields), new=fields, **base))
+    if (secret.description or "") != description:
+        found.append(c.UpdateSecret(action=c.CHANGE, setting="description", old=secret.description,
+                                    new=description, **base))
+    if not same_kms_key(p.secret.kms_key, secret.kms_key):
+        found.append(c.UpdateSecret(action=c.CHANGE, setting="kms_key", old=secret.kms_key, new=p.secret.kms_key,
+                                    **base))
+    current_tags = {k: v for k, v in secret.tags.items() if k != SYNC_TAG}
+    if current_tags != tags:
+        found.append(c.UpdateSecret(action=c.CHANGE, setting="tags", old=current_tags, new=tags, **base))
+    return found, warnings
+
+
+def _normal(fields: Mapping[str, object]) -> dict[str, str]:
+    return {k: str(v) for k, v in fields.items() if v is not None}
+
+
+def _database(target: Target, state: CurrentState) -> str | None:
+    return target.database or (str(state.connection["dbname"]) if state.connection.get("dbname") else None)
+
+
+# ---------------------------------------------------------------- the target
+
+
+def diff_target(
+    target: Target, principals: Iterable[Principal], state: CurrentState, options: DiffOptions | None = None
+) -> DiffResult:
+    """Everything that must change on one target for the live state to match the manifest."""
+    options = options or DiffOptions()
+    db = state.database
+    assert db is not None, "diff_target needs an inspected database"
+    result = DiffResult()
+    principals = list(principals)
+    present = sorted((p for p in principals if p.state == "present"), key=lambda p: (p.login, p.name))
+    absent = [p for p in principals if p.state == "absent"]
+    named = {p.name for p in principals}
+    index = AclIndex.build(db.acl_groups)
+    database = _database(target, state)
+    dropped: set[str] = set()
+
+    for p in present:
+        existing = db.roles.get(p.name)
+        if p.name == db.admin_user:
+            result.errors.append(f"{p.name} is the admin account of target {target.name}; it is never managed")
+            continue
+        marker = parse_marker(existing.comment) if existing else None
+        if marker and marker.target != target.name:
+            result.errors.append(f"role {p.name} is managed by target {marker.target!r} (same server); "
+                                 f"declare it under one target only")
+            continue
+        adopted = existing is not None and (marker is None or marker.adopted)
+        result.changes += role_changes(target, p, existing, role_comment(p.description, target.name, adopted))
+        result.changes += membership_changes(target.name, p, existing)
+        access = desired_access(p, database, options.implied_grants)
+        found, errors = privilege_changes(target.name, p.name, p.name, access, index, p.host)
+        result.changes += found
+        result.errors += errors
+        found, errors = default_privilege_changes(target, p.name, p.name, access, state)
+        result.changes += found
+        result.errors += errors
+        if p.login:
+            found, warnings = secret_changes(target, p, state, existing is None, options)
+            result.changes += found
+            result.warnings += warnings
+
+    for p in absent:
+        if p.name in db.roles and p.name != db.admin_user:
+            _drop(target, p.name, db.roles[p.name], state, index, result)
+            dropped.add(p.name)
+
+    for name, role in sorted(db.roles.items()):
+        marker = parse_marker(role.comment)
+        if name in named or not marker or marker.target != target.name:
+            continue
+        if marker.adopted:
+            result.warnings.append(f"{name} left the manifest; it was adopted, not created, so it is left as is")
+            continue
+        _drop(target, name, role, state, index, result)
+        dropped.add(name)
+
+    present_accounts = {p.name for p in present if p.login}
+    for secret in sorted(state.secrets.values(), key=lambda s: s.name):
+        if secret.target != target.name or secret.deleted or secret.account in present_accounts:
+            continue
+        if secret.account in dropped or secret.account not in db.roles:
+            recovery = next((p.secret.recovery_days for p in absent if p.name == secret.account), 7)
+            result.changes.append(c.DeleteSecret(action=c.DESTROY, target=target.name, principal=secret.account,
+                                                 secret=secret.name, recovery_days=recovery))
+    result.changes.sort(key=lambda ch: PHASE[type(ch)])
+    return result
+
+
+def _drop(target: Target, name: str, role: RoleState, state: CurrentState, index: AclIndex,
+          result: DiffResult) -> None:
+    if role.owned_objects:
+        example = f" (e.g. {role.owned_example})" if role.owned_example else ""
+        result.errors.append(
+            f"{name} cannot be dropped: it owns {role.owned_objects} object(s){example}. Reassign them first "
+            f"(REASSIGN OWNED BY {name} TO another_role) or drop them, then run apply again"
+        )
+        return
+    found, _ = privilege_changes(target.name, name, name, DesiredAccess(), index, role.host)
+    result.changes += found
+    found, _ = default_privilege_changes(target, name, name, DesiredAccess(), state)
+    result.changes += found
+    result.changes += [c.RevokeMembership(action=c.DESTROY, target=target.name, principal=name, role=r, member=name,
+                                          host=role.host) for r in sorted(role.member_of)]
+    result.changes.append(c.DropRole(action=c.DESTROY, target=target.name, principal=name, name=name, host=role.host))

@@ -1,0 +1,15 @@
+"""Database engines behind one interface (see `base`): PostgreSQL today, MySQL/MariaDB beside it."""
+
+from __future__ import annotations
+
+from .base import AuthenticationFailed, ConnInfo, Engine, Session, Statement
+
+__all__ = ["AuthenticationFailed", "ConnInfo", "Engine", "Session", "Statement", "get_engine"]
+
+
+def get_engine(name: str) -> Engine:
+    if name == "postgres":
+        from .postgres import PostgresEngine
+
+        return PostgresEngine()
+    raise ValueError(f"engine {name!r} is not supported yet")

@@ -1,0 +1,95 @@
+"""The engine interface: what the rest of the tool asks of a database engine.
+
+An engine connects, inspects (a constant number of catalog queries -> DatabaseState), renders plan changes as
+statements, executes them under a lock, and checks or changes a password (for rotation). Everything
+engine-specific lives behind this interface; the diff and the secrets code know no SQL.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..changes import Change
+from ..model import DatabaseState, Tls
+
+
+@dataclass(frozen=True)
+class ConnInfo:
+    """Where and as whom to connect. The password never appears in repr()."""
+
+    engine: str
+    host: str
+    port: int
+    user: str
+    password: str = field(repr=False)
+    dbname: str | None = None
+    tls: Tls | None = None
+
+    def as_user(self, user: str, password: str) -> ConnInfo:
+        return ConnInfo(self.engine, self.host, self.port, user, password, self.dbname, self.tls)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement: the text shown in plans (never a password) and what is sent to the server."""
+
+    display: str
+    query: Any = None
+    params: tuple[Any, ...] = ()
+
+
+class Session(ABC):
+    """An admin connection that counts the queries it sends (the plan reports them)."""
+
+    queries: int = 0
+    statements: int = 0
+
+    @abstractmethod
+    def query(self, sql: Any, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]: ...
+
+    @abstractmethod
+    def execute(self, statement: Statement) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class AuthenticationFailed(Exception):
+    """The credentials were refused (as opposed to the server being unreachable)."""
+
+
+class Engine(ABC):
+    name: str
+    default_port: int
+    family: str
+
+    @abstractmethod
+    def connect(self, info: ConnInfo, connect_timeout: int = 10) -> Session: ...
+
+    @abstractmethod
+    def inspect(self, session: Session) -> DatabaseState: ...
+
+    @abstractmethod
+    def statements(self, change: Change, password: str | None = None, session: Session | None = None
+                   ) -> list[Statement]:
+        """Statements for a database change. With password None, a placeholder is displayed instead."""
+
+    @abstractmethod
+    @contextmanager
+    def apply_transaction(self, session: Session, target: str) -> Iterator[None]:
+        """Hold the target's apply lock (and a transaction where the engine has one) for the block."""
+
+    @abstractmethod
+    def check_login(self, info: ConnInfo) -> None:
+        """Log in and run a trivial query; AuthenticationFailed if refused."""
+
+    @abstractmethod
+    def set_password(self, session: Session, user: str, host: str, password: str) -> None:
+        """Set a user's password immediately (rotation), as the connected user."""
+
+    def implied_grants(self) -> bool:
+        return False

@@ -1,0 +1,174 @@
+"""Execute: carry out a target's plan in an order that never loses a credential.
+
+Per target, under the engine's apply lock (PostgreSQL: one transaction + advisory lock):
+  1. re-inspect and re-diff, so a plan made before the lock is never applied stale;
+  2. secrets first: a new account's secret is written (tagged `provisioner:sync=pending`) before any database
+     password, a new password for an existing account is written as AWSPENDING;
+  3. database statements in plan order, passwords taken from the secrets just written;
+  4. after the database commit: pending versions promoted to AWSCURRENT, sync tags removed, secret metadata
+     updated, secrets of dropped accounts scheduled for deletion.
+A crash anywhere leaves either no account, or an account whose AWSCURRENT logs in, or a marker (sync tag /
+AWSPENDING version) from which the next run converges.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import changes as c
+from . import faults
+from .diff import SYNC_TAG, DiffOptions
+from .errors import ApplyError, PlanError, ProvisionerError
+from .inspect import inspect_target
+from .model import Manifest
+from .plan import Connection, plan_target
+from .redact import redact
+from .secrets_manager import CURRENT, PENDING, SecretStore
+
+log = logging.getLogger(__name__)
+PENDING_COMMIT = " (not committed)"
+
+
+@dataclass
+class ApplyReport:
+    target: str
+    plan: c.TargetPlan
+    done: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Passwords:
+    """Passwords written to secrets during this apply, by secret name (never printed)."""
+
+    current: dict[str, str] = field(default_factory=dict)
+    pending: dict[str, tuple[str, str]] = field(default_factory=dict)  # secret -> (version, password)
+
+
+def apply_target(conn: Connection, manifest: Manifest, store: SecretStore, options: DiffOptions,
+                 expected: c.TargetPlan | None = None,
+                 on_drift: Callable[[c.TargetPlan], bool] | None = None) -> ApplyReport:
+    """Apply one target. `on_drift` decides whether to go on when the fresh plan differs from `expected`."""
+    engine, session = conn.engine, conn.session
+    report: ApplyReport | None = None
+    post: list[c.Change] = []
+    committed = False
+    try:
+        with engine.apply_transaction(session, conn.target.name):
+            state = inspect_target(engine, session, conn.info, store, refresh_secrets=True)
+            plan = plan_target(conn, manifest, state, options)
+            report = ApplyReport(conn.target.name, plan)
+            if plan.errors:
+                raise PlanError(f"target {conn.target.name}: " + "; ".join(plan.errors))
+            if expected is not None and _lines(plan) != _lines(expected) and not (on_drift and on_drift(plan)):
+                raise ProvisionerError(f"target {conn.target.name}: the live state changed since the plan was shown",
+                                       "run apply again to see the new plan")
+            passwords = _Passwords()
+            for change in plan.changes:
+                if not change.is_database and _pre_database(change, store, passwords, state, report):
+                    faults.checkpoint("after-secret-write")
+            faults.checkpoint("before-database")
+            for step in plan.steps:
+                change = step.change
+                if change.is_database:
+                    _database(conn, change, store, passwords, report)
+                    faults.checkpoint("between-statements")
+                else:
+                    post.append(change)
+            faults.checkpoint("before-commit")
+        committed = True
+        report.done = [d.removesuffix(PENDING_COMMIT) for d in report.done]
+        faults.checkpoint("after-commit")
+        for change in post:
+            _post_database(change, store, passwords, state, report)
+            faults.checkpoint("after-secret-finish")
+    except ProvisionerError as exc:
+        raise ApplyError(_failure(conn.target.name, report, exc, committed), exc.hint) from None
+    except Exception as exc:
+        raise ApplyError(_failure(conn.target.name, report, exc, committed)) from None
+    return report
+
+
+def _lines(plan: c.TargetPlan) -> list[tuple[str, ...]]:
+    return [(s.change.action, s.change.type_name, *s.lines, repr(s.change)) for s in plan.steps]
+
+
+def _failure(target: str, report: ApplyReport | None, exc: Exception, committed: bool) -> str:
+    done = [d for d in (report.done if report else []) if not d.endswith(PENDING_COMMIT)]
+    lines = [f"apply of target {target} failed: {redact(str(exc).strip())}"]
+    if done:
+        lines.append("applied before the failure (kept):")
+        lines += [f"  {d}" for d in done]
+    lines.append("the database transaction had committed; secret follow-ups were not all done" if committed
+                 else "database statements of this target were rolled back as one transaction")
+    lines.append("run apply again once the cause is fixed: it continues from the current state")
+    return "\n".join(lines)
+
+
+def _pre_database(change: c.Change, store: SecretStore, passwords: _Passwords, state: Any,
+                  report: ApplyReport) -> bool:
+    if isinstance(change, c.CreateSecret):
+        password = store.random_password(change.password_length, change.exclude_characters)
+        value = {**change.fields, "password": password}
+        store.create(change.secret, value, change.kms_key, change.description,
+                     {**change.tags, SYNC_TAG: "pending"})
+        passwords.current[change.secret] = password
+        report.done.append(f"+ secret {change.secret} created")
+        return True
+    if isinstance(change, c.ResetPassword):
+        current = store.get_value(change.secret, CURRENT)
+        password = store.random_password(change.password_length, change.exclude_characters)
+        version = store.put_value(change.secret, {**current, "password": password}, [PENDING])
+        passwords.pending[change.secret] = (version, password)
+        report.done.append(f"~ secret {change.secret}: new password written as AWSPENDING")
+        return True
+    return False
+
+
+def _database(conn: Connection, change: c.Change, store: SecretStore, passwords: _Passwords,
+              report: ApplyReport) -> None:
+    password = None
+    if isinstance(change, c.SetPassword):
+        password = passwords.current.get(change.secret) or store.get_value(change.secret, CURRENT)["password"]
+    elif isinstance(change, c.ResetPassword):
+        password = passwords.pending[change.secret][1]
+    elif isinstance(change, c.FinishPendingPassword):
+        value = store.get_value(change.secret, version=change.version)
+        password = value["password"]
+        passwords.pending[change.secret] = (change.version, password)
+    for statement in conn.engine.statements(change, password, conn.session):
+        conn.session.execute(statement)
+        report.done.append(f"{change.action} {statement.display}{PENDING_COMMIT}")
+
+
+def _post_database(change: c.Change, store: SecretStore, passwords: _Passwords, state: Any,
+                   report: ApplyReport) -> None:
+    if isinstance(change, (c.CreateSecret, c.ConfirmPassword)):
+        store.untag(change.secret, [SYNC_TAG])
+    elif isinstance(change, (c.ResetPassword, c.FinishPendingPassword)):
+        version, _ = passwords.pending[change.secret]
+        store.promote(change.secret, version)
+        report.done.append(f"~ secret {change.secret}: new password promoted to AWSCURRENT")
+    elif isinstance(change, c.UpdateSecret):
+        _update_secret(change, store)
+        report.done.append(f"~ secret {change.secret}: {change.setting} updated")
+    elif isinstance(change, c.DeleteSecret):
+        store.delete(change.secret, change.recovery_days)
+        report.done.append(f"- secret {change.secret} scheduled for deletion in {change.recovery_days} days")
+
+
+def _update_secret(change: c.UpdateSecret, store: SecretStore) -> None:
+    if change.setting == "value":
+        current = store.get_value(change.secret, CURRENT)
+        store.put_value(change.secret, {**current, **change.new}, [CURRENT])  # type: ignore[dict-item]
+    elif change.setting == "description":
+        store.update(change.secret, description=str(change.new))
+    elif change.setting == "kms_key":
+        store.update(change.secret, kms_key=str(change.new) if change.new else "alias/aws/secretsmanager")
+    elif change.setting == "tags":
+        new: dict[str, str] = dict(change.new)  # type: ignore[call-overload]
+        old: dict[str, str] = dict(change.old)  # type: ignore[call-overload]
+        store.tag(change.secret, new)
+        store.untag(change.secret, [k for k in old if k not in new])

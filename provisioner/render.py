@@ -1,0 +1,228 @@
+"""Render: plans as text (terminal), markdown (pull-request comment) or JSON (machines; see docs/plan-json.md).
+
+Renders what the plan holds: SQL display text that engines produced (passwords are never in it) and
+descriptions of secret changes written here. Every string leaving this module passes through redaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from . import changes as c
+from .model import ObjectRef
+from .redact import redact
+
+JSON_FORMAT_VERSION = 1
+SUMMARY = "Plan: {add} to add, {change} to change, {destroy} to destroy."
+
+
+def describe_secret(change: c.Change) -> str:
+    if isinstance(change, c.CreateSecret):
+        fields = change.fields
+        where = f"{fields.get('username')}@{fields.get('host')}:{fields.get('port')}"
+        if fields.get("dbname"):
+            where += f"/{fields['dbname']}"
+        kms = change.kms_key or "aws/secretsmanager"
+        verb = "restore and set" if change.reuse_existing else "create"
+        return f"secret {change.secret}: {verb} with a new {change.password_length}-character password ({where}, KMS {kms})"
+    if isinstance(change, c.UpdateSecret):
+        return f"secret {change.secret}: {change.setting} {_delta(change.old, change.new)}"
+    if isinstance(change, c.ConfirmPassword):
+        return f"secret {change.secret}: confirm the password an interrupted apply wrote, then clear its sync tag"
+    if isinstance(change, c.ResetPassword):
+        return f"secret {change.secret}: new password (written AWSPENDING, set in the database, then AWSCURRENT)"
+    if isinstance(change, c.FinishPendingPassword):
+        return f"secret {change.secret}: finish an interrupted password change (version {change.version})"
+    if isinstance(change, c.DeleteSecret):
+        return f"secret {change.secret}: schedule deletion (recovery window {change.recovery_days} days)"
+    return change.type_name
+
+
+def _delta(old: object, new: object) -> str:
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        parts = []
+        for key in sorted(set(old) | set(new)):
+            if key not in new:
+                parts.append(f"-{key}={old[key]}")
+            elif key not in old:
+                parts.append(f"+{key}={new[key]}")
+            elif str(old[key]) != str(new[key]):
+                parts.append(f"{key}: {old[key]} -> {new[key]}")
+        return ", ".join(parts)
+    return f"{json.dumps(old)} -> {json.dumps(new)}"
+
+
+def step_lines(step: c.Step) -> list[str]:
+    """The lines of one step, each prefixed by its action sign and annotated when implied or a password."""
+    change = step.change
+    note = ""
+    if change.implied:
+        note = "  -- implied by its grants on objects inside"
+    elif isinstance(change, c.SetPassword):
+        note = f"  -- {change.reason}; password from secret {change.secret}"
+    if step.lines:
+        return [f"{change.action} {line}{note if i == len(step.lines) - 1 else ''}"
+                for i, line in enumerate(step.lines)]
+    return [f"{change.action} {describe_secret(change)}"]
+
+
+def by_principal(plan: c.TargetPlan) -> dict[str, list[c.Step]]:
+    grouped: dict[str, list[c.Step]] = {}
+    for step in plan.steps:
+        grouped.setdefault(step.change.principal, []).append(step)
+    return grouped
+
+
+def summary_line(counts: Mapping[str, int]) -> str:
+    return SUMMARY.format(**counts)
+
+
+def _principal_label(steps: list[c.Step]) -> str:
+    for step in steps:
+        if isinstance(step.change, c.CreateRole):
+            return "account" if step.change.login else "role"
+        if isinstance(step.change, c.SecretChange):
+            return "account"
+    return "role"
+
+
+# ---------------------------------------------------------------- text
+
+
+def text(plan: c.Plan) -> str:
+    out: list[str] = []
+    if plan.mode == "diff":
+        out.append("Intended change between two manifests (no database or AWS was consulted; the live state may "
+                   "differ: run `provisioner plan` for that).")
+        out.append("")
+    for target in plan.targets:
+        header = f"Target {target.target} ({target.engine})"
+        if plan.mode == "plan":
+            header += f": {target.queries} catalog queries"
+        out.append(header)
+        for error in target.errors:
+            out.append(f"  error: {error}")
+        for warning in target.warnings:
+            out.append(f"  warning: {warning}")
+        if not target.steps:
+            out.append("  no changes")
+        for principal, steps in by_principal(target).items():
+            out.append("")
+            out.append(f"  {_principal_label(steps)} {principal}")
+            for step in steps:
+                out += [f"    {line}" for line in step_lines(step)]
+        out.append("")
+    out.append(summary_line(plan.counts()))
+    return redact("\n".join(out)) + "\n"
+
+
+# ---------------------------------------------------------------- markdown
+
+
+def markdown(plan: c.Plan) -> str:
+    out: list[str] = []
+    title = "provisioner diff" if plan.mode == "diff" else "provisioner plan"
+    out.append(f"### {title}")
+    if plan.mode == "diff":
+        out.append("> [!NOTE]\n> Intended change computed from the two manifests alone; the live databases were not "
+                   "consulted.")
+    out.append("")
+    out.append("| target | engine | add | change | destroy |")
+    out.append("|---|---|---:|---:|---:|")
+    for target in plan.targets:
+        n = target.counts()
+        out.append(f"| {target.target} | {target.engine} | {n['add']} | {n['change']} | {n['destroy']} |")
+    destructive = [(t.target, s) for t in plan.targets for s in t.steps if s.change.destructive]
+    if destructive:
+        out.append("")
+        out.append("> [!WARNING]")
+        out.append(f"> {len(destructive)} destructive change(s): drops, revokes or secret deletions.")
+        for target_name, step in destructive[:20]:
+            out.append(f"> - `{target_name}` {_md_code(step_lines(step)[0])}")
+        if len(destructive) > 20:
+            out.append(f"> - and {len(destructive) - 20} more (see below)")
+    for target in plan.targets:
+        out.append("")
+        out.append(f"#### {target.target}")
+        for error in target.errors:
+            out.append(f"- :x: {error}")
+        for warning in target.warnings:
+            out.append(f"- :warning: {warning}")
+        if not target.steps:
+            out.append("No changes.")
+        for principal, steps in by_principal(target).items():
+            counts = c.TargetPlan(target.target, target.engine, steps).counts()
+            label = f"{_principal_label(steps)} <code>{_html(principal)}</code>: " + ", ".join(
+                f"{v} to {k}" for k, v in counts.items() if v)
+            out.append(f"<details><summary>{label}</summary>\n\n```diff")
+            for step in steps:
+                out += step_lines(step)
+            out.append("```\n</details>")
+    out.append("")
+    out.append(f"**{summary_line(plan.counts())}**")
+    return redact("\n".join(out)) + "\n"
+
+
+def _md_code(text_: str) -> str:
+    return "`" + text_.replace("`", "'") + "`"
+
+
+def _html(text_: str) -> str:
+    return text_.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# ---------------------------------------------------------------- json
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, ObjectRef):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def change_json(step: c.Step) -> dict[str, Any]:
+    change = step.change
+    attributes = {f.name: _jsonable(getattr(change, f.name)) for f in dataclasses.fields(change)
+                  if f.name not in ("action", "target", "principal", "implied")}
+    return {
+        "action": change.action,
+        "type": change.type_name,
+        "principal": change.principal,
+        "implied": change.implied,
+        "destructive": change.destructive,
+        "sql": list(step.lines),
+        "description": step_lines(step)[0][2:] if not step.lines else None,
+        "attributes": attributes,
+    }
+
+
+def as_json(plan: c.Plan) -> str:
+    document = {
+        "format_version": JSON_FORMAT_VERSION,
+        "kind": plan.mode,
+        "summary": plan.counts(),
+        "has_changes": plan.has_changes,
+        "targets": [
+            {
+                "name": t.target,
+                "engine": t.engine,
+                "summary": t.counts(),
+                "catalog_queries": t.queries if plan.mode == "plan" else None,
+                "warnings": t.warnings,
+                "errors": t.errors,
+                "changes": [change_json(s) for s in t.steps],
+            }
+            for t in plan.targets
+        ],
+    }
+    return redact(json.dumps(document, indent=2, sort_keys=False)) + "\n"
+
+
+RENDERERS = {"text": text, "markdown": markdown, "json": as_json}
