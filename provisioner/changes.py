@@ -162,6 +162,10 @@ class ResetPassword(SecretChange):
     exclude_characters: str = ""
     host: str = "%"
 
+    @property
+    def is_database(self) -> bool:
+        return True
+
 
 @dataclass(frozen=True, kw_only=True)
 class FinishPendingPassword(SecretChange):
@@ -170,6 +174,10 @@ class FinishPendingPassword(SecretChange):
     name: str
     version: str
     host: str = "%"
+
+    @property
+    def is_database(self) -> bool:
+        return True
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,7 +20,6 @@ from .model import (
     ObjectRef,
     Principal,
     RoleState,
-    SecretState,
     Target,
 )
 from .privileges import COLUMN, DATABASE, FUNCTION, SCHEMA, SEQUENCE, TABLE
@@ -423,6 +422,7 @@ def diff_target(
     index = AclIndex.build(db.acl_groups)
     database = _database(target, state)
     dropped: set[str] = set()
+    undroppable: set[str] = set()
 
     for p in present:
         existing = db.roles.get(p.name)
@@ -450,8 +450,8 @@ def diff_target(
             result.warnings += warnings
 
     for p in absent:
-        if p.name in db.roles and p.name != db.admin_user:
-            _drop(target, p.name, db.roles[p.name], state, index, result)
+        if p.name in db.roles and p.name != db.admin_user and _drop(target, p.name, db.roles[p.name], state, index,
+                                                                    result):
             dropped.add(p.name)
 
     for name, role in sorted(db.roles.items()):
@@ -461,14 +461,16 @@ def diff_target(
         if marker.adopted:
             result.warnings.append(f"{name} left the manifest; it was adopted, not created, so it is left as is")
             continue
-        _drop(target, name, role, state, index, result)
-        dropped.add(name)
+        if _drop(target, name, role, state, index, result):
+            dropped.add(name)
+        else:
+            undroppable.add(name)
 
     present_accounts = {p.name for p in present if p.login}
     for secret in sorted(state.secrets.values(), key=lambda s: s.name):
         if secret.target != target.name or secret.deleted or secret.account in present_accounts:
             continue
-        if secret.account in dropped or secret.account not in db.roles:
+        if secret.account in dropped or (secret.account not in db.roles and secret.account not in undroppable):
             recovery = next((p.secret.recovery_days for p in absent if p.name == secret.account), 7)
             result.changes.append(c.DeleteSecret(action=c.DESTROY, target=target.name, principal=secret.account,
                                                  secret=secret.name, recovery_days=recovery))
@@ -477,14 +479,15 @@ def diff_target(
 
 
 def _drop(target: Target, name: str, role: RoleState, state: CurrentState, index: AclIndex,
-          result: DiffResult) -> None:
+          result: DiffResult) -> bool:
+    """Revoke everything the role holds, then drop it; False (and an error) when it owns objects."""
     if role.owned_objects:
         example = f" (e.g. {role.owned_example})" if role.owned_example else ""
         result.errors.append(
             f"{name} cannot be dropped: it owns {role.owned_objects} object(s){example}. Reassign them first "
             f"(REASSIGN OWNED BY {name} TO another_role) or drop them, then run apply again"
         )
-        return
+        return False
     found, _ = privilege_changes(target.name, name, name, DesiredAccess(), index, role.host)
     result.changes += found
     found, _ = default_privilege_changes(target, name, name, DesiredAccess(), state)
@@ -492,3 +495,4 @@ def _drop(target: Target, name: str, role: RoleState, state: CurrentState, index
     result.changes += [c.RevokeMembership(action=c.DESTROY, target=target.name, principal=name, role=r, member=name,
                                           host=role.host) for r in sorted(role.member_of)]
     result.changes.append(c.DropRole(action=c.DESTROY, target=target.name, principal=name, name=name, host=role.host))
+    return True

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from . import changes as c
 from . import faults
@@ -30,6 +29,10 @@ from .secrets_manager import CURRENT, PENDING, SecretStore
 
 log = logging.getLogger(__name__)
 PENDING_COMMIT = " (not committed)"
+# Secret work before the database transaction, and after its commit.
+PRE_DATABASE = (c.CreateSecret, c.ResetPassword)
+POST_DATABASE = (c.CreateSecret, c.ConfirmPassword, c.ResetPassword, c.FinishPendingPassword, c.UpdateSecret,
+                 c.DeleteSecret)
 
 
 @dataclass
@@ -53,7 +56,6 @@ def apply_target(conn: Connection, manifest: Manifest, store: SecretStore, optio
     """Apply one target. `on_drift` decides whether to go on when the fresh plan differs from `expected`."""
     engine, session = conn.engine, conn.session
     report: ApplyReport | None = None
-    post: list[c.Change] = []
     committed = False
     try:
         with engine.apply_transaction(session, conn.target.name):
@@ -67,22 +69,21 @@ def apply_target(conn: Connection, manifest: Manifest, store: SecretStore, optio
                                        "run apply again to see the new plan")
             passwords = _Passwords()
             for change in plan.changes:
-                if not change.is_database and _pre_database(change, store, passwords, state, report):
+                if isinstance(change, PRE_DATABASE):
+                    _pre_database(change, store, passwords, report)
                     faults.checkpoint("after-secret-write")
             faults.checkpoint("before-database")
             for step in plan.steps:
-                change = step.change
-                if change.is_database:
-                    _database(conn, change, store, passwords, report)
+                if step.change.is_database:
+                    _database(conn, step.change, store, passwords, report)
                     faults.checkpoint("between-statements")
-                else:
-                    post.append(change)
             faults.checkpoint("before-commit")
         committed = True
         report.done = [d.removesuffix(PENDING_COMMIT) for d in report.done]
         faults.checkpoint("after-commit")
-        for change in post:
-            _post_database(change, store, passwords, state, report)
+        for change in plan.changes:
+            if isinstance(change, POST_DATABASE):
+                _post_database(change, store, passwords, report)
             faults.checkpoint("after-secret-finish")
     except ProvisionerError as exc:
         raise ApplyError(_failure(conn.target.name, report, exc, committed), exc.hint) from None
@@ -107,8 +108,7 @@ def _failure(target: str, report: ApplyReport | None, exc: Exception, committed:
     return "\n".join(lines)
 
 
-def _pre_database(change: c.Change, store: SecretStore, passwords: _Passwords, state: Any,
-                  report: ApplyReport) -> bool:
+def _pre_database(change: c.Change, store: SecretStore, passwords: _Passwords, report: ApplyReport) -> None:
     if isinstance(change, c.CreateSecret):
         password = store.random_password(change.password_length, change.exclude_characters)
         value = {**change.fields, "password": password}
@@ -116,15 +116,12 @@ def _pre_database(change: c.Change, store: SecretStore, passwords: _Passwords, s
                      {**change.tags, SYNC_TAG: "pending"})
         passwords.current[change.secret] = password
         report.done.append(f"+ secret {change.secret} created")
-        return True
     if isinstance(change, c.ResetPassword):
         current = store.get_value(change.secret, CURRENT)
         password = store.random_password(change.password_length, change.exclude_characters)
         version = store.put_value(change.secret, {**current, "password": password}, [PENDING])
         passwords.pending[change.secret] = (version, password)
         report.done.append(f"~ secret {change.secret}: new password written as AWSPENDING")
-        return True
-    return False
 
 
 def _database(conn: Connection, change: c.Change, store: SecretStore, passwords: _Passwords,
@@ -143,8 +140,7 @@ def _database(conn: Connection, change: c.Change, store: SecretStore, passwords:
         report.done.append(f"{change.action} {statement.display}{PENDING_COMMIT}")
 
 
-def _post_database(change: c.Change, store: SecretStore, passwords: _Passwords, state: Any,
-                   report: ApplyReport) -> None:
+def _post_database(change: c.Change, store: SecretStore, passwords: _Passwords, report: ApplyReport) -> None:
     if isinstance(change, (c.CreateSecret, c.ConfirmPassword)):
         store.untag(change.secret, [SYNC_TAG])
     elif isinstance(change, (c.ResetPassword, c.FinishPendingPassword)):

@@ -27,7 +27,8 @@ def describe_secret(change: c.Change) -> str:
             where += f"/{fields['dbname']}"
         kms = change.kms_key or "aws/secretsmanager"
         verb = "restore and set" if change.reuse_existing else "create"
-        return f"secret {change.secret}: {verb} with a new {change.password_length}-character password ({where}, KMS {kms})"
+        return (f"secret {change.secret}: {verb} with a new {change.password_length}-character password "
+                f"({where}, KMS {kms})")
     if isinstance(change, c.UpdateSecret):
         return f"secret {change.secret}: {change.setting} {_delta(change.old, change.new)}"
     if isinstance(change, c.ConfirmPassword):

@@ -208,11 +208,12 @@ class SecretsEndpoint:
 def start_secrets_manager() -> SecretsEndpoint:
     """moto's server in its own process: a real HTTP endpoint for Secrets Manager (and Lambda, EC2, IAM)."""
     port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="provisioner-moto-", suffix=".log", delete=False)
+    log_fd, log_path = tempfile.mkstemp(prefix="provisioner-moto-", suffix=".log")
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
+        stdout=log_fd, stderr=subprocess.STDOUT,
     )
+    os.close(log_fd)
     url = f"http://127.0.0.1:{port}"
 
     def ready() -> bool:
@@ -233,6 +234,6 @@ def start_secrets_manager() -> SecretsEndpoint:
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
-        os.unlink(log.name)
+        os.unlink(log_path)
 
     return SecretsEndpoint(url, [stop])

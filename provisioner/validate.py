@@ -332,9 +332,9 @@ def _grant_problems(item: Item, engine: str, profiles: dict[str, Any]) -> list[P
         key = next(k for k in entry if k != "privileges")
         kind = privileges.GRANT_KEYS[key]
         if kind not in vocabulary:
+            usable = ", ".join(k for k, v in privileges.GRANT_KEYS.items() if v in vocabulary)
             problems.append(Problem(doc.where((*path, key), key=True),
-                                    f"{engine} has no {key}: they cannot be granted",
-                                    f"use one of: {', '.join(k for k, v in privileges.GRANT_KEYS.items() if v in vocabulary)}"))
+                                    f"{engine} has no {key}: they cannot be granted", f"use one of: {usable}"))
             continue
         allowed = vocabulary[kind]
         for j, raw in enumerate(entry["privileges"]):

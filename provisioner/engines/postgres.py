@@ -48,7 +48,8 @@ FROM pg_roles r WHERE r.rolname !~ '^pg_'"""
 
 Q_OWNED = """
 SELECT pg_get_userbyid(d.refobjid), count(*),
-       min(CASE WHEN d.dbid = db.oid OR d.dbid = 0 THEN pg_describe_object(d.classid, d.objid, d.objsubid)
+       min(CASE WHEN d.dbid = db.oid OR d.dbid = 0
+                THEN (SELECT o.type || ' ' || o.identity FROM pg_identify_object(d.classid, d.objid, d.objsubid) o)
            ELSE 'an object in database ' || (SELECT datname FROM pg_database WHERE oid = d.dbid) END)
 FROM pg_shdepend d, (SELECT oid FROM pg_database WHERE datname = current_database()) db
 WHERE d.deptype = 'o' OR (d.deptype = 'a' AND d.dbid NOT IN (0, db.oid))
@@ -98,7 +99,7 @@ FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace""" +
 
 def _grants(grantees: list[str] | None, privs: list[str] | None) -> dict[str, frozenset[str]]:
     found: dict[str, set[str]] = {}
-    for grantee, privilege in zip(grantees or (), privs or ()):
+    for grantee, privilege in zip(grantees or (), privs or (), strict=True):
         found.setdefault(grantee, set()).add(privilege)
     return {k: frozenset(v) for k, v in found.items()}
 

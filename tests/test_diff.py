@@ -1,0 +1,164 @@
+"""The diff as a pure function over hand-built states: no server needed, every rule checked directly."""
+
+from __future__ import annotations
+
+from provisioner import changes as c
+from provisioner.diff import DiffOptions, diff_target, parse_marker, role_comment
+from provisioner.model import (
+    AclGroup,
+    AdminSource,
+    CurrentState,
+    DatabaseState,
+    DefaultAcl,
+    Grant,
+    ObjectRef,
+    Principal,
+    RoleState,
+    SecretState,
+    Target,
+)
+from provisioner.privileges import DATABASE, SCHEMA, TABLE
+
+TARGET = Target(name="films", engine="postgres", admin=AdminSource(url_env="X"), database="filmdb")
+TABLES = [ObjectRef(TABLE, "app", f"t{i}") for i in range(5)]
+
+
+def state(roles=(), groups=(), defaults=(), secrets=()) -> CurrentState:
+    base_groups = [
+        AclGroup(DATABASE, "", frozenset({ObjectRef(DATABASE, "", "filmdb")}), {}),
+        AclGroup(SCHEMA, "", frozenset({ObjectRef(SCHEMA, "", "app")}), {}),
+    ]
+    db = DatabaseState(server_version="15", admin_user="dbadmin", roles={r.name: r for r in roles},
+                       acl_groups=base_groups + list(groups), default_acls=list(defaults),
+                       schema_owners={"app": "app_owner"})
+    return CurrentState(db, {s.name: s for s in secrets}, {"host": "h", "port": 5432, "dbname": "filmdb"})
+
+
+def role(name, login=False, **kw) -> Principal:
+    return Principal(name=name, target="films", login=login, **kw)
+
+
+def grant(kind, schema, name, *privs) -> Grant:
+    return Grant(ObjectRef(kind, schema, name), frozenset(privs))
+
+
+def managed(name, login=False, **kw) -> RoleState:
+    return RoleState(name=name, login=login, comment=role_comment(None, "films", False), **kw)
+
+
+def kinds(result):
+    return [(type(ch).__name__, getattr(ch, "privileges", None), ch.implied) for ch in result.changes]
+
+
+def test_wildcard_grants_every_table_in_one_statement_plus_default_privileges():
+    groups = [AclGroup(TABLE, "app", frozenset(TABLES), {})]
+    result = diff_target(TARGET, [role("readers", grants=(grant(TABLE, "app", "*", "SELECT"),))], state(groups=groups))
+    grants = [ch for ch in result.changes if isinstance(ch, c.GrantPrivileges)]
+    table_grant = next(g for g in grants if g.kind == TABLE)
+    assert table_grant.all_in_schema and table_grant.privileges == ("SELECT",) and len(table_grant.objects) == 5
+    implied = [(g.kind, g.privileges) for g in grants if g.implied]
+    assert implied == [(DATABASE, ("CONNECT",)), (SCHEMA, ("USAGE",))]
+    [default] = [ch for ch in result.changes if isinstance(ch, c.GrantDefaultPrivileges)]
+    assert (default.owner, default.schema, default.kind, default.privileges) == ("app_owner", "app", TABLE,
+                                                                                ("SELECT",))
+    assert isinstance(result.changes[0], c.CreateRole)
+
+
+def test_explicit_table_names_never_use_all_in_schema():
+    groups = [AclGroup(TABLE, "app", frozenset(TABLES[:1]), {}), AclGroup(TABLE, "app", frozenset(TABLES[1:]), {})]
+    wanted = tuple(grant(TABLE, "app", t.name, "SELECT") for t in TABLES)
+    result = diff_target(TARGET, [role("r", grants=wanted)], state(groups=groups))
+    [table_grant] = [ch for ch in result.changes if isinstance(ch, c.GrantPrivileges) and ch.kind == TABLE]
+    assert not table_grant.all_in_schema and len(table_grant.objects) == 5
+
+
+def test_undeclared_privileges_of_a_managed_role_are_revoked_unmanaged_roles_untouched():
+    have = {"r": frozenset({"SELECT", "INSERT"}), "legacy": frozenset({"SELECT", "DELETE"})}
+    groups = [AclGroup(TABLE, "app", frozenset(TABLES), have)]
+    roles = [managed("r"), RoleState(name="legacy", login=True)]
+    desired = [role("r", grants=(grant(TABLE, "app", "*", "SELECT"),))]
+    result = diff_target(TARGET, desired, state(roles, groups))
+    revokes = [ch for ch in result.changes if isinstance(ch, c.RevokePrivileges)]
+    assert [(r.grantee, r.privileges, r.all_in_schema) for r in revokes] == [("r", ("INSERT",), True)]
+    assert all(getattr(ch, "grantee", getattr(ch, "name", "r")) != "legacy" for ch in result.changes)
+
+
+def test_no_changes_when_state_matches():
+    groups = [AclGroup(TABLE, "app", frozenset(TABLES), {"r": frozenset({"SELECT"})}),
+              AclGroup(DATABASE, "", frozenset({ObjectRef(DATABASE, "", "other")}), {})]
+    db_groups = [AclGroup(DATABASE, "", frozenset({ObjectRef(DATABASE, "", "filmdb")}), {"r": frozenset({"CONNECT"})}),
+                 AclGroup(SCHEMA, "", frozenset({ObjectRef(SCHEMA, "", "app")}), {"r": frozenset({"USAGE"})})]
+    current = state([managed("r")], groups, [DefaultAcl("app_owner", "app", TABLE, {"r": frozenset({"SELECT"})})])
+    current.database.acl_groups = db_groups + groups
+    result = diff_target(TARGET, [role("r", grants=(grant(TABLE, "app", "*", "SELECT"),))], current)
+    assert result.changes == [] and result.errors == []
+
+
+def test_removed_role_is_dropped_only_if_the_provisioner_created_it():
+    groups = [AclGroup(TABLE, "app", frozenset(TABLES), {"gone": frozenset({"SELECT"})})]
+    adopted = RoleState(name="kept", login=True, comment=role_comment("x", "films", True))
+    other_target = RoleState(name="elsewhere", login=True, comment=role_comment(None, "billing", False))
+    result = diff_target(TARGET, [], state([managed("gone"), adopted, other_target,
+                                            RoleState(name="manual", login=True)], groups))
+    assert [type(ch).__name__ for ch in result.changes] == ["RevokePrivileges", "DropRole"]
+    assert result.changes[-1].name == "gone"
+    assert any("kept left the manifest" in w for w in result.warnings)
+
+
+def test_dropping_a_role_that_owns_objects_is_a_clear_error():
+    owner = RoleState(name="gone", login=True, comment=role_comment(None, "films", False), owned_objects=2,
+                      owned_example="table app.t9")
+    result = diff_target(TARGET, [], state([owner]))
+    assert not any(isinstance(ch, c.DropRole) for ch in result.changes)
+    assert "owns 2 object(s) (e.g. table app.t9)" in result.errors[0]
+    assert "REASSIGN OWNED BY gone" in result.errors[0]
+
+
+def test_missing_table_is_a_plan_error():
+    result = diff_target(TARGET, [role("r", grants=(grant(TABLE, "app", "nope", "SELECT"),))], state())
+    assert result.errors == ["r: table app.nope does not exist on target films"]
+
+
+def test_implied_grant_is_not_implied_when_declared():
+    groups = [AclGroup(TABLE, "app", frozenset(TABLES), {})]
+    wanted = (grant(TABLE, "app", "t1", "SELECT"), grant(SCHEMA, "", "app", "USAGE"))
+    result = diff_target(TARGET, [role("r", grants=wanted)], state(groups=groups))
+    schema_grant = next(ch for ch in result.changes if isinstance(ch, c.GrantPrivileges) and ch.kind == SCHEMA)
+    assert not schema_grant.implied
+
+
+def test_role_attributes_membership_and_comment_converge():
+    current = RoleState(name="r", login=True, connection_limit=5, comment="old",
+                        attributes=frozenset({"CREATEDB"}), member_of=frozenset({"old_group"}))
+    desired = role("r", login=True, connection_limit=10, member_of=("readers",), description="new")
+    result = diff_target(TARGET, [role("readers"), desired], state([current, managed("readers")]),
+                         DiffOptions(implied_grants=False))
+    alters = {ch.setting: (ch.old, ch.new) for ch in result.changes if isinstance(ch, c.AlterRole)}
+    assert alters["connection_limit"] == (5, 10)
+    assert alters["attributes"] == (("CREATEDB",), ())
+    assert alters["comment"][1] == "new [managed by provisioner: target=films, adopted]"
+    assert [(type(ch).__name__, ch.role) for ch in result.changes if hasattr(ch, "role")] == [
+        ("GrantMembership", "readers"), ("RevokeMembership", "old_group")]
+
+
+def test_secret_lifecycle_changes():
+    account = role("app", login=True)
+    created = diff_target(TARGET, [account], state())
+    assert [type(ch).__name__ for ch in created.changes][:3] == ["CreateSecret", "CreateRole", "SetPassword"]
+    secret = SecretState(name="films/app", arn="arn", target="films", account="app",
+                         tags={"provisioner:managed": "true", "provisioner:target": "films",
+                               "provisioner:account": "app", "provisioner:sync": "pending"},
+                         kms_key=None, description="Credentials of database account app on target films "
+                         "(managed by provisioner)", stages={"v1": ("AWSCURRENT",)},
+                         fields={"engine": "postgres", "host": "h", "port": 5432, "username": "app",
+                                 "dbname": "filmdb"}, has_password=True)
+    interrupted = diff_target(TARGET, [account], state([managed("app", login=True)], secrets=[secret]))
+    assert [type(ch).__name__ for ch in interrupted.changes] == ["ConfirmPassword", "SetPassword"]
+    gone = diff_target(TARGET, [], state(secrets=[secret]))
+    assert [type(ch).__name__ for ch in gone.changes] == ["DeleteSecret"]
+
+
+def test_marker_round_trip():
+    assert parse_marker(role_comment("hello world", "t1", False)).description == "hello world"
+    assert parse_marker(role_comment(None, "t1", True)).adopted
+    assert parse_marker("just a comment") is None
