@@ -46,12 +46,13 @@ class CreateRole(Change):
     comment: str
     host: str = "%"
     require_tls: bool = False
+    session_role: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class AlterRole(Change):
     name: str
-    setting: str  # connection_limit | login | attributes | comment | require_tls
+    setting: str  # connection_limit | login | attributes | comment | require_tls | session_role
     old: object
     new: object
     host: str = "%"
@@ -178,6 +179,22 @@ class FinishPendingPassword(SecretChange):
     @property
     def is_database(self) -> bool:
         return True
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigureRotation(SecretChange):
+    """RotateSecret with the Lambda ARN and RotationRules; the fingerprint is recorded in a tag."""
+
+    function: str
+    rules: Mapping[str, object]
+    rotate_immediately: bool
+    fingerprint: str
+    was: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisableRotation(SecretChange):
+    """CancelRotateSecret: the manifest asks for no Lambda rotation."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     apply.add_argument("--reset-password", action="append", metavar="ACCOUNT", default=[],
                        help="give this account a new password ('*' for all)")
+    rotate = commands.add_parser("rotate", parents=[common],
+                                 help="rotate passwords now through the four rotation steps")
+    rotate.add_argument("accounts", nargs="*", metavar="ACCOUNT")
+    rotate.add_argument("--all", action="store_true", help="every account with a rotation strategy")
     return parser
 
 
@@ -148,7 +152,50 @@ def cmd_apply(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_rotate(args: argparse.Namespace) -> int:
+    from .diff import secret_name
+    from .rotation import rotate_now
+    from .secrets_manager import SecretStore
+
+    manifest = load_manifest(args)
+    if bool(args.accounts) == bool(args.all):
+        raise ProvisionerError("name the accounts to rotate, or pass --all", "e.g. provisioner rotate reader_user")
+    targets = set(args.targets or manifest.targets)
+    accounts = [p for p in manifest.principals
+                if p.login and p.state == "present" and p.target in targets
+                and ((args.all and p.rotation.strategy != "none") or p.name in args.accounts)]
+    missing = set(args.accounts) - {p.name for p in accounts}
+    if missing:
+        raise ProvisionerError(f"no such account in the manifest: {', '.join(sorted(missing))}",
+                               "name login accounts declared under `accounts:` (and check --target)")
+    store = SecretStore()
+    failures = 0
+    for account in accounts:
+        if account.rotation.strategy == "none":
+            _err(f"{account.name}: rotation strategy is none; skipped")
+            continue
+        target = manifest.targets[account.target]
+        name = secret_name(account, target, target.database)
+        _out(f"rotating {name} ({account.rotation.strategy})\n")
+
+        def observe(step: str, info: dict[str, object]) -> None:
+            stages = "; ".join(f"{v[:8]}: {'+'.join(s)}" for v, s in info["stages"].items())  # type: ignore[union-attr]
+            note = " (nothing to do)" if info["skipped"] else ""
+            user = info.get("pending_username") or "-"
+            _out(f"  {step:<13} pending user {user:<20} versions {stages}{note}\n")
+
+        try:
+            rotate_now(store, name, account.password, observer=observe)
+            _out(f"  done: AWSCURRENT of {name} holds the new password\n")
+        except ProvisionerError as exc:
+            failures += 1
+            _err(f"  rotation of {name} failed: {exc}\n  run rotate again to resume it (the pending version is "
+                 f"reused); AWSCURRENT stays in place until the new password is set and tested")
+    return EXIT_ERROR if failures else EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "rotate": cmd_rotate,
     "validate": cmd_validate,
     "plan": cmd_plan,
     "apply": cmd_apply,

@@ -11,22 +11,28 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import changes as c
+from . import schedule
 from .model import (
     AclGroup,
     CurrentState,
     ObjectRef,
     Principal,
     RoleState,
+    SecretState,
     Target,
 )
 from .privileges import COLUMN, DATABASE, FUNCTION, SCHEMA, SEQUENCE, TABLE
 
 MARKER = "managed by provisioner"
 _MARKER_RE = re.compile(r"\[" + MARKER + r": target=(?P<target>[^,\]]*)(?P<adopted>, adopted)?\]\s*$")
-SYNC_TAG = "provisioner:sync"
+SYNC_TAG = "provisioner:sync"  # "pending": secret written, database not confirmed; "version:ID": reset pending
+ROTATION_TAG = "provisioner:rotation"  # fingerprint of the rotation configuration last applied
+INTERNAL_TAGS = (SYNC_TAG, ROTATION_TAG)
+CLONE_SUFFIX = "_clone"
+GROUP_SUFFIX = "_group"
 MANAGED_TAGS = ("provisioner:managed", "provisioner:target", "provisioner:account")
 EMPTY: frozenset[str] = frozenset()
 DEFAULTABLE = (TABLE, SEQUENCE, FUNCTION)
@@ -39,7 +45,7 @@ PHASE: dict[type, int] = {
     c.CreateRole: 1, c.AlterRole: 2, c.SetPassword: 3, c.FinishPendingPassword: 3,
     c.GrantMembership: 4, c.GrantPrivileges: 5, c.GrantDefaultPrivileges: 6,
     c.RevokeDefaultPrivileges: 7, c.RevokePrivileges: 8, c.RevokeMembership: 9, c.DropRole: 10,
-    c.UpdateSecret: 11, c.DeleteSecret: 12,
+    c.UpdateSecret: 11, c.ConfigureRotation: 12, c.DisableRotation: 12, c.DeleteSecret: 13,
 }
 
 
@@ -106,6 +112,8 @@ def secret_fields(principal: Principal, target: Target, connection: Mapping[str,
     }
     if connection.get("dbname"):
         fields["dbname"] = connection["dbname"]
+    if principal.rotation.strategy == "alternating" and connection.get("masterarn"):
+        fields["masterarn"] = connection["masterarn"]
     return fields
 
 
@@ -311,11 +319,12 @@ def default_privilege_changes(
 # ---------------------------------------------------------------- roles and secrets
 
 
-def role_changes(target: Target, p: Principal, existing: RoleState | None, comment: str) -> list[c.Change]:
-    base = {"target": target.name, "principal": p.name, "host": p.host}
+def role_changes(target: Target, p: Principal, existing: RoleState | None, comment: str,
+                 principal: str) -> list[c.Change]:
+    base = {"target": target.name, "principal": principal, "host": p.host}
     if existing is None:
         return [c.CreateRole(action=c.ADD, name=p.name, login=p.login, connection_limit=_limit(p.connection_limit),
-                             comment=comment, require_tls=p.require_tls, **base)]
+                             comment=comment, require_tls=p.require_tls, session_role=p.session_role, **base)]
     found: list[c.Change] = []
     settings = [
         ("login", existing.login, p.login),
@@ -323,6 +332,7 @@ def role_changes(target: Target, p: Principal, existing: RoleState | None, comme
         ("attributes", tuple(sorted(existing.attributes)), ()),
         ("comment", existing.comment, comment),
         ("require_tls", existing.require_tls, p.require_tls),
+        ("session_role", existing.session_role, p.session_role),
     ]
     for setting, old, new in settings:
         if old != new:
@@ -334,10 +344,10 @@ def _limit(value: int | None) -> int | None:
     return None if value is None or value < 0 else value
 
 
-def membership_changes(target: str, p: Principal, existing: RoleState | None) -> list[c.Change]:
+def membership_changes(target: str, p: Principal, existing: RoleState | None, principal: str) -> list[c.Change]:
     have = existing.member_of if existing else frozenset()
     want = frozenset(p.member_of)
-    base = {"target": target, "principal": p.name, "member": p.name, "host": p.host}
+    base = {"target": target, "principal": principal, "member": p.name, "host": p.host}
     return [c.GrantMembership(action=c.ADD, role=r, **base) for r in sorted(want - have)] + [
         c.RevokeMembership(action=c.DESTROY, role=r, **base) for r in sorted(have - want)
     ]
@@ -363,25 +373,32 @@ def secret_changes(
                                    secret=name, reason="new secret", target=target.name, principal=p.name))
         if not role_created:
             warnings.append(f"account {p.name} exists without a secret: it gets a new password, kept in {name}")
+        found += rotation_changes(p, None, base)
         return found, warnings
     if (secret.target, secret.account) != (target.name, p.name):
         return [], [f"secret {name} is tagged for {secret.target}/{secret.account}; not touched"]
-    if secret.tags.get(SYNC_TAG) == "pending":
+    # The user the secret names now: NAME or, for alternating accounts, possibly NAME_clone.
+    username = str(secret.fields.get("username") or p.name)
+    if username not in user_names(p):
+        username = p.name
+    fields["username"] = username
+    sync = secret.tags.get(SYNC_TAG, "")
+    if sync.startswith("version:"):
+        found.append(c.FinishPendingPassword(action=c.CHANGE, name=username, host=p.host,
+                                             version=sync.removeprefix("version:"), **base))
+    elif sync:
         found.append(c.ConfirmPassword(action=c.CHANGE, **base))
-        found.append(c.SetPassword(action=c.CHANGE, name=p.name, host=p.host, secret=name,
+        found.append(c.SetPassword(action=c.CHANGE, name=username, host=p.host, secret=name,
                                    reason="confirm the password of an interrupted apply",
                                    target=target.name, principal=p.name))
-    elif secret.pending_version:
-        found.append(c.FinishPendingPassword(action=c.CHANGE, name=p.name, host=p.host,
-                                             version=secret.pending_version, **base))
     elif role_created:
-        found.append(c.SetPassword(action=c.ADD, name=p.name, host=p.host, secret=name,
+        found.append(c.SetPassword(action=c.ADD, name=username, host=p.host, secret=name,
                                    reason="role created from its existing secret",
                                    target=target.name, principal=p.name))
     elif p.name in options.reset_passwords or "*" in options.reset_passwords:
-        found.append(c.ResetPassword(action=c.CHANGE, name=p.name, host=p.host, password_length=p.password.length,
+        found.append(c.ResetPassword(action=c.CHANGE, name=username, host=p.host, password_length=p.password.length,
                                      exclude_characters=p.password.exclude_characters, **base))
-    current_fields = {k: v for k, v in secret.fields.items() if k in fields or k in ("dbname",)}
+    current_fields = {k: v for k, v in secret.fields.items() if k in fields or k in ("dbname", "masterarn")}
     if _normal(current_fields) != _normal(fields) and (fields.get("host") is not None):
         found.append(c.UpdateSecret(action=c.CHANGE, setting="value", old=dict(current_fields), new=fields, **base))
     if (secret.description or "") != description:
@@ -390,10 +407,70 @@ def secret_changes(
     if not same_kms_key(p.secret.kms_key, secret.kms_key):
         found.append(c.UpdateSecret(action=c.CHANGE, setting="kms_key", old=secret.kms_key, new=p.secret.kms_key,
                                     **base))
-    current_tags = {k: v for k, v in secret.tags.items() if k != SYNC_TAG}
+    current_tags = {k: v for k, v in secret.tags.items() if k not in INTERNAL_TAGS}
     if current_tags != tags:
         found.append(c.UpdateSecret(action=c.CHANGE, setting="tags", old=current_tags, new=tags, **base))
+    found += rotation_changes(p, secret, base)
     return found, warnings
+
+
+def rotation_changes(p: Principal, secret: SecretState | None, base: dict[str, str]) -> list[c.Change]:
+    """RotateSecret / CancelRotateSecret when the secret's rotation differs from the manifest (semantically)."""
+    settings = p.rotation
+    enabled = bool(secret and secret.rotation_enabled)
+    function = secret.rotation_lambda if secret else None
+    rules = secret.rotation_rules if secret else {}
+    recorded = secret.tags.get(ROTATION_TAG) if secret else None
+    if schedule.in_sync(settings, enabled, function, rules, recorded):
+        return []
+    if settings.function is None or settings.strategy == "none":
+        return [c.DisableRotation(action=c.CHANGE, **base)]
+    was = "none (new secret)" if secret is None else describe_rotation(enabled, function, rules)
+    return [c.ConfigureRotation(action=c.ADD if secret is None else c.CHANGE, function=settings.function,
+                                rules=schedule.rotation_rules(settings), rotate_immediately=settings.rotate_immediately,
+                                fingerprint=schedule.fingerprint(settings), was=was, **base)]
+
+
+def describe_rotation(enabled: bool, function: str | None, rules: Mapping[str, object]) -> str:
+    if not enabled and not function:
+        return "disabled"
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(rules.items()))
+    return f"{'enabled' if enabled else 'disabled'}, {function or 'no function'}, {shown or 'no rules'}"
+
+
+def user_names(p: Principal) -> tuple[str, ...]:
+    """The database users behind an account: NAME, plus NAME_clone for alternating rotation."""
+    if p.login and p.rotation.strategy == "alternating":
+        return (p.name, clone_name(p.name))
+    return (p.name,)
+
+
+def clone_name(name: str) -> str:
+    return name + CLONE_SUFFIX
+
+
+def group_name(name: str) -> str:
+    return name + GROUP_SUFFIX
+
+
+def database_principals(p: Principal, engine: str) -> list[Principal]:
+    """The roles an account needs in the database.
+
+    Alternating accounts on PostgreSQL: a NOLOGIN group `NAME_group` holds every grant and membership; the login
+    users NAME and NAME_clone are its members and switch to it at login (`SET role`), so both hold exactly the
+    account's privileges and every object either creates is owned by the group, usable by both (unlike AWS's
+    own function, whose clone keeps what it creates: aws-samples/aws-secrets-manager-rotation-lambdas#56).
+    Elsewhere (MySQL/MariaDB) both users receive the same grants directly.
+    """
+    if not (p.login and p.rotation.strategy == "alternating"):
+        return [p]
+    if engine == "postgres":
+        group = replace(p, name=group_name(p.name), login=False, connection_limit=None,
+                        description=f"privileges of {p.name} and {clone_name(p.name)} (alternating rotation)")
+        users = [replace(p, name=n, grants=(), member_of=(group.name,), session_role=group.name)
+                 for n in user_names(p)]
+        return [group, *users]
+    return [replace(p, name=n) for n in user_names(p)]
 
 
 def _normal(fields: Mapping[str, object]) -> dict[str, str]:
@@ -418,34 +495,17 @@ def diff_target(
     principals = list(principals)
     present = sorted((p for p in principals if p.state == "present"), key=lambda p: (p.login, p.name))
     absent = [p for p in principals if p.state == "absent"]
-    named = {p.name for p in principals}
+    named = {m.name for p in principals for m in database_principals(p, target.engine)}
     index = AclIndex.build(db.acl_groups)
     database = _database(target, state)
     dropped: set[str] = set()
     undroppable: set[str] = set()
 
     for p in present:
-        existing = db.roles.get(p.name)
-        if p.name == db.admin_user:
-            result.errors.append(f"{p.name} is the admin account of target {target.name}; it is never managed")
-            continue
-        marker = parse_marker(existing.comment) if existing else None
-        if marker and marker.target != target.name:
-            result.errors.append(f"role {p.name} is managed by target {marker.target!r} (same server); "
-                                 f"declare it under one target only")
-            continue
-        adopted = existing is not None and (marker is None or marker.adopted)
-        result.changes += role_changes(target, p, existing, role_comment(p.description, target.name, adopted))
-        result.changes += membership_changes(target.name, p, existing)
-        access = desired_access(p, database, options.implied_grants)
-        found, errors = privilege_changes(target.name, p.name, p.name, access, index, p.host)
-        result.changes += found
-        result.errors += errors
-        found, errors = default_privilege_changes(target, p.name, p.name, access, state)
-        result.changes += found
-        result.errors += errors
-        if p.login:
-            found, warnings = secret_changes(target, p, state, existing is None, options)
+        for member in database_principals(p, target.engine):
+            _reconcile(target, member, p.name, state, index, database, options, result)
+        if p.login and p.name != db.admin_user:
+            found, warnings = secret_changes(target, p, state, p.name not in db.roles, options)
             result.changes += found
             result.warnings += warnings
 
@@ -476,6 +536,32 @@ def diff_target(
                                                  secret=secret.name, recovery_days=recovery))
     result.changes.sort(key=lambda ch: PHASE[type(ch)])
     return result
+
+
+def _reconcile(target: Target, p: Principal, principal: str, state: CurrentState, index: AclIndex,
+               database: str | None, options: DiffOptions, result: DiffResult) -> None:
+    """Role, membership and privilege changes for one database role of the manifest."""
+    db = state.database
+    assert db is not None
+    existing = db.roles.get(p.name)
+    if p.name == db.admin_user:
+        result.errors.append(f"{p.name} is the admin account of target {target.name}; it is never managed")
+        return
+    marker = parse_marker(existing.comment) if existing else None
+    if marker and marker.target != target.name:
+        result.errors.append(f"role {p.name} is managed by target {marker.target!r} (same server); "
+                             f"declare it under one target only")
+        return
+    adopted = existing is not None and (marker is None or marker.adopted)
+    result.changes += role_changes(target, p, existing, role_comment(p.description, target.name, adopted), principal)
+    result.changes += membership_changes(target.name, p, existing, principal)
+    access = desired_access(p, database, options.implied_grants)
+    found, errors = privilege_changes(target.name, p.name, principal, access, index, p.host)
+    result.changes += found
+    result.errors += errors
+    found, errors = default_privilege_changes(target, p.name, principal, access, state)
+    result.changes += found
+    result.errors += errors
 
 
 def _drop(target: Target, name: str, role: RoleState, state: CurrentState, index: AclIndex,

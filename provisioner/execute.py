@@ -16,10 +16,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import changes as c
 from . import faults
-from .diff import SYNC_TAG, DiffOptions
+from .diff import ROTATION_TAG, SYNC_TAG, DiffOptions
 from .errors import ApplyError, PlanError, ProvisionerError
 from .inspect import inspect_target
 from .model import Manifest
@@ -32,7 +33,7 @@ PENDING_COMMIT = " (not committed)"
 # Secret work before the database transaction, and after its commit.
 PRE_DATABASE = (c.CreateSecret, c.ResetPassword)
 POST_DATABASE = (c.CreateSecret, c.ConfirmPassword, c.ResetPassword, c.FinishPendingPassword, c.UpdateSecret,
-                 c.DeleteSecret)
+                 c.ConfigureRotation, c.DisableRotation, c.DeleteSecret)
 
 
 @dataclass
@@ -59,7 +60,7 @@ def apply_target(conn: Connection, manifest: Manifest, store: SecretStore, optio
     committed = False
     try:
         with engine.apply_transaction(session, conn.target.name):
-            state = inspect_target(engine, session, conn.info, store, refresh_secrets=True)
+            state = inspect_target(engine, session, conn.info, store, refresh_secrets=True, masterarn=conn.masterarn)
             plan = plan_target(conn, manifest, state, options)
             report = ApplyReport(conn.target.name, plan)
             if plan.errors:
@@ -120,6 +121,7 @@ def _pre_database(change: c.Change, store: SecretStore, passwords: _Passwords, r
         current = store.get_value(change.secret, CURRENT)
         password = store.random_password(change.password_length, change.exclude_characters)
         version = store.put_value(change.secret, {**current, "password": password}, [PENDING])
+        store.tag(change.secret, {SYNC_TAG: f"version:{version}"})
         passwords.pending[change.secret] = (version, password)
         report.done.append(f"~ secret {change.secret}: new password written as AWSPENDING")
 
@@ -128,12 +130,14 @@ def _database(conn: Connection, change: c.Change, store: SecretStore, passwords:
               report: ApplyReport) -> None:
     password = None
     if isinstance(change, c.SetPassword):
-        password = passwords.current.get(change.secret) or store.get_value(change.secret, CURRENT)["password"]
+        if change.secret in passwords.current:
+            password = passwords.current[change.secret]
+        else:
+            password = _checked(store.get_value(change.secret, CURRENT), change)
     elif isinstance(change, c.ResetPassword):
         password = passwords.pending[change.secret][1]
     elif isinstance(change, c.FinishPendingPassword):
-        value = store.get_value(change.secret, version=change.version)
-        password = value["password"]
+        password = _checked(store.get_value(change.secret, version=change.version), change)
         passwords.pending[change.secret] = (change.version, password)
     for statement in conn.engine.statements(change, password, conn.session):
         conn.session.execute(statement)
@@ -146,13 +150,30 @@ def _post_database(change: c.Change, store: SecretStore, passwords: _Passwords, 
     elif isinstance(change, (c.ResetPassword, c.FinishPendingPassword)):
         version, _ = passwords.pending[change.secret]
         store.promote(change.secret, version)
+        store.untag(change.secret, [SYNC_TAG])
         report.done.append(f"~ secret {change.secret}: new password promoted to AWSCURRENT")
+    elif isinstance(change, c.ConfigureRotation):
+        store.configure_rotation(change.secret, change.function, change.rules, change.rotate_immediately)
+        store.tag(change.secret, {ROTATION_TAG: change.fingerprint})
+        report.done.append(f"~ secret {change.secret}: rotation configured")
+    elif isinstance(change, c.DisableRotation):
+        store.cancel_rotation(change.secret)
+        store.untag(change.secret, [ROTATION_TAG])
+        report.done.append(f"~ secret {change.secret}: rotation disabled")
     elif isinstance(change, c.UpdateSecret):
         _update_secret(change, store)
         report.done.append(f"~ secret {change.secret}: {change.setting} updated")
     elif isinstance(change, c.DeleteSecret):
         store.delete(change.secret, change.recovery_days)
         report.done.append(f"- secret {change.secret} scheduled for deletion in {change.recovery_days} days")
+
+
+def _checked(value: dict[str, Any], change: c.SetPassword | c.FinishPendingPassword) -> str:
+    """The password of a secret value, after making sure it belongs to the user about to receive it."""
+    if value.get("username") not in (None, change.name) or not value.get("password"):
+        raise ProvisionerError(f"secret {change.secret} names user {value.get('username')!r}, not {change.name!r}",
+                               "run plan again: the secret changed while apply ran")
+    return str(value["password"])
 
 
 def _update_secret(change: c.UpdateSecret, store: SecretStore) -> None:

@@ -12,10 +12,10 @@ from .secrets_manager import SecretStore
 
 
 def inspect_target(engine: Engine, session: Session, conninfo: ConnInfo, store: SecretStore,
-                   refresh_secrets: bool = False) -> CurrentState:
+                   refresh_secrets: bool = False, masterarn: str | None = None) -> CurrentState:
     database = engine.inspect(session)
-    return CurrentState(
-        database=database,
-        secrets=dict(store.managed(refresh=refresh_secrets)),
-        connection={"host": conninfo.host, "port": conninfo.port, "dbname": conninfo.dbname},
-    )
+    connection: dict[str, object] = {"host": conninfo.host, "port": conninfo.port, "dbname": conninfo.dbname}
+    if masterarn:
+        connection["masterarn"] = masterarn
+    return CurrentState(database=database, secrets=dict(store.managed(refresh=refresh_secrets)),
+                        connection=connection)

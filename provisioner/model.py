@@ -106,6 +106,9 @@ class Principal:
     description: str | None = None
     host: str = "%"  # MySQL/MariaDB host part
     require_tls: bool = False
+    # PostgreSQL: the role a login switches to at connection (`ALTER ROLE .. SET role`), so that both users of
+    # an alternating pair act as, and create objects owned by, their shared group role.
+    session_role: str | None = None
     state: str = "present"  # present | absent
     secret: SecretSettings = field(default_factory=SecretSettings)
     rotation: RotationSettings = field(default_factory=RotationSettings)
@@ -143,6 +146,7 @@ class RoleState:
     owned_example: str = ""
     host: str = "%"
     require_tls: bool = False
+    session_role: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import changes as c
-from .credentials import admin_conninfo
+from .credentials import admin_conninfo, admin_secret_arn
 from .diff import DiffOptions, diff_target
-from .engines import AuthenticationFailed, ConnInfo, Engine, Session, get_engine
+from .engines import AuthenticationFailed, ConnInfo, DatabaseUnreachable, Engine, Session, get_engine
 from .errors import ProvisionerError
 from .inspect import inspect_target
 from .model import CurrentState, Manifest, Target
@@ -24,6 +24,7 @@ class Connection:
     engine: Engine
     info: ConnInfo
     session: Session
+    masterarn: str | None = None  # the admin secret's ARN, when the admin comes from Secrets Manager
 
     def close(self) -> None:
         self.session.close()
@@ -48,10 +49,12 @@ def connect(target: Target, store: SecretStore) -> Connection:
                                f"{info.host}:{info.port} (user {info.user})",
                                "check the admin secret / URL; for RDS-managed secrets check that it was not "
                                "rotated while this ran") from None
+    except DatabaseUnreachable as exc:
+        raise ProvisionerError(f"target {target.name}: {exc.message}", exc.hint) from None
     except Exception as exc:
         raise ProvisionerError(f"target {target.name}: cannot connect to {info.host}:{info.port}: "
                                f"{_first_line(exc)}", "check host, port, network path and TLS settings") from None
-    return Connection(target, engine, info, session)
+    return Connection(target, engine, info, session, admin_secret_arn(target, store))
 
 
 def _first_line(exc: Exception) -> str:
@@ -78,7 +81,7 @@ def build_plan(manifest: Manifest, target_names: Iterable[str] | None, store: Se
     for target in select_targets(manifest, target_names):
         conn = connect(target, store)
         try:
-            state = inspect_target(conn.engine, conn.session, conn.info, store)
+            state = inspect_target(conn.engine, conn.session, conn.info, store, masterarn=conn.masterarn)
             plans.append(plan_target(conn, manifest, state, options))
         finally:
             conn.close()

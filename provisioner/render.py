@@ -37,6 +37,12 @@ def describe_secret(change: c.Change) -> str:
         return f"secret {change.secret}: new password (written AWSPENDING, set in the database, then AWSCURRENT)"
     if isinstance(change, c.FinishPendingPassword):
         return f"secret {change.secret}: finish an interrupted password change (version {change.version})"
+    if isinstance(change, c.ConfigureRotation):
+        rules = ", ".join(f"{k}={v}" for k, v in sorted(change.rules.items()))
+        now = ", rotate immediately" if change.rotate_immediately else ""
+        return f"secret {change.secret}: rotation by {change.function} ({rules}{now}); was {change.was}"
+    if isinstance(change, c.DisableRotation):
+        return f"secret {change.secret}: disable rotation (the manifest sets no rotation function)"
     if isinstance(change, c.DeleteSecret):
         return f"secret {change.secret}: schedule deletion (recovery window {change.recovery_days} days)"
     return change.type_name

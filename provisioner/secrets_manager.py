@@ -23,6 +23,8 @@ from .model import SecretState
 CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
 MANAGED_TAG = "provisioner:managed"
 BATCH = 20  # BatchGetSecretValue's limit per call
+# Callables (operation, params) told of every request; tests record RotateSecret's RotationRules this way.
+OBSERVERS: list[Any] = []
 RETRY = Config(retries={"mode": "standard", "max_attempts": 10}, connect_timeout=10, read_timeout=30)
 
 
@@ -52,10 +54,16 @@ class SecretStore:
                                        "set AWS_REGION (and credentials, or AWS_ENDPOINT_URL for a local endpoint)"
                                        ) from None
             self._client.meta.events.register("before-call.secrets-manager", self._count)
+            self._client.meta.events.register("before-parameter-build.secrets-manager", self._observe)
         return self._client
 
     def _count(self, **_: Any) -> None:
         self.calls += 1
+
+    @staticmethod
+    def _observe(params: dict[str, Any], model: Any = None, **_: Any) -> None:
+        for observer in OBSERVERS:
+            observer(model.name if model else "", params)
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
         try:
@@ -202,6 +210,14 @@ class SecretStore:
         if kms_key is not None:
             kwargs["KmsKeyId"] = kms_key
         self._call("update_secret", **kwargs)
+
+    def configure_rotation(self, secret_id: str, function: str, rules: Mapping[str, object],
+                           rotate_immediately: bool) -> None:
+        self._call("rotate_secret", SecretId=secret_id, RotationLambdaARN=function, RotationRules=dict(rules),
+                   RotateImmediately=rotate_immediately)
+
+    def cancel_rotation(self, secret_id: str) -> None:
+        self._call("cancel_rotate_secret", SecretId=secret_id)
 
     def delete(self, secret_id: str, recovery_days: int) -> None:
         self._call("delete_secret", SecretId=secret_id, RecoveryWindowInDays=recovery_days)

@@ -15,7 +15,7 @@ from typing import Any
 
 import jsonschema
 
-from . import names, privileges
+from . import names, privileges, schedule
 from .errors import Problem
 from .load import Document, Item, items, merged_defaults, merged_profiles, merged_targets, parse_grant
 
@@ -310,10 +310,54 @@ def _account_problems(item: Item, engine: str, target: dict[str, Any],
                 f"secret name {rendered!r} for {item_label(item)} is not a valid Secrets Manager name",
                 "secret names use letters, digits and /_+=.@- (at most 512); set `secret.name` or rename",
             ))
+    problems += _rotation_problems(item, engine, target, {**merged_defaults(documents).get("rotation", {}),
+                                                          **(data.get("rotation") or {})})
     if engine == "postgres" and "host" in data:
         problems.append(Problem(doc.where((*item.path, "host"), key=True),
                                 "`host` is the MySQL/MariaDB host part; PostgreSQL accounts have none",
                                 "remove `host` (use pg_hba.conf to restrict where a role connects from)"))
+    return problems
+
+
+def _rotation_problems(item: Item, engine: str, target: dict[str, Any], rotation: dict[str, Any]) -> list[Problem]:
+    doc, data = item.doc, item.data
+    where = doc.where((*item.path, "rotation")) if "rotation" in data else doc.where(item.path)
+    problems: list[Problem] = []
+    strategy = rotation.get("strategy", "single")
+    if rotation.get("schedule") is not None:
+        try:
+            schedule.parse(rotation["schedule"])
+        except schedule.ScheduleError as exc:
+            problems.append(Problem(where, f"{item_label(item)}: rotation schedule: {exc}",
+                                    "write rate(N days), rate(N hours) with N >= 4, cron(0 H DoM Mon DoW Y) or a "
+                                    "number of days"))
+    if rotation.get("window") is not None:
+        try:
+            schedule.window_hours(rotation["window"])
+        except schedule.ScheduleError as exc:
+            problems.append(Problem(where, f"{item_label(item)}: rotation window: {exc}", "e.g. window: 4h"))
+    if rotation.get("function") and rotation.get("schedule") is None and strategy != "none":
+        problems.append(Problem(where, f"{item_label(item)} has a rotation function but no schedule",
+                                "add rotation.schedule, e.g. rate(30 days)"))
+    if strategy == "alternating":
+        if not (target.get("admin") or {}).get("secret"):
+            problems.append(Problem(
+                where,
+                f"{item_label(item)} uses alternating rotation, but target {data['target']!r} has no admin secret",
+                "alternating rotation sets the other user's password as the admin, whose credentials the rotation "
+                "reads from the secret's `masterarn`: give the target `admin: {secret: ...}` (or use strategy single)",
+            ))
+        limit = NAME_LIMITS[engine]
+        suffixes = ("_clone", "_group") if engine == "postgres" else ("_clone",)
+        for suffix in suffixes:
+            longest = data["name"] + suffix
+            length = len(longest.encode()) if engine == "postgres" else len(longest)
+            if length > limit:
+                problems.append(Problem(
+                    doc.where((*item.path, "name")),
+                    f"alternating rotation needs the user {longest!r} ({length} characters); {engine} allows {limit}",
+                    f"shorten the account name to at most {limit - len(suffix)} characters",
+                ))
     return problems
 
 

@@ -127,16 +127,28 @@ class Env:
 
     # ---- manifests
 
-    def manifest(self, body: str, name: str = "accounts.yaml", header: bool = True) -> Path:
+    def admin_secret(self) -> str:
+        """An RDS-style admin secret (username and password only) for this test's target."""
+        name = f"rds!cluster-{self.target}"
+        with contextlib.suppress(sm_client().exceptions.ResourceExistsException):
+            sm_client().create_secret(Name=name, SecretString=json.dumps(
+                {"username": self.server.user, "password": self.server.password}))
+        return name
+
+    def manifest(self, body: str, name: str = "accounts.yaml", header: bool = True, admin_secret: bool = False,
+                 host: str | None = None, port: int | None = None) -> Path:
         text = textwrap.dedent(body).strip("\n") + "\n"
         if header:
+            admin = f'{{secret: "{self.admin_secret()}"}}' if admin_secret else f"{{url_env: {self.url_env}}}"
             text = textwrap.dedent(f"""\
                 version: 1
                 targets:
                   {self.target}:
                     engine: postgres
+                    host: {host or self.server.host}
+                    port: {port or self.server.port}
                     database: {self.database}
-                    admin: {{url_env: {self.url_env}}}
+                    admin: {admin}
                 """) + text
         path = self.tmp / name
         path.write_text(text)
@@ -202,6 +214,25 @@ class Env:
             return True
         except psycopg.OperationalError:
             return False
+
+
+@pytest.fixture(scope="session")
+def rotation_lambda(aws) -> str:
+    """A function in moto's Lambda API (RotateSecret insists that it exists); moto is told not to run it."""
+    import io
+    import zipfile
+
+    iam = boto3.client("iam")
+    role = iam.create_role(RoleName="rotation", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("handler.py", "def lambda_handler(event, context):\n    return None\n")
+    function = boto3.client("lambda").create_function(
+        FunctionName="db-rotation", Runtime="python3.12", Role=role, Handler="handler.lambda_handler",
+        Code={"ZipFile": archive.getvalue()})
+    return function["FunctionArn"]
 
 
 @pytest.fixture

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .base import AuthenticationFailed, ConnInfo, Engine, Session, Statement
+from .base import AuthenticationFailed, ConnInfo, DatabaseUnreachable, Engine, Session, Statement
 
-__all__ = ["AuthenticationFailed", "ConnInfo", "Engine", "Session", "Statement", "get_engine"]
+__all__ = ["AuthenticationFailed", "ConnInfo", "DatabaseUnreachable", "Engine", "Session", "Statement", "get_engine"]
 
 
 def get_engine(name: str) -> Engine:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..changes import Change
+from ..errors import ProvisionerError
 from ..model import DatabaseState, Tls
 
 
@@ -62,6 +63,10 @@ class AuthenticationFailed(Exception):
     """The credentials were refused (as opposed to the server being unreachable)."""
 
 
+class DatabaseUnreachable(ProvisionerError):
+    """No connection could be made (network, DNS, TLS, server down)."""
+
+
 class Engine(ABC):
     name: str
     default_port: int
@@ -88,8 +93,8 @@ class Engine(ABC):
         """Log in and run a trivial query; AuthenticationFailed if refused."""
 
     @abstractmethod
-    def set_password(self, session: Session, user: str, host: str, password: str) -> None:
-        """Set a user's password immediately (rotation), as the connected user."""
+    def set_password(self, session: Session, user: str, host: str | None, password: str) -> None:
+        """Set a user's password immediately (rotation), as the connected user. MySQL: host None = look it up."""
 
     def implied_grants(self) -> bool:
         return False

@@ -17,7 +17,7 @@ from .. import changes as c
 from .. import names, redact
 from ..model import AclGroup, DatabaseState, DefaultAcl, ObjectRef, RoleState
 from ..privileges import COLUMN, DATABASE, FUNCTION, POSTGRES, SCHEMA, SEQUENCE, TABLE
-from .base import AuthenticationFailed, ConnInfo, Engine, Session, Statement
+from .base import AuthenticationFailed, ConnInfo, DatabaseUnreachable, Engine, Session, Statement
 
 KNOWN_PRIVILEGES = frozenset(p for privs in POSTGRES.values() for p in privs)
 ATTRIBUTE_RESET = {"SUPERUSER": "NOSUPERUSER", "CREATEDB": "NOCREATEDB", "CREATEROLE": "NOCREATEROLE",
@@ -43,7 +43,8 @@ Q_SERVER = "SELECT current_user, current_setting('server_version'), current_data
 Q_ROLES = """
 SELECT r.rolname, r.rolcanlogin, r.rolconnlimit, shobj_description(r.oid, 'pg_authid'),
        r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypassrls,
-       ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid)
+       ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid),
+       (SELECT substr(c, 6) FROM unnest(r.rolconfig) c WHERE c LIKE 'role=%' LIMIT 1)
 FROM pg_roles r WHERE r.rolname !~ '^pg_'"""
 
 Q_OWNED = """
@@ -152,7 +153,10 @@ class PostgresEngine(Engine):
         except psycopg.OperationalError as exc:
             if is_auth_failure(exc):
                 raise AuthenticationFailed(f"password authentication failed for {info.user}") from None
-            raise
+            first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise DatabaseUnreachable(f"cannot connect to {info.host}:{info.port} as {info.user}: "
+                                      f"{redact.redact(first)}",
+                                      "check the host, port, network path (security groups, VPC) and TLS") from None
 
     def check_login(self, info: ConnInfo) -> None:
         session = self.connect(info)
@@ -172,14 +176,14 @@ class PostgresEngine(Engine):
         roles: dict[str, RoleState] = {}
         owned = {row[0]: (row[1], row[2] or "") for row in session.query(Q_OWNED)}
         for (name, login, limit, comment, superuser, inherit, createrole, createdb, replication, bypassrls,
-             member_of) in session.query(Q_ROLES):
+             member_of, session_role) in session.query(Q_ROLES):
             flags = {"SUPERUSER": superuser, "NOINHERIT": not inherit, "CREATEROLE": createrole,
                      "CREATEDB": createdb, "REPLICATION": replication, "BYPASSRLS": bypassrls}
             count, example = owned.get(name, (0, ""))
             roles[name] = RoleState(
                 name=name, login=login, connection_limit=None if limit < 0 else limit, comment=comment,
                 attributes=frozenset(k for k, v in flags.items() if v), member_of=frozenset(member_of),
-                owned_objects=count, owned_example=example,
+                owned_objects=count, owned_example=example, session_role=session_role,
             )
         groups: list[AclGroup] = []
         for datname, grantees, privs in session.query(Q_DATABASES):
@@ -222,6 +226,8 @@ class PostgresEngine(Engine):
             if change.connection_limit is not None:
                 parts = [sql.SQL("{} CONNECTION LIMIT {}").format(parts[0], sql.Literal(change.connection_limit))]
             parts.append(sql.SQL("COMMENT ON ROLE {} IS {}").format(ident(change.name), sql.Literal(change.comment)))
+            if change.session_role:
+                parts.append(_session_role(change.name, change.session_role))
             return parts
         if isinstance(change, c.AlterRole):
             return [self._alter_role(change)]
@@ -250,6 +256,8 @@ class PostgresEngine(Engine):
         if change.setting == "connection_limit":
             limit = -1 if change.new is None else int(change.new)  # type: ignore[call-overload]
             return sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(role, sql.Literal(limit))
+        if change.setting == "session_role":
+            return _session_role(change.name, change.new)  # type: ignore[arg-type]
         if change.setting == "attributes":
             resets = [ATTRIBUTE_RESET[a] for a in change.old]  # type: ignore[union-attr]
             return sql.SQL("ALTER ROLE {} {}").format(role, sql.SQL(" ".join(resets)))
@@ -303,8 +311,14 @@ class PostgresEngine(Engine):
             session.query("SELECT pg_advisory_xact_lock(%s)", (lock_key(target),))
             yield
 
-    def set_password(self, session: Session, user: str, host: str, password: str) -> None:
+    def set_password(self, session: Session, user: str, host: str | None, password: str) -> None:
         session.execute(_statement(self._password(user, password, session)))
+
+
+def _session_role(role: str, session_role: str | None) -> sql.Composable:
+    if session_role is None:
+        return sql.SQL("ALTER ROLE {} RESET role").format(sql.Identifier(role))
+    return sql.SQL("ALTER ROLE {} SET role = {}").format(sql.Identifier(role), sql.Literal(session_role))
 
 
 def _object(ref: ObjectRef) -> sql.Composable:

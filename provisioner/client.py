@@ -1,0 +1,100 @@
+"""The application-side helper: `provisioner.connect(secret_id)` opens a database connection with the
+credentials in a Secrets Manager secret, and survives rotation.
+
+The secret is cached for `ttl` seconds. On an authentication failure the helper re-reads AWSCURRENT and
+retries; if that still fails it tries AWSPENDING, which covers the moment of a single-user rotation between
+setSecret (the database has the new password) and finishSecret (the secret does not yet call it current).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from . import redact
+from .secrets_manager import CURRENT, PENDING, SecretsError, SecretStore
+
+_lock = threading.Lock()
+_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+_store: SecretStore | None = None
+
+
+class CredentialsRejected(Exception):
+    """Every credential the secret offers was refused by the database."""
+
+
+def _secrets() -> SecretStore:
+    global _store
+    with _lock:
+        if _store is None:
+            _store = SecretStore()
+        return _store
+
+
+def _value(secret_id: str, ttl: float, refresh: bool = False) -> dict[str, Any]:
+    now = time.monotonic()
+    with _lock:
+        cached = _cache.get(secret_id)
+    if cached and not refresh and cached[0] > now:
+        return cached[1]
+    value = _secrets().get_value(secret_id, CURRENT)
+    with _lock:
+        _cache[secret_id] = (now + ttl, value)
+    return value
+
+
+def invalidate(secret_id: str | None = None) -> None:
+    with _lock:
+        if secret_id is None:
+            _cache.clear()
+        else:
+            _cache.pop(secret_id, None)
+
+
+def _open(value: dict[str, Any], **kwargs: Any) -> Any:
+    engine = str(value.get("engine", "postgres"))
+    redact.register(value.get("password"))
+    if engine in ("postgres", "aurora-postgresql"):
+        import psycopg
+
+        return psycopg.connect(host=value["host"], port=int(value.get("port") or 5432), user=value["username"],
+                               password=value["password"], dbname=value.get("dbname") or "postgres", **kwargs)
+    import pymysql
+
+    return pymysql.connect(host=value["host"], port=int(value.get("port") or 3306), user=value["username"],
+                           password=value["password"], database=value.get("dbname"), **kwargs)
+
+
+def _rejected(exc: Exception) -> bool:
+    text = str(exc)
+    code = exc.args[0] if getattr(exc, "args", None) else None
+    return "password authentication failed" in text or code == 1045 or "Access denied" in text
+
+
+def connect(secret_id: str, *, ttl: float = 300.0, **kwargs: Any) -> Any:
+    """A psycopg (PostgreSQL) or pymysql (MySQL/MariaDB) connection for the account in `secret_id`.
+
+    Extra keyword arguments go to the driver's connect().
+    """
+    value = _value(secret_id, ttl)
+    try:
+        return _open(value, **kwargs)
+    except Exception as exc:
+        if not _rejected(exc):
+            raise
+    fresh = _value(secret_id, ttl, refresh=True)
+    candidates = [fresh] if fresh.get("password") != value.get("password") else []
+    try:
+        pending = _secrets().get_value(secret_id, PENDING)
+        if pending.get("password") and pending.get("password") != fresh.get("password"):
+            candidates.append(pending)
+    except SecretsError:
+        pass
+    for candidate in candidates:
+        try:
+            return _open(candidate, **kwargs)
+        except Exception as exc:
+            if not _rejected(exc):
+                raise
+    raise CredentialsRejected(f"the database refused every credential of secret {secret_id}")
