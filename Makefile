@@ -5,7 +5,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv test demo lint clean
+LAMBDA_PYTHON ?= 3.12
+LAMBDA_ARCH   ?= x86_64
+LAMBDA_DIR    := build/lambda
+LAMBDA_ZIP    := build/provisioner-rotation.zip
+
+.PHONY: venv test demo lint clean lambda
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +25,16 @@ test: venv
 
 demo: venv
 	$(BIN)/python -m provisioner.demo
+
+# The rotation Lambda: our package plus Linux wheels of the drivers for the Lambda runtime (boto3 is provided).
+lambda:
+	rm -rf $(LAMBDA_DIR) $(LAMBDA_ZIP) && mkdir -p $(LAMBDA_DIR)
+	$(PYTHON) -m pip install -q --target $(LAMBDA_DIR) --implementation cp --python-version $(LAMBDA_PYTHON) \
+		--platform manylinux2014_$(LAMBDA_ARCH) --only-binary=:all: 'psycopg[binary]>=3.1.18' 'pymysql>=1.1'
+	cp -r provisioner $(LAMBDA_DIR)/
+	find $(LAMBDA_DIR) -name __pycache__ -prune -exec rm -rf {} +
+	cd $(LAMBDA_DIR) && $(PYTHON) -m zipfile -c ../$(notdir $(LAMBDA_ZIP)) *
+	@echo "built $(LAMBDA_ZIP) (handler: provisioner.rotation.lambda_handler, runtime python$(LAMBDA_PYTHON))"
 
 lint: venv
 	$(BIN)/ruff check provisioner tests benchmarks

@@ -181,8 +181,8 @@ def cmd_rotate(args: argparse.Namespace) -> int:
         def observe(step: str, info: dict[str, object]) -> None:
             stages = "; ".join(f"{v[:8]}: {'+'.join(s)}" for v, s in info["stages"].items())  # type: ignore[union-attr]
             note = " (nothing to do)" if info["skipped"] else ""
-            user = info.get("pending_username") or "-"
-            _out(f"  {step:<13} pending user {user:<20} versions {stages}{note}\n")
+            user = info.get("username") or "-"
+            _out(f"  {step:<13} new version for {user:<20} versions {stages}{note}\n")
 
         try:
             rotate_now(store, name, account.password, observer=observe)

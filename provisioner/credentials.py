@@ -68,7 +68,9 @@ def admin_conninfo(target: Target, store: SecretStore) -> ConnInfo:
                  "port": value.get("port"), "dbname": value.get("dbname")}
     host = target.host or found.get("host")
     if not host:
-        raise ProvisionerError(f"target {target.name}: no host", "set `host:` on the target")
+        raise ProvisionerError(f"target {target.name}: no host to connect to",
+                               "set `host:` on the target (an RDS-managed admin secret holds only username and "
+                               "password)")
     port = int(target.port or found.get("port") or engine.default_port)  # type: ignore[call-overload]
     dbname = target.database or found.get("dbname")
     if target.engine == "postgres" and not dbname:

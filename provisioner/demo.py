@@ -1,16 +1,20 @@
 """`make demo`: the main job end to end on embedded defaults.
 
-Starts a throwaway PostgreSQL and a local Secrets Manager endpoint, creates the example schema, then runs the
-real command line against `accounts.yaml`: validate, plan, apply, logs in as the reader with the password
-from its secret (SELECT allowed, INSERT denied), and shows that a second plan is empty. Never prints a password.
+Starts a throwaway PostgreSQL and a local Secrets Manager endpoint (moto's server, with the rotation Lambda
+registered in its Lambda API), creates the example schema and the admin secret, then runs the real command
+line against `accounts.yaml`: validate, plan, apply, logs in as the reader with the password from its secret
+(SELECT allowed, INSERT denied), rotates both accounts while a connection made through `provisioner.connect`
+keeps working, and shows that a second plan is empty. Never prints a password.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import boto3
@@ -40,13 +44,27 @@ def banner(text: str) -> None:
     print(f"\n\033[1m== {text}\033[0m", flush=True)
 
 
-def provisioner(*args: str, env: dict[str, str], ok: tuple[int, ...] = (0,)) -> int:
+def run_cli(*args: str, env: dict[str, str], ok: tuple[int, ...] = (0,)) -> int:
     command = ["provisioner", *args]
     print(f"$ {' '.join(command)}", flush=True)
     code = subprocess.run([sys.executable, "-m", "provisioner", *args], env=env, cwd=ROOT).returncode
     if code not in ok:
         raise SystemExit(f"demo: `{' '.join(command)}` exited {code}")
     return code
+
+
+def register_rotation_function() -> None:
+    """moto's RotateSecret insists that the Lambda exists; register a stand-in (moto does not run it here)."""
+    iam = boto3.client("iam")
+    role = iam.create_role(RoleName="db-rotation", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("provisioner_stub.py", "def lambda_handler(event, context):\n    return None\n")
+    boto3.client("lambda").create_function(FunctionName="db-rotation", Runtime="python3.12", Role=role,
+                                           Handler="provisioner_stub.lambda_handler",
+                                           Code={"ZipFile": archive.getvalue()})
 
 
 def main() -> int:
@@ -57,20 +75,24 @@ def main() -> int:
         print(f"PostgreSQL {server.host}:{server.port}, Secrets Manager {endpoint.url}")
         sandbox.psql_as_admin(server, "CREATE DATABASE filmdb")
         sandbox.psql_as_admin(server, SCHEMA, database="filmdb")
-        env = {**os.environ, **endpoint.environment(), "FILMS_ADMIN_URL": server.url("filmdb")}
+        env = {**os.environ, **endpoint.environment()}
         os.environ.update(endpoint.environment())
+        client = boto3.client("secretsmanager")
+        client.create_secret(Name="demo/films-admin", SecretString=json.dumps(
+            {"username": server.user, "password": server.password, "host": server.host, "port": server.port}))
+        register_rotation_function()
+        print("admin secret demo/films-admin and rotation function db-rotation registered")
 
         banner("Validate the manifest (offline, no credentials needed)")
-        provisioner("validate", "-f", str(MANIFEST), env=env)
+        run_cli("validate", "-f", str(MANIFEST), env=env)
 
         banner("Plan: what apply would change")
-        provisioner("plan", "-f", str(MANIFEST), "--detailed-exitcode", env=env, ok=(2,))
+        run_cli("plan", "-f", str(MANIFEST), "--detailed-exitcode", env=env, ok=(2,))
 
         banner("Apply")
-        provisioner("apply", "--yes", "-f", str(MANIFEST), env=env)
+        run_cli("apply", "--yes", "-f", str(MANIFEST), env=env)
 
         banner("Log in as reader_user with the password from its secret")
-        client = boto3.client("secretsmanager")
         secret = json.loads(client.get_secret_value(SecretId="films/reader_user",
                                                     VersionStage="AWSCURRENT")["SecretString"])
         shown = {k: ("<hidden>" if k == "password" else v) for k, v in secret.items()}
@@ -91,8 +113,24 @@ def main() -> int:
         except psycopg.OperationalError:
             print("a wrong password -> refused (password authentication is enforced)")
 
+        banner("Rotate both accounts while connections made through provisioner.connect keep working")
+        import provisioner as app_side
+
+        before = app_side.connect("films/reader_user", ttl=3600)  # caches the secret for an hour
+        before.autocommit = True
+        run_cli("rotate", "-f", str(MANIFEST), "reader_user", "films_app", env=env)
+        after = app_side.connect("films/reader_user", ttl=3600)  # stale cache -> refused -> re-read -> ok
+        for label, conn in (("opened before the rotation", before), ("opened after, from a stale cache", after)):
+            count = conn.execute("SELECT count(*) FROM public.films").fetchone()[0]
+            print(f"reader_user connection {label}: SELECT count(*) -> {count}")
+            conn.close()
+        app = json.loads(client.get_secret_value(SecretId="films/films_app", VersionStage="AWSCURRENT")
+                         ["SecretString"])
+        print(f"films/films_app now names {app['username']} (alternating users); the previous user keeps working "
+              f"until the next rotation")
+
         banner("A second plan is empty")
-        provisioner("plan", "-f", str(MANIFEST), "--detailed-exitcode", env=env)
+        run_cli("plan", "-f", str(MANIFEST), "--detailed-exitcode", env=env)
         banner("Demo complete")
         return 0
     finally:

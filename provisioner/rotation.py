@@ -106,20 +106,22 @@ class Rotation:
     def _observe(self, step: str, skipped: bool = False) -> None:
         if self.observer:
             stages = self.store.describe(self.secret_id).get("VersionIdsToStages", {})
-            pending = self._pending_value(quiet=True)
-            self.observer(step, {"skipped": skipped, "stages": stages,
-                                 "pending_username": pending.get("username") if pending else None})
+            try:
+                username = self.store.get_value(self.secret_id, version=self.token).get("username")
+            except SecretsError:
+                username = None
+            self.observer(step, {"skipped": skipped, "stages": stages, "username": username})
 
     # ------------------------------------------------------------ values
 
     def _current(self) -> dict[str, Any]:
         return self.store.get_value(self.secret_id, CURRENT)
 
-    def _pending_value(self, quiet: bool = False) -> dict[str, Any] | None:
+    def _pending_value(self) -> dict[str, Any] | None:
         try:
             value = self.store.get_value(self.secret_id, PENDING, version=self.token)
         except SecretsError as exc:
-            if exc.code in ("ResourceNotFoundException", "InvalidRequestException") or quiet:
+            if exc.code in ("ResourceNotFoundException", "InvalidRequestException"):
                 return None
             raise
         return value or None

@@ -257,13 +257,6 @@ def _first(firsts: dict, path: tuple[str, ...], doc: Document, problems: list[Pr
 
 def _target_problems(name: str, doc: Document, spec: dict[str, Any]) -> list[Problem]:
     problems = []
-    admin = spec.get("admin") or {}
-    if admin.get("secret") and not spec.get("host"):
-        problems.append(Problem(
-            doc.where(("targets", name), key=True),
-            f"target {name!r} reads its admin from a secret but has no `host`",
-            "add `host:` (an RDS-managed admin secret holds only username and password)",
-        ))
     if spec["engine"] != "postgres" and spec.get("default_privileges_for"):
         problems.append(Problem(doc.where(("targets", name, "default_privileges_for"), key=True),
                                 "default_privileges_for applies to PostgreSQL only", "remove it"))

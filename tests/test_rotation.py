@@ -11,13 +11,13 @@ import uuid
 import boto3
 import psycopg
 import pytest
+from tcp_proxy import TcpProxy
 
 import provisioner
 from provisioner import client as connect_helper
 from provisioner import schedule, secrets_manager
 from provisioner.model import RotationSettings
 from provisioner.rotation import lambda_handler
-from tcp_proxy import TcpProxy
 
 SEED = """
 CREATE TABLE public.films (id serial PRIMARY KEY, title text NOT NULL);
@@ -156,7 +156,7 @@ def test_alternating_users_rotate_three_times_with_identical_grants(seeded):
     env.manifest(account(env, "alternating"), admin_secret=True)
     env.apply()
     secret = env.secret("app_user")
-    assert secret["username"] == "app_user" and secret["masterarn"].endswith(f"rds!cluster-{env.target}") or \
+    assert (secret["username"] == "app_user" and secret["masterarn"].endswith(f"rds!cluster-{env.target}")) or \
         ":secret:rds!cluster-" in secret["masterarn"]
     assert table_privileges(env, "app_user") == table_privileges(env, "app_user_clone") == {
         ("films", "SELECT"), ("films", "INSERT")}
