@@ -47,12 +47,13 @@ class CreateRole(Change):
     host: str = "%"
     require_tls: bool = False
     session_role: str | None = None
+    secret: str | None = None  # login accounts: created with the password of this secret's AWSCURRENT
 
 
 @dataclass(frozen=True, kw_only=True)
 class AlterRole(Change):
     name: str
-    setting: str  # connection_limit | login | attributes | comment | require_tls | session_role
+    setting: str  # connection_limit | login | attributes | comment | require_tls | session_role | default_roles
     old: object
     new: object
     host: str = "%"

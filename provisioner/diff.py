@@ -23,6 +23,7 @@ from .model import (
     RoleState,
     SecretState,
     Target,
+    Traits,
 )
 from .privileges import COLUMN, DATABASE, FUNCTION, SCHEMA, SEQUENCE, TABLE
 
@@ -37,7 +38,7 @@ MANAGED_TAGS = ("provisioner:managed", "provisioner:target", "provisioner:accoun
 EMPTY: frozenset[str] = frozenset()
 DEFAULTABLE = (TABLE, SEQUENCE, FUNCTION)
 ALL_IN_SCHEMA_KINDS = (TABLE, SEQUENCE)
-KIND_ORDER = (DATABASE, SCHEMA, TABLE, SEQUENCE, FUNCTION, COLUMN)
+KIND_ORDER = ("global", DATABASE, SCHEMA, TABLE, SEQUENCE, FUNCTION, COLUMN)
 
 # Execution order: creations and grants first, revocations next, drops last; secret work around the database.
 PHASE: dict[type, int] = {
@@ -59,7 +60,6 @@ class Marker:
 @dataclass(frozen=True)
 class DiffOptions:
     reset_passwords: frozenset[str] = frozenset()  # account names; "*" = every account
-    implied_grants: bool = True  # PostgreSQL: table privileges imply CONNECT and schema USAGE
 
 
 @dataclass
@@ -141,15 +141,16 @@ class DesiredAccess:
         return {(r.kind, r.schema) for r in refs} | set(self.wildcard)
 
 
-def desired_access(principal: Principal, database: str | None, implied: bool) -> DesiredAccess:
+def desired_access(principal: Principal, database: str | None, traits: Traits) -> DesiredAccess:
     access = DesiredAccess()
     for grant in principal.grants:
         ref = grant.obj
-        if ref.is_wildcard:
+        if ref.is_wildcard and traits.schema_wildcards:
             access.wildcard[(ref.kind, ref.schema)] |= grant.privileges
         else:
+            # MySQL/MariaDB: `db.*` is itself one grant (database level), which covers future tables natively.
             access.explicit[ref] |= grant.privileges
-        if not implied:
+        if not traits.implied_grants:
             continue
         if ref.kind in (TABLE, SEQUENCE, FUNCTION, COLUMN):
             access.implied[ObjectRef(SCHEMA, "", ref.schema)].add("USAGE")
@@ -195,9 +196,11 @@ def _union(collections: list[frozenset[ObjectRef]]) -> frozenset[ObjectRef]:
 
 
 def privilege_changes(
-    target: str, grantee: str, principal: str, access: DesiredAccess, index: AclIndex, host: str = "%"
+    target: str, grantee: str, principal: str, access: DesiredAccess, index: AclIndex, traits: Traits,
+    name: str, host: str = "%",
 ) -> tuple[list[c.Change], list[str]]:
-    """Grants and revokes that make `grantee` hold exactly `access`, plus errors for missing objects."""
+    """Grants and revokes that make `grantee` (the identity of role `name`) hold exactly `access`, plus errors
+    for missing objects."""
     found: list[c.Change] = []
     errors: list[str] = []
     specials_by_key: dict[tuple[str, str], list[ObjectRef]] = defaultdict(list)
@@ -230,14 +233,15 @@ def privilege_changes(
         for ref in specials:
             if ref in located:
                 continue
-            if kind == COLUMN:
+            if kind == COLUMN or ref.is_wildcard:
+                # Columns are not all inspected; a database-level grant (MySQL db.*) needs no existing object.
                 _special(ref, want_rest, access, EMPTY, lack, excess)
             else:
                 errors.append(f"{principal}: {kind} {ref} does not exist on target {target}")
-        total = index.sizes.get(key, 0)
-        found += _bucketed(c.GrantPrivileges, target, principal, grantee, kind, schema, host, total,
+        total = index.sizes.get(key, 0) if traits.schema_wildcards else 0
+        found += _bucketed(c.GrantPrivileges, target, principal, name, kind, schema, host, total,
                            {k: _union(v) for k, v in lack.items()}, want_rest)
-        found += _bucketed(c.RevokePrivileges, target, principal, grantee, kind, schema, host, total,
+        found += _bucketed(c.RevokePrivileges, target, principal, name, kind, schema, host, total,
                            {(p, False): _union(v) for p, v in excess.items()}, None)
     return found, errors
 
@@ -290,6 +294,8 @@ def default_privilege_changes(
 ) -> tuple[list[c.Change], list[str]]:
     db = state.database
     assert db is not None
+    if not access.wildcard and not db.default_acls:
+        return [], []
     desired: dict[tuple[str, str, str], frozenset[str]] = {}
     errors: list[str] = []
     for (kind, schema), privs in access.wildcard.items():
@@ -320,13 +326,18 @@ def default_privilege_changes(
 
 
 def role_changes(target: Target, p: Principal, existing: RoleState | None, comment: str,
-                 principal: str) -> list[c.Change]:
+                 principal: str, traits: Traits, secret: str | None) -> list[c.Change]:
     base = {"target": target.name, "principal": principal, "host": p.host}
     if existing is None:
-        return [c.CreateRole(action=c.ADD, name=p.name, login=p.login, connection_limit=_limit(p.connection_limit),
-                             comment=comment, require_tls=p.require_tls, session_role=p.session_role, **base)]
-    found: list[c.Change] = []
-    settings = [
+        found: list[c.Change] = [c.CreateRole(
+            action=c.ADD, name=p.name, login=p.login, connection_limit=_limit(p.connection_limit), comment=comment,
+            require_tls=p.require_tls, session_role=p.session_role, secret=secret, **base)]
+        if traits.default_roles and p.login and p.member_of:
+            found.append(c.AlterRole(action=c.ADD, name=p.name, setting="default_roles", old=(),
+                                     new=tuple(sorted(p.member_of)), **base))
+        return found
+    found = []
+    settings: list[tuple[str, object, object]] = [
         ("login", existing.login, p.login),
         ("connection_limit", existing.connection_limit, _limit(p.connection_limit)),
         ("attributes", tuple(sorted(existing.attributes)), ()),
@@ -334,6 +345,8 @@ def role_changes(target: Target, p: Principal, existing: RoleState | None, comme
         ("require_tls", existing.require_tls, p.require_tls),
         ("session_role", existing.session_role, p.session_role),
     ]
+    if traits.default_roles and p.login:
+        settings.append(("default_roles", tuple(sorted(existing.default_roles)), tuple(sorted(p.member_of))))
     for setting, old, new in settings:
         if old != new:
             found.append(c.AlterRole(action=c.CHANGE, name=p.name, setting=setting, old=old, new=new, **base))
@@ -369,9 +382,9 @@ def secret_changes(
             action=c.ADD, fields=fields, kms_key=p.secret.kms_key, description=description, tags=tags,
             password_length=p.password.length, exclude_characters=p.password.exclude_characters,
             reuse_existing=secret is not None, **base))
-        found.append(c.SetPassword(action=c.CHANGE if not role_created else c.ADD, name=p.name, host=p.host,
-                                   secret=name, reason="new secret", target=target.name, principal=p.name))
         if not role_created:
+            found.append(c.SetPassword(action=c.CHANGE, name=p.name, host=p.host, secret=name, reason="new secret",
+                                       target=target.name, principal=p.name))
             warnings.append(f"account {p.name} exists without a secret: it gets a new password, kept in {name}")
         found += rotation_changes(p, None, base)
         return found, warnings
@@ -383,18 +396,17 @@ def secret_changes(
         username = p.name
     fields["username"] = username
     sync = secret.tags.get(SYNC_TAG, "")
-    if sync.startswith("version:"):
+    if sync.startswith("version:") and not role_created:
         found.append(c.FinishPendingPassword(action=c.CHANGE, name=username, host=p.host,
                                              version=sync.removeprefix("version:"), **base))
     elif sync:
         found.append(c.ConfirmPassword(action=c.CHANGE, **base))
-        found.append(c.SetPassword(action=c.CHANGE, name=username, host=p.host, secret=name,
-                                   reason="confirm the password of an interrupted apply",
-                                   target=target.name, principal=p.name))
+        if not role_created:
+            found.append(c.SetPassword(action=c.CHANGE, name=username, host=p.host, secret=name,
+                                       reason="confirm the password of an interrupted apply",
+                                       target=target.name, principal=p.name))
     elif role_created:
-        found.append(c.SetPassword(action=c.ADD, name=username, host=p.host, secret=name,
-                                   reason="role created from its existing secret",
-                                   target=target.name, principal=p.name))
+        pass  # CreateRole takes the password of the existing secret
     elif p.name in options.reset_passwords or "*" in options.reset_passwords:
         found.append(c.ResetPassword(action=c.CHANGE, name=username, host=p.host, password_length=p.password.length,
                                      exclude_characters=p.password.exclude_characters, **base))
@@ -485,52 +497,59 @@ def _database(target: Target, state: CurrentState) -> str | None:
 
 
 def diff_target(
-    target: Target, principals: Iterable[Principal], state: CurrentState, options: DiffOptions | None = None
+    target: Target, principals: Iterable[Principal], state: CurrentState, options: DiffOptions | None = None,
+    traits: Traits | None = None,
 ) -> DiffResult:
     """Everything that must change on one target for the live state to match the manifest."""
     options = options or DiffOptions()
+    traits = traits or Traits()
     db = state.database
     assert db is not None, "diff_target needs an inspected database"
     result = DiffResult()
-    principals = list(principals)
+    # Group roles carry the engine's role host part (MariaDB: '', MySQL: '%').
+    principals = [p if p.login else replace(p, host=traits.role_host) for p in principals]
     present = sorted((p for p in principals if p.state == "present"), key=lambda p: (p.login, p.name))
     absent = [p for p in principals if p.state == "absent"]
-    named = {m.name for p in principals for m in database_principals(p, target.engine)}
+    named = {traits.identity(m.name, m.host) for p in principals for m in database_principals(p, target.engine)}
     index = AclIndex.build(db.acl_groups)
     database = _database(target, state)
     dropped: set[str] = set()
-    undroppable: set[str] = set()
+    kept: set[str] = set()
 
     for p in present:
+        secret = secret_name(p, target, database) if p.login else None
         for member in database_principals(p, target.engine):
-            _reconcile(target, member, p.name, state, index, database, options, result)
+            holder = secret if member.name == p.name else None
+            _reconcile(target, member, p.name, state, index, database, traits, holder, result)
         if p.login and p.name != db.admin_user:
-            found, warnings = secret_changes(target, p, state, p.name not in db.roles, options)
+            created = traits.identity(p.name, p.host) not in db.roles
+            found, warnings = secret_changes(target, p, state, created, options)
             result.changes += found
             result.warnings += warnings
 
     for p in absent:
-        if p.name in db.roles and p.name != db.admin_user and _drop(target, p.name, db.roles[p.name], state, index,
-                                                                    result):
-            dropped.add(p.name)
+        for member in database_principals(p, target.engine):
+            key = traits.identity(member.name, member.host)
+            role = db.roles.get(key)
+            if role and member.name != db.admin_user:
+                (dropped if _drop(target, key, role, state, index, traits, result) else kept).add(member.name)
 
-    for name, role in sorted(db.roles.items()):
+    for key, role in sorted(db.roles.items()):
         marker = parse_marker(role.comment)
-        if name in named or not marker or marker.target != target.name:
+        if key in named or not marker or marker.target != target.name:
             continue
         if marker.adopted:
-            result.warnings.append(f"{name} left the manifest; it was adopted, not created, so it is left as is")
+            result.warnings.append(f"{role.name} left the manifest; it was adopted, not created, so it is left as is")
+            kept.add(role.name)
             continue
-        if _drop(target, name, role, state, index, result):
-            dropped.add(name)
-        else:
-            undroppable.add(name)
+        (dropped if _drop(target, key, role, state, index, traits, result) else kept).add(role.name)
 
     present_accounts = {p.name for p in present if p.login}
+    in_database = {role.name for role in db.roles.values()}
     for secret in sorted(state.secrets.values(), key=lambda s: s.name):
         if secret.target != target.name or secret.deleted or secret.account in present_accounts:
             continue
-        if secret.account in dropped or (secret.account not in db.roles and secret.account not in undroppable):
+        if secret.account in dropped or (secret.account not in in_database and secret.account not in kept):
             recovery = next((p.secret.recovery_days for p in absent if p.name == secret.account), 7)
             result.changes.append(c.DeleteSecret(action=c.DESTROY, target=target.name, principal=secret.account,
                                                  secret=secret.name, recovery_days=recovery))
@@ -539,11 +558,12 @@ def diff_target(
 
 
 def _reconcile(target: Target, p: Principal, principal: str, state: CurrentState, index: AclIndex,
-               database: str | None, options: DiffOptions, result: DiffResult) -> None:
+               database: str | None, traits: Traits, secret: str | None, result: DiffResult) -> None:
     """Role, membership and privilege changes for one database role of the manifest."""
     db = state.database
     assert db is not None
-    existing = db.roles.get(p.name)
+    key = traits.identity(p.name, p.host)
+    existing = db.roles.get(key)
     if p.name == db.admin_user:
         result.errors.append(f"{p.name} is the admin account of target {target.name}; it is never managed")
         return
@@ -553,20 +573,22 @@ def _reconcile(target: Target, p: Principal, principal: str, state: CurrentState
                              f"declare it under one target only")
         return
     adopted = existing is not None and (marker is None or marker.adopted)
-    result.changes += role_changes(target, p, existing, role_comment(p.description, target.name, adopted), principal)
+    comment = role_comment(p.description, target.name, adopted)
+    result.changes += role_changes(target, p, existing, comment, principal, traits, secret)
     result.changes += membership_changes(target.name, p, existing, principal)
-    access = desired_access(p, database, options.implied_grants)
-    found, errors = privilege_changes(target.name, p.name, principal, access, index, p.host)
+    access = desired_access(p, database, traits)
+    found, errors = privilege_changes(target.name, key, principal, access, index, traits, p.name, p.host)
     result.changes += found
     result.errors += errors
-    found, errors = default_privilege_changes(target, p.name, principal, access, state)
+    found, errors = default_privilege_changes(target, key, principal, access, state)
     result.changes += found
     result.errors += errors
 
 
-def _drop(target: Target, name: str, role: RoleState, state: CurrentState, index: AclIndex,
+def _drop(target: Target, key: str, role: RoleState, state: CurrentState, index: AclIndex, traits: Traits,
           result: DiffResult) -> bool:
     """Revoke everything the role holds, then drop it; False (and an error) when it owns objects."""
+    name = role.name
     if role.owned_objects:
         example = f" (e.g. {role.owned_example})" if role.owned_example else ""
         result.errors.append(
@@ -574,9 +596,9 @@ def _drop(target: Target, name: str, role: RoleState, state: CurrentState, index
             f"(REASSIGN OWNED BY {name} TO another_role) or drop them, then run apply again"
         )
         return False
-    found, _ = privilege_changes(target.name, name, name, DesiredAccess(), index, role.host)
+    found, _ = privilege_changes(target.name, key, name, DesiredAccess(), index, traits, name, role.host)
     result.changes += found
-    found, _ = default_privilege_changes(target, name, name, DesiredAccess(), state)
+    found, _ = default_privilege_changes(target, key, name, DesiredAccess(), state)
     result.changes += found
     result.changes += [c.RevokeMembership(action=c.DESTROY, target=target.name, principal=name, role=r, member=name,
                                           host=role.host) for r in sorted(role.member_of)]

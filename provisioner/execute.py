@@ -129,7 +129,7 @@ def _pre_database(change: c.Change, store: SecretStore, passwords: _Passwords, r
 def _database(conn: Connection, change: c.Change, store: SecretStore, passwords: _Passwords,
               report: ApplyReport) -> None:
     password = None
-    if isinstance(change, c.SetPassword):
+    if isinstance(change, (c.CreateRole, c.SetPassword)) and change.secret:
         if change.secret in passwords.current:
             password = passwords.current[change.secret]
         else:
@@ -168,7 +168,7 @@ def _post_database(change: c.Change, store: SecretStore, passwords: _Passwords, 
         report.done.append(f"- secret {change.secret} scheduled for deletion in {change.recovery_days} days")
 
 
-def _checked(value: dict[str, Any], change: c.SetPassword | c.FinishPendingPassword) -> str:
+def _checked(value: dict[str, Any], change: c.CreateRole | c.SetPassword | c.FinishPendingPassword) -> str:
     """The password of a secret value, after making sure it belongs to the user about to receive it."""
     if value.get("username") not in (None, change.name) or not value.get("password"):
         raise ProvisionerError(f"secret {change.secret} names user {value.get('username')!r}, not {change.name!r}",

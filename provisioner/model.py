@@ -130,6 +130,26 @@ class Manifest:
         return tuple(p for p in self.principals if p.target == target)
 
 
+# ---------------------------------------------------------------- engine traits
+
+
+@dataclass(frozen=True)
+class Traits:
+    """What the diff must know about an engine's model of accounts and grants (not its SQL)."""
+
+    implied_grants: bool = False  # PostgreSQL: table privileges imply CONNECT and schema USAGE
+    schema_wildcards: bool = False  # PostgreSQL: schema.* = every object now + default privileges for future ones
+    default_roles: bool = False  # MySQL/MariaDB: granted roles are active at login only as default roles
+    qualified_accounts: bool = False  # MySQL/MariaDB: accounts are 'user'@'host'
+    role_host: str = "%"  # the host part of group roles ('' on MariaDB)
+
+    def identity(self, name: str, host: str) -> str:
+        """The unique name of an account or role on the server (grantee strings use the same form)."""
+        if not self.qualified_accounts:
+            return name
+        return "'" + name.replace("'", "''") + "'@'" + host.replace("'", "''") + "'"
+
+
 # ---------------------------------------------------------------- current state
 
 
@@ -147,6 +167,7 @@ class RoleState:
     host: str = "%"
     require_tls: bool = False
     session_role: str | None = None
+    default_roles: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -173,7 +194,7 @@ class DefaultAcl:
 
 @dataclass
 class DatabaseState:
-    """What the inspector found in one target's database."""
+    """What the inspector found in one target's database. `roles` is keyed by `Traits.identity`."""
 
     server_version: str
     admin_user: str

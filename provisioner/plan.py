@@ -65,8 +65,7 @@ def _first_line(exc: Exception) -> str:
 
 def plan_target(conn: Connection, manifest: Manifest, state: CurrentState, options: DiffOptions) -> c.TargetPlan:
     target = conn.target
-    options = DiffOptions(reset_passwords=options.reset_passwords, implied_grants=conn.engine.implied_grants())
-    result = diff_target(target, manifest.for_target(target.name), state, options)
+    result = diff_target(target, manifest.for_target(target.name), state, options, conn.engine.traits)
     plan = c.TargetPlan(target=target.name, engine=target.engine, warnings=result.warnings, errors=result.errors,
                         queries=state.database.queries if state.database else 0)
     for change in result.changes:

@@ -16,9 +16,11 @@ from provisioner.model import (
     RoleState,
     SecretState,
     Target,
+    Traits,
 )
 from provisioner.privileges import DATABASE, SCHEMA, TABLE
 
+PG = Traits(implied_grants=True, schema_wildcards=True)
 TARGET = Target(name="films", engine="postgres", admin=AdminSource(url_env="X"), database="filmdb")
 TABLES = [ObjectRef(TABLE, "app", f"t{i}") for i in range(5)]
 
@@ -52,7 +54,8 @@ def kinds(result):
 
 def test_wildcard_grants_every_table_in_one_statement_plus_default_privileges():
     groups = [AclGroup(TABLE, "app", frozenset(TABLES), {})]
-    result = diff_target(TARGET, [role("readers", grants=(grant(TABLE, "app", "*", "SELECT"),))], state(groups=groups))
+    readers = role("readers", grants=(grant(TABLE, "app", "*", "SELECT"),))
+    result = diff_target(TARGET, [readers], state(groups=groups), traits=PG)
     grants = [ch for ch in result.changes if isinstance(ch, c.GrantPrivileges)]
     table_grant = next(g for g in grants if g.kind == TABLE)
     assert table_grant.all_in_schema and table_grant.privileges == ("SELECT",) and len(table_grant.objects) == 5
@@ -67,7 +70,7 @@ def test_wildcard_grants_every_table_in_one_statement_plus_default_privileges():
 def test_explicit_table_names_never_use_all_in_schema():
     groups = [AclGroup(TABLE, "app", frozenset(TABLES[:1]), {}), AclGroup(TABLE, "app", frozenset(TABLES[1:]), {})]
     wanted = tuple(grant(TABLE, "app", t.name, "SELECT") for t in TABLES)
-    result = diff_target(TARGET, [role("r", grants=wanted)], state(groups=groups))
+    result = diff_target(TARGET, [role("r", grants=wanted)], state(groups=groups), traits=PG)
     [table_grant] = [ch for ch in result.changes if isinstance(ch, c.GrantPrivileges) and ch.kind == TABLE]
     assert not table_grant.all_in_schema and len(table_grant.objects) == 5
 
@@ -77,7 +80,7 @@ def test_undeclared_privileges_of_a_managed_role_are_revoked_unmanaged_roles_unt
     groups = [AclGroup(TABLE, "app", frozenset(TABLES), have)]
     roles = [managed("r"), RoleState(name="legacy", login=True)]
     desired = [role("r", grants=(grant(TABLE, "app", "*", "SELECT"),))]
-    result = diff_target(TARGET, desired, state(roles, groups))
+    result = diff_target(TARGET, desired, state(roles, groups), traits=PG)
     revokes = [ch for ch in result.changes if isinstance(ch, c.RevokePrivileges)]
     assert [(r.grantee, r.privileges, r.all_in_schema) for r in revokes] == [("r", ("INSERT",), True)]
     assert all(getattr(ch, "grantee", getattr(ch, "name", "r")) != "legacy" for ch in result.changes)
@@ -90,7 +93,7 @@ def test_no_changes_when_state_matches():
                  AclGroup(SCHEMA, "", frozenset({ObjectRef(SCHEMA, "", "app")}), {"r": frozenset({"USAGE"})})]
     current = state([managed("r")], groups, [DefaultAcl("app_owner", "app", TABLE, {"r": frozenset({"SELECT"})})])
     current.database.acl_groups = db_groups + groups
-    result = diff_target(TARGET, [role("r", grants=(grant(TABLE, "app", "*", "SELECT"),))], current)
+    result = diff_target(TARGET, [role("r", grants=(grant(TABLE, "app", "*", "SELECT"),))], current, traits=PG)
     assert result.changes == [] and result.errors == []
 
 
@@ -108,21 +111,21 @@ def test_removed_role_is_dropped_only_if_the_provisioner_created_it():
 def test_dropping_a_role_that_owns_objects_is_a_clear_error():
     owner = RoleState(name="gone", login=True, comment=role_comment(None, "films", False), owned_objects=2,
                       owned_example="table app.t9")
-    result = diff_target(TARGET, [], state([owner]))
+    result = diff_target(TARGET, [], state([owner]), traits=PG)
     assert not any(isinstance(ch, c.DropRole) for ch in result.changes)
     assert "owns 2 object(s) (e.g. table app.t9)" in result.errors[0]
     assert "REASSIGN OWNED BY gone" in result.errors[0]
 
 
 def test_missing_table_is_a_plan_error():
-    result = diff_target(TARGET, [role("r", grants=(grant(TABLE, "app", "nope", "SELECT"),))], state())
+    result = diff_target(TARGET, [role("r", grants=(grant(TABLE, "app", "nope", "SELECT"),))], state(), traits=PG)
     assert result.errors == ["r: table app.nope does not exist on target films"]
 
 
 def test_implied_grant_is_not_implied_when_declared():
     groups = [AclGroup(TABLE, "app", frozenset(TABLES), {})]
     wanted = (grant(TABLE, "app", "t1", "SELECT"), grant(SCHEMA, "", "app", "USAGE"))
-    result = diff_target(TARGET, [role("r", grants=wanted)], state(groups=groups))
+    result = diff_target(TARGET, [role("r", grants=wanted)], state(groups=groups), traits=PG)
     schema_grant = next(ch for ch in result.changes if isinstance(ch, c.GrantPrivileges) and ch.kind == SCHEMA)
     assert not schema_grant.implied
 
@@ -132,7 +135,7 @@ def test_role_attributes_membership_and_comment_converge():
                         attributes=frozenset({"CREATEDB"}), member_of=frozenset({"old_group"}))
     desired = role("r", login=True, connection_limit=10, member_of=("readers",), description="new")
     result = diff_target(TARGET, [role("readers"), desired], state([current, managed("readers")]),
-                         DiffOptions(implied_grants=False))
+                         DiffOptions(), Traits())
     alters = {ch.setting: (ch.old, ch.new) for ch in result.changes if isinstance(ch, c.AlterRole)}
     assert alters["connection_limit"] == (5, 10)
     assert alters["attributes"] == (("CREATEDB",), ())
@@ -143,8 +146,9 @@ def test_role_attributes_membership_and_comment_converge():
 
 def test_secret_lifecycle_changes():
     account = role("app", login=True)
-    created = diff_target(TARGET, [account], state())
-    assert [type(ch).__name__ for ch in created.changes][:3] == ["CreateSecret", "CreateRole", "SetPassword"]
+    created = diff_target(TARGET, [account], state(), traits=PG)
+    assert [type(ch).__name__ for ch in created.changes][:2] == ["CreateSecret", "CreateRole"]
+    assert created.changes[1].secret == "films/app"
     secret = SecretState(name="films/app", arn="arn", target="films", account="app",
                          tags={"provisioner:managed": "true", "provisioner:target": "films",
                                "provisioner:account": "app", "provisioner:sync": "pending"},
@@ -152,9 +156,9 @@ def test_secret_lifecycle_changes():
                          "(managed by provisioner)", stages={"v1": ("AWSCURRENT",)},
                          fields={"engine": "postgres", "host": "h", "port": 5432, "username": "app",
                                  "dbname": "filmdb"}, has_password=True)
-    interrupted = diff_target(TARGET, [account], state([managed("app", login=True)], secrets=[secret]))
+    interrupted = diff_target(TARGET, [account], state([managed("app", login=True)], secrets=[secret]), traits=PG)
     assert [type(ch).__name__ for ch in interrupted.changes] == ["ConfirmPassword", "SetPassword"]
-    gone = diff_target(TARGET, [], state(secrets=[secret]))
+    gone = diff_target(TARGET, [], state(secrets=[secret]), traits=PG)
     assert [type(ch).__name__ for ch in gone.changes] == ["DeleteSecret"]
 
 

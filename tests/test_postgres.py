@@ -36,10 +36,10 @@ def test_seed_scenario_reader_can_select_not_insert_and_the_secret_logs_in(seede
     env = seeded
     env.manifest(READER.format(target=env.target))
     plan = env.cli("plan", "--detailed-exitcode", expect=2)
-    assert 'CREATE ROLE "reader_user" LOGIN' in plan.out
+    assert "CREATE ROLE \"reader_user\" LOGIN PASSWORD '<SCRAM-SHA-256 verifier of the secret>'" in plan.out
     assert 'GRANT SELECT ON TABLE "public"."films" TO "reader_user"' in plan.out
     assert "implied" in plan.out and 'GRANT CONNECT ON DATABASE' in plan.out
-    assert "Plan: 6 to add, 0 to change, 0 to destroy." in plan.out
+    assert "Plan: 5 to add, 0 to change, 0 to destroy." in plan.out
     env.apply()
 
     secret = env.secret("reader_user")

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..changes import Change
 from ..errors import ProvisionerError
-from ..model import DatabaseState, Tls
+from ..model import DatabaseState, Tls, Traits
 
 
 @dataclass(frozen=True)
@@ -96,5 +96,9 @@ class Engine(ABC):
     def set_password(self, session: Session, user: str, host: str | None, password: str) -> None:
         """Set a user's password immediately (rotation), as the connected user. MySQL: host None = look it up."""
 
-    def implied_grants(self) -> bool:
-        return False
+    @property
+    @abstractmethod
+    def traits(self) -> Traits:
+        """What the diff must know about this engine's model of accounts and grants."""
+
+    transactional: bool = True  # whether an apply runs as one transaction (MySQL commits DDL implicitly)

@@ -15,10 +15,11 @@ from psycopg import sql
 
 from .. import changes as c
 from .. import names, redact
-from ..model import AclGroup, DatabaseState, DefaultAcl, ObjectRef, RoleState
+from ..model import AclGroup, DatabaseState, DefaultAcl, ObjectRef, RoleState, Traits
 from ..privileges import COLUMN, DATABASE, FUNCTION, POSTGRES, SCHEMA, SEQUENCE, TABLE
 from .base import AuthenticationFailed, ConnInfo, DatabaseUnreachable, Engine, Session, Statement
 
+POSTGRES_TRAITS = Traits(implied_grants=True, schema_wildcards=True)
 KNOWN_PRIVILEGES = frozenset(p for privs in POSTGRES.values() for p in privs)
 ATTRIBUTE_RESET = {"SUPERUSER": "NOSUPERUSER", "CREATEDB": "NOCREATEDB", "CREATEROLE": "NOCREATEROLE",
                    "REPLICATION": "NOREPLICATION", "BYPASSRLS": "NOBYPASSRLS", "NOINHERIT": "INHERIT"}
@@ -30,6 +31,7 @@ DEFAULT_OBJTYPE = {"r": TABLE, "S": SEQUENCE, "f": FUNCTION}
 # Argument lists come from the catalog (oidvectortypes); this guards the one place raw SQL text is used.
 _SAFE_ARGS = re.compile(r'^[\w\s,\[\]."]*$')
 AUTH_FAILURE_STATES = {"28P01", "28000"}
+PASSWORD_PLACEHOLDER = "'<SCRAM-SHA-256 verifier of the secret>'"
 
 # Acl items as two parallel arrays (grantee, privilege), owner's own entries and PUBLIC left out.
 _EXPLODE = """
@@ -165,8 +167,9 @@ class PostgresEngine(Engine):
         finally:
             session.close()
 
-    def implied_grants(self) -> bool:
-        return True
+    @property
+    def traits(self) -> Traits:
+        return POSTGRES_TRAITS
 
     # ------------------------------------------------------------ inspect
 
@@ -221,10 +224,13 @@ class PostgresEngine(Engine):
     def _compose(self, change: c.Change, password: str | None, session: Session | None) -> list[sql.Composable]:
         ident = sql.Identifier
         if isinstance(change, c.CreateRole):
-            parts = [sql.SQL("CREATE ROLE {} {}").format(ident(change.name),
-                                                         sql.SQL("LOGIN" if change.login else "NOLOGIN"))]
+            create = sql.SQL("CREATE ROLE {} {}").format(ident(change.name),
+                                                         sql.SQL("LOGIN" if change.login else "NOLOGIN"))
+            if change.secret:
+                create = sql.SQL("{} PASSWORD {}").format(create, self._verifier(change.name, password, session))
             if change.connection_limit is not None:
-                parts = [sql.SQL("{} CONNECTION LIMIT {}").format(parts[0], sql.Literal(change.connection_limit))]
+                create = sql.SQL("{} CONNECTION LIMIT {}").format(create, sql.Literal(change.connection_limit))
+            parts = [create]
             parts.append(sql.SQL("COMMENT ON ROLE {} IS {}").format(ident(change.name), sql.Literal(change.comment)))
             if change.session_role:
                 parts.append(_session_role(change.name, change.session_role))
@@ -264,12 +270,14 @@ class PostgresEngine(Engine):
         raise ValueError(f"PostgreSQL roles have no setting {change.setting}")
 
     def _password(self, role: str, password: str | None, session: Session | None) -> sql.Composable:
+        return sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role),
+                                                            self._verifier(role, password, session))
+
+    def _verifier(self, role: str, password: str | None, session: Session | None) -> sql.Composable:
         if password is None:
-            return sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                sql.Identifier(role), sql.SQL("'<SCRAM-SHA-256 verifier of the secret>'"))
+            return sql.SQL(PASSWORD_PLACEHOLDER)
         assert isinstance(session, PostgresSession), "a password needs the admin session to compute its verifier"
-        verifier = scram_verifier(session.conn, role, password)
-        return sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(verifier))
+        return sql.Literal(scram_verifier(session.conn, role, password))
 
     def _privileges(self, change: c.GrantPrivileges) -> sql.Composable:
         revoke = isinstance(change, c.RevokePrivileges)
@@ -332,13 +340,12 @@ def _object(ref: ObjectRef) -> sql.Composable:
     return sql.Identifier(ref.schema, ref.name)
 
 
+_VERIFIER = re.compile(r"'SCRAM-SHA-256\$[^']*'")
+
+
 def _statement(query: sql.Composable) -> Statement:
     text = query.as_string(None)
-    if "SCRAM-SHA-256$" in text:
-        redact.register(text.split("PASSWORD ", 1)[1])
-        display = text.split(" PASSWORD ", 1)[0] + " PASSWORD '<SCRAM-SHA-256 verifier of the secret>'"
-        return Statement(display=display, query=query)
-    return Statement(display=text, query=query)
+    return Statement(display=_VERIFIER.sub(PASSWORD_PLACEHOLDER, text), query=query)
 
 
 def scram_verifier(conn: psycopg.Connection, role: str, password: str) -> str:
