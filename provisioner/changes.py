@@ -53,7 +53,7 @@ class CreateRole(Change):
 @dataclass(frozen=True, kw_only=True)
 class AlterRole(Change):
     name: str
-    setting: str  # connection_limit | login | attributes | comment | require_tls | session_role | default_roles
+    setting: str  # connection_limit | login | attributes | comment | require_tls | session_role
     old: object
     new: object
     host: str = "%"
@@ -88,6 +88,16 @@ class RevokeMembership(Change):
     role: str
     member: str
     host: str = "%"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetDefaultRoles(Change):
+    """MySQL/MariaDB: the roles active at login (after the memberships exist, before any is revoked)."""
+
+    name: str
+    host: str
+    old: tuple[str, ...]
+    new: tuple[str, ...]
 
 
 @dataclass(frozen=True, kw_only=True)

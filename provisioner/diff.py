@@ -41,10 +41,10 @@ ALL_IN_SCHEMA_KINDS = (TABLE, SEQUENCE)
 KIND_ORDER = ("global", DATABASE, SCHEMA, TABLE, SEQUENCE, FUNCTION, COLUMN)
 
 # Execution order: creations and grants first, revocations next, drops last; secret work around the database.
-PHASE: dict[type, int] = {
+PHASE: dict[type, float] = {
     c.CreateSecret: 0, c.ConfirmPassword: 0, c.ResetPassword: 0,
     c.CreateRole: 1, c.AlterRole: 2, c.SetPassword: 3, c.FinishPendingPassword: 3,
-    c.GrantMembership: 4, c.GrantPrivileges: 5, c.GrantDefaultPrivileges: 6,
+    c.GrantMembership: 4, c.SetDefaultRoles: 4.5, c.GrantPrivileges: 5, c.GrantDefaultPrivileges: 6,
     c.RevokeDefaultPrivileges: 7, c.RevokePrivileges: 8, c.RevokeMembership: 9, c.DropRole: 10,
     c.UpdateSecret: 11, c.ConfigureRotation: 12, c.DisableRotation: 12, c.DeleteSecret: 13,
 }
@@ -333,8 +333,7 @@ def role_changes(target: Target, p: Principal, existing: RoleState | None, comme
             action=c.ADD, name=p.name, login=p.login, connection_limit=_limit(p.connection_limit), comment=comment,
             require_tls=p.require_tls, session_role=p.session_role, secret=secret, **base)]
         if traits.default_roles and p.login and p.member_of:
-            found.append(c.AlterRole(action=c.ADD, name=p.name, setting="default_roles", old=(),
-                                     new=tuple(sorted(p.member_of)), **base))
+            found.append(c.SetDefaultRoles(action=c.ADD, name=p.name, old=(), new=tuple(sorted(p.member_of)), **base))
         return found
     found = []
     settings: list[tuple[str, object, object]] = [
@@ -345,8 +344,9 @@ def role_changes(target: Target, p: Principal, existing: RoleState | None, comme
         ("require_tls", existing.require_tls, p.require_tls),
         ("session_role", existing.session_role, p.session_role),
     ]
-    if traits.default_roles and p.login:
-        settings.append(("default_roles", tuple(sorted(existing.default_roles)), tuple(sorted(p.member_of))))
+    if traits.default_roles and p.login and existing.default_roles != frozenset(p.member_of):
+        found.append(c.SetDefaultRoles(action=c.CHANGE, name=p.name, old=tuple(sorted(existing.default_roles)),
+                                       new=tuple(sorted(p.member_of)), **base))
     for setting, old, new in settings:
         if old != new:
             found.append(c.AlterRole(action=c.CHANGE, name=p.name, setting=setting, old=old, new=new, **base))

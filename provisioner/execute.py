@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import changes as c
-from . import faults
+from . import faults, render
 from .diff import ROTATION_TAG, SYNC_TAG, DiffOptions
 from .errors import ApplyError, PlanError, ProvisionerError
 from .inspect import inspect_target
@@ -29,7 +29,6 @@ from .redact import redact
 from .secrets_manager import CURRENT, PENDING, SecretStore
 
 log = logging.getLogger(__name__)
-PENDING_COMMIT = " (not committed)"
 # Secret work before the database transaction, and after its commit.
 PRE_DATABASE = (c.CreateSecret, c.ResetPassword)
 POST_DATABASE = (c.CreateSecret, c.ConfirmPassword, c.ResetPassword, c.FinishPendingPassword, c.UpdateSecret,
@@ -40,7 +39,19 @@ POST_DATABASE = (c.CreateSecret, c.ConfirmPassword, c.ResetPassword, c.FinishPen
 class ApplyReport:
     target: str
     plan: c.TargetPlan
-    done: list[str] = field(default_factory=list)
+    transactional: bool = True
+    done: list[str] = field(default_factory=list)  # applied and kept
+    uncommitted: list[str] = field(default_factory=list)  # sent inside the open transaction
+    completed: set[int] = field(default_factory=set)  # indices of finished steps
+    committed: bool = False
+
+    def record(self, text: str) -> None:
+        (self.uncommitted if self.transactional and not self.committed else self.done).append(text)
+
+    def commit(self) -> None:
+        self.committed = True
+        self.done += self.uncommitted
+        self.uncommitted = []
 
 
 @dataclass
@@ -57,39 +68,43 @@ def apply_target(conn: Connection, manifest: Manifest, store: SecretStore, optio
     """Apply one target. `on_drift` decides whether to go on when the fresh plan differs from `expected`."""
     engine, session = conn.engine, conn.session
     report: ApplyReport | None = None
-    committed = False
     try:
         with engine.apply_transaction(session, conn.target.name):
             state = inspect_target(engine, session, conn.info, store, refresh_secrets=True, masterarn=conn.masterarn)
             plan = plan_target(conn, manifest, state, options)
-            report = ApplyReport(conn.target.name, plan)
+            report = ApplyReport(conn.target.name, plan, transactional=engine.transactional)
             if plan.errors:
                 raise PlanError(f"target {conn.target.name}: " + "; ".join(plan.errors))
             if expected is not None and _lines(plan) != _lines(expected) and not (on_drift and on_drift(plan)):
                 raise ProvisionerError(f"target {conn.target.name}: the live state changed since the plan was shown",
                                        "run apply again to see the new plan")
             passwords = _Passwords()
-            for change in plan.changes:
-                if isinstance(change, PRE_DATABASE):
-                    _pre_database(change, store, passwords, report)
+            for index, step in enumerate(plan.steps):
+                if isinstance(step.change, PRE_DATABASE):
+                    _pre_database(step.change, store, passwords, report)
+                    if isinstance(step.change, c.CreateSecret):
+                        report.completed.add(index)  # its sync tag is cleared after the database work
                     faults.checkpoint("after-secret-write")
             faults.checkpoint("before-database")
-            for step in plan.steps:
+            for index, step in enumerate(plan.steps):
                 if step.change.is_database:
                     _database(conn, step.change, store, passwords, report)
                     faults.checkpoint("between-statements")
+                    if not isinstance(step.change, POST_DATABASE):
+                        report.completed.add(index)
             faults.checkpoint("before-commit")
-        committed = True
-        report.done = [d.removesuffix(PENDING_COMMIT) for d in report.done]
+        report.commit()
         faults.checkpoint("after-commit")
-        for change in plan.changes:
-            if isinstance(change, POST_DATABASE):
-                _post_database(change, store, passwords, report)
-            faults.checkpoint("after-secret-finish")
+        for index, step in enumerate(plan.steps):
+            if isinstance(step.change, POST_DATABASE):
+                _post_database(step.change, store, passwords, report)
+                if not isinstance(step.change, c.CreateSecret):
+                    report.completed.add(index)
+                faults.checkpoint("after-secret-finish")
     except ProvisionerError as exc:
-        raise ApplyError(_failure(conn.target.name, report, exc, committed), exc.hint) from None
+        raise ApplyError(_failure(conn.target.name, report, exc), exc.hint) from None
     except Exception as exc:
-        raise ApplyError(_failure(conn.target.name, report, exc, committed)) from None
+        raise ApplyError(_failure(conn.target.name, report, exc)) from None
     return report
 
 
@@ -97,14 +112,22 @@ def _lines(plan: c.TargetPlan) -> list[tuple[str, ...]]:
     return [(s.change.action, s.change.type_name, *s.lines, repr(s.change)) for s in plan.steps]
 
 
-def _failure(target: str, report: ApplyReport | None, exc: Exception, committed: bool) -> str:
-    done = [d for d in (report.done if report else []) if not d.endswith(PENDING_COMMIT)]
+def _failure(target: str, report: ApplyReport | None, exc: Exception) -> str:
     lines = [f"apply of target {target} failed: {redact(str(exc).strip())}"]
-    if done:
+    if report is None:
+        return "\n".join(lines)
+    if report.done:
         lines.append("applied before the failure (kept):")
-        lines += [f"  {d}" for d in done]
-    lines.append("the database transaction had committed; secret follow-ups were not all done" if committed
-                 else "database statements of this target were rolled back as one transaction")
+        lines += [f"  {d}" for d in report.done]
+    pending = [step for i, step in enumerate(report.plan.steps)
+               if i not in report.completed or (report.transactional and not report.committed
+                                                and step.change.is_database)]
+    if pending:
+        lines.append("not applied:")
+        for step in pending:
+            lines += [f"  {line}" for line in render.step_lines(step)]
+    if report.transactional and not report.committed:
+        lines.append("the database statements of this target were rolled back as one transaction")
     lines.append("run apply again once the cause is fixed: it continues from the current state")
     return "\n".join(lines)
 
@@ -141,7 +164,7 @@ def _database(conn: Connection, change: c.Change, store: SecretStore, passwords:
         passwords.pending[change.secret] = (change.version, password)
     for statement in conn.engine.statements(change, password, conn.session):
         conn.session.execute(statement)
-        report.done.append(f"{change.action} {statement.display}{PENDING_COMMIT}")
+        report.record(f"{change.action} {statement.display}")
 
 
 def _post_database(change: c.Change, store: SecretStore, passwords: _Passwords, report: ApplyReport) -> None:

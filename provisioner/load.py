@@ -247,8 +247,10 @@ def parse_grant(engine: str, entry: dict[str, Any], location: Location | None) -
     """One manifest grant entry -> Grants on individual objects (or wildcards). Raises names.NameError_."""
     key = next(k for k in entry if k != "privileges")
     kind = privileges.GRANT_KEYS[key]
-    privs = privileges.expand(engine, kind, entry["privileges"])
     refs: list[ObjectRef] = []
+    if engine != "postgres" and kind in (privileges.DATABASE, privileges.TABLE, privileges.FUNCTION):
+        return [_mysql_grant(engine, kind, obj, entry["privileges"], location) for obj in entry[key]]
+    privs = privileges.expand(engine, kind, entry["privileges"])
     if kind == privileges.COLUMN:
         for table, columns in entry[key].items():
             schema, table_name = names.qualified(table, "table")
@@ -260,6 +262,20 @@ def parse_grant(engine: str, entry: dict[str, Any], location: Location | None) -
     else:
         refs.extend(ObjectRef(kind, *names.qualified(obj, kind)) for obj in entry[key])
     return [Grant(ref, privs, location) for ref in refs]
+
+
+def _mysql_grant(engine: str, kind: str, obj: str, privilege_names: list[str], location: Location | None) -> Grant:
+    """MySQL/MariaDB: `databases: [db]` and `tables: [db.*]` are one database-level grant (mysql.db), which
+    takes database-level privileges; `db.table` a table grant; `db.routine` a routine grant."""
+    if kind == privileges.DATABASE:
+        schema, name = obj, "*"
+    elif kind == privileges.FUNCTION:
+        schema, name = names.routine(obj)
+    else:
+        schema, name = names.qualified(obj, "table")
+    level = privileges.DATABASE if name == "*" else kind
+    ref = ObjectRef(privileges.TABLE if level == privileges.DATABASE else kind, schema, name)
+    return Grant(ref, privileges.expand(engine, level, privilege_names), location)
 
 
 def _secret_settings(values: dict[str, Any]) -> SecretSettings:

@@ -78,6 +78,16 @@ def function(text: str) -> tuple[str, str]:
     return schema, signature(name, match.group("args"))
 
 
+def routine(text: str) -> tuple[str, str]:
+    """MySQL/MariaDB: `db.routine` (an empty `()` is accepted) or `db.*` -> (db, routine)."""
+    text = text.strip()
+    if text.endswith("()"):
+        text = text[:-2]
+    if "(" in text:
+        raise NameError_(f"routine {text!r}: MySQL grants name routines without argument types (db.name)")
+    return qualified(text, "routine")
+
+
 def signature(name: str, args: str) -> str:
     """Canonical function signature text: name(type, type) with single spaces."""
     arg_list = [" ".join(a.split()) for a in args.split(",")] if args.strip() else []

@@ -175,6 +175,86 @@ def _postgres_container(password: str) -> Server:
     return server
 
 
+def mariadb_binaries() -> tuple[str, str]:
+    server = shutil.which("mariadbd") or shutil.which("mysqld") or "/usr/sbin/mariadbd"
+    install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
+    if not Path(server).exists() or not install:
+        raise RuntimeError("MariaDB server binaries not found: install the mariadb-server package")
+    return server, install
+
+
+def start_mariadb(workdir: Path | None = None) -> Server:
+    """A throwaway MariaDB on loopback: password logins over TCP for an admin with every privilege; the
+    anonymous and passwordless root accounts that mariadb-install-db creates for TCP are removed."""
+    password = new_password()
+    if docker_available():
+        return _mariadb_container(password)
+    server_bin, install_bin = mariadb_binaries()
+    base = Path(workdir or tempfile.mkdtemp(prefix="provisioner-mariadb-"))
+    data, sock = base / "data", base / "mysqld.sock"
+    as_root = ["--user=root"] if os.geteuid() == 0 else []
+    subprocess.run([install_bin, "--no-defaults", f"--datadir={data}", "--auth-root-authentication-method=normal",
+                    "--skip-test-db", *as_root], check=True, capture_output=True)
+    port = free_port()
+    log = base / "mariadb.log"
+    process = subprocess.Popen(
+        [server_bin, "--no-defaults", f"--datadir={data}", f"--port={port}", "--bind-address=127.0.0.1",
+         f"--socket={sock}", "--skip-name-resolve", "--skip-log-bin", "--innodb-buffer-pool-size=64M",
+         "--innodb-log-file-size=16M", "--max-connections=300", f"--log-error={log}",
+         f"--pid-file={base / 'mariadb.pid'}", *as_root],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+    def socket_ready() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"mariadbd exited; see {log}")
+        import pymysql
+
+        pymysql.connect(unix_socket=str(sock), user="root", password="").close()
+        return True
+
+    _wait(socket_ready, 60, "MariaDB")
+    import pymysql
+
+    with pymysql.connect(unix_socket=str(sock), user="root", password="", autocommit=True) as conn, \
+            conn.cursor() as cur:
+        cur.execute("SELECT User, Host FROM mysql.user WHERE User IN ('root', '') AND Host <> 'localhost'")
+        for user, host in cur.fetchall():
+            cur.execute("DROP USER %s@%s", (user, host))
+        cur.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (ADMIN_USER, password))
+        cur.execute("GRANT ALL PRIVILEGES ON *.* TO %s@'%%' WITH GRANT OPTION", (ADMIN_USER,))
+
+    def stop() -> None:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        shutil.rmtree(base, ignore_errors=True)
+
+    return Server("mariadb", "127.0.0.1", port, ADMIN_USER, password, "mysql", [stop], log)
+
+
+def _mariadb_container(password: str) -> Server:
+    from testcontainers.mysql import MySqlContainer  # type: ignore[import-not-found]
+
+    container = MySqlContainer("mariadb:10.11", username=ADMIN_USER, password=password, dbname="provisioner",
+                               root_password=new_password())
+    container.start()
+    return Server("mariadb", container.get_container_host_ip(), int(container.get_exposed_port(3306)), ADMIN_USER,
+                  password, "provisioner", [container.stop])
+
+
+def mysql_as_admin(server: Server, sql: str, database: str | None = None) -> None:
+    """Run statements (separated by ';' at line ends) as the sandbox admin over TCP."""
+    import pymysql
+
+    with pymysql.connect(host=server.host, port=server.port, user=server.user, password=server.password,
+                         database=database, autocommit=True) as conn, conn.cursor() as cur:
+        for statement in [s.strip() for s in sql.split(";\n") if s.strip()]:
+            cur.execute(statement.rstrip(";"))
+
+
 def psql_as_admin(server: Server, sql: str, database: str | None = None) -> None:
     """Run SQL as the sandbox admin (used to build fixtures and demo data)."""
     import psycopg

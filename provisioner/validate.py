@@ -305,6 +305,10 @@ def _account_problems(item: Item, engine: str, target: dict[str, Any],
             ))
     problems += _rotation_problems(item, engine, target, {**merged_defaults(documents).get("rotation", {}),
                                                           **(data.get("rotation") or {})})
+    if engine == "mariadb" and len(data.get("member_of") or []) > 1:
+        problems.append(Problem(doc.where((*item.path, "member_of")),
+                                f"{item_label(item)}: MariaDB activates only one default role at login",
+                                "give the account one role; grant the other roles to that role"))
     if engine == "postgres" and "host" in data:
         problems.append(Problem(doc.where((*item.path, "host"), key=True),
                                 "`host` is the MySQL/MariaDB host part; PostgreSQL accounts have none",
@@ -374,6 +378,9 @@ def _grant_problems(item: Item, engine: str, profiles: dict[str, Any]) -> list[P
                                     f"{engine} has no {key}: they cannot be granted", f"use one of: {usable}"))
             continue
         allowed = vocabulary[kind]
+        if engine != "postgres" and (kind == privileges.DATABASE or any(
+                str(o).endswith(".*") for o in (entry[key] if isinstance(entry[key], list) else []))):
+            allowed = vocabulary[privileges.DATABASE]
         for j, raw in enumerate(entry["privileges"]):
             name = privileges.normalize(raw)
             if name != "ALL" and name not in allowed:

@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 import psycopg
+import pymysql
 import pytest
 
 from provisioner import cli, sandbox
@@ -120,6 +121,7 @@ class Env:
     monkeypatch: Any
     url_env: str = ""
     manifests: list[Path] = field(default_factory=list)
+    engine: str = "postgres"
 
     def __post_init__(self) -> None:
         self.url_env = f"ADMIN_URL_{self.target.upper()}"
@@ -144,7 +146,7 @@ class Env:
                 version: 1
                 targets:
                   {self.target}:
-                    engine: postgres
+                    engine: {self.engine}
                     host: {host or self.server.host}
                     port: {port or self.server.port}
                     database: {self.database}
@@ -189,11 +191,24 @@ class Env:
     # ---- the database
 
     def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        if self.engine != "postgres":
+            with pymysql.connect(host=self.server.host, port=self.server.port, user=self.server.user,
+                                 password=self.server.password, database=self.database, autocommit=True) as conn:
+                rows: list[tuple[Any, ...]] = []
+                with conn.cursor() as cur:
+                    for statement in [s for s in query.split(";\n") if s.strip()]:
+                        cur.execute(statement.strip().rstrip(";"), params or None)
+                        rows = list(cur.fetchall()) if cur.description else []
+                return rows
         with psycopg.connect(self.server.url(self.database), autocommit=True) as conn:
             cur = conn.execute(query, params or None)
             return cur.fetchall() if cur.description else []
 
-    def connect_as(self, user: str, password: str) -> psycopg.Connection:
+    def connect_as(self, user: str, password: str, database: bool = True) -> Any:
+        if self.engine != "postgres":
+            return pymysql.connect(host=self.server.host, port=self.server.port, user=user, password=password,
+                                   database=self.database if database else None, autocommit=True,
+                                   connect_timeout=5)
         return psycopg.connect(host=self.server.host, port=self.server.port, user=user, password=password,
                                dbname=self.database, autocommit=True, connect_timeout=5)
 
@@ -209,11 +224,12 @@ class Env:
     def logs_in(self, account: str, stage: str = "AWSCURRENT") -> bool:
         value = self.secret(account, stage)
         try:
-            with self.connect_as(value["username"], value["password"]) as conn:
-                conn.execute("SELECT 1")
-            return True
-        except psycopg.OperationalError:
+            # MySQL: whether the password logs in, apart from access to the database.
+            conn = self.connect_as(value["username"], value["password"], database=self.engine == "postgres")
+        except (psycopg.OperationalError, pymysql.err.OperationalError):
             return False
+        conn.close()
+        return True
 
 
 @pytest.fixture(scope="session")
@@ -247,6 +263,43 @@ def env(pg_server, aws, tmp_path, monkeypatch):
     yield Env(pg_server, database, f"t{suffix}", tmp_path, monkeypatch)
     collect_passwords()
     reset_server(pg_server, database)
+
+
+@pytest.fixture(scope="session")
+def maria_server():
+    server = sandbox.start_mariadb()
+    yield server
+    server.stop()
+
+
+SYSTEM_USERS = ("root", "mariadb.sys", sandbox.ADMIN_USER)
+
+
+@pytest.fixture
+def menv(maria_server, aws, tmp_path, monkeypatch):
+    """Like `env`, on the session's MariaDB: a database `billing_<id>` and a target of its own."""
+    ADMIN_PASSWORDS.add(maria_server.password)
+    suffix = uuid.uuid4().hex[:8]
+    database = f"billing_{suffix}"
+    sandbox.mysql_as_admin(maria_server, f"CREATE DATABASE `{database}`")
+    monkeypatch.chdir(tmp_path)
+    yield Env(maria_server, database, f"m{suffix}", tmp_path, monkeypatch, engine="mariadb")
+    collect_passwords()
+    with pymysql.connect(host=maria_server.host, port=maria_server.port, user=maria_server.user,
+                         password=maria_server.password, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute("SHOW DATABASES")
+        for (name,) in cur.fetchall():
+            if name.startswith(("billing_", "app_", "extra_")):
+                cur.execute(f"DROP DATABASE `{name}`")
+        cur.execute("SELECT User, Host, is_role FROM mysql.user")
+        for user, host, is_role in cur.fetchall():
+            if user in SYSTEM_USERS:
+                continue
+            if is_role == "Y":
+                cur.execute(f"DROP ROLE `{user}`")
+            else:
+                cur.execute("DROP USER %s@%s", (user, host))
+        cur.execute("DROP DATABASE IF EXISTS provisioner_meta")
 
 
 def reset_server(server: sandbox.Server, database: str) -> None:

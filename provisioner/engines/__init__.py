@@ -12,4 +12,8 @@ def get_engine(name: str) -> Engine:
         from .postgres import PostgresEngine
 
         return PostgresEngine()
+    if name in ("mysql", "mariadb"):
+        from .mysql import MySQLEngine
+
+        return MySQLEngine(name)
     raise ValueError(f"engine {name!r} is not supported yet")

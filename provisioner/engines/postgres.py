@@ -15,6 +15,7 @@ from psycopg import sql
 
 from .. import changes as c
 from .. import names, redact
+from ..errors import ProvisionerError
 from ..model import AclGroup, DatabaseState, DefaultAcl, ObjectRef, RoleState, Traits
 from ..privileges import COLUMN, DATABASE, FUNCTION, POSTGRES, SCHEMA, SEQUENCE, TABLE
 from .base import AuthenticationFailed, ConnInfo, DatabaseUnreachable, Engine, Session, Statement
@@ -107,6 +108,28 @@ def _grants(grantees: list[str] | None, privs: list[str] | None) -> dict[str, fr
     return {k: frozenset(v) for k, v in found.items()}
 
 
+@contextmanager
+def _server_errors(what: str) -> Iterator[None]:
+    """Server errors as user-facing errors; permission errors say which privilege is missing."""
+    try:
+        yield
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise ProvisionerError(f"the admin lacks a privilege for `{what[:200]}`: {_primary(exc)}",
+                               "grant the admin what docs/admin-privileges.md lists for PostgreSQL") from None
+    except psycopg.Error as exc:
+        if isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None:
+            raise ProvisionerError(f"lost the connection to the database during `{what[:200]}`: {_primary(exc)}",
+                                   "check the network path; a rerun continues from the current state") from None
+        raise ProvisionerError(f"the server refused `{what[:200]}`: {_primary(exc)}") from None
+
+
+def _primary(exc: psycopg.Error) -> str:
+    diag = getattr(exc, "diag", None)
+    primary = diag.message_primary if diag is not None and diag.message_primary else str(exc).strip()
+    state = f" (SQLSTATE {exc.sqlstate})" if getattr(exc, "sqlstate", None) else ""
+    return redact.redact(primary.splitlines()[0] if primary else type(exc).__name__) + state
+
+
 class PostgresSession(Session):
     def __init__(self, conn: psycopg.Connection) -> None:
         self.conn = conn
@@ -115,11 +138,13 @@ class PostgresSession(Session):
 
     def query(self, query: Any, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         self.queries += 1
-        return self.conn.execute(query, params or None).fetchall()
+        with _server_errors("a catalog query"):
+            return self.conn.execute(query, params or None).fetchall()
 
     def execute(self, statement: Statement) -> None:
         self.statements += 1
-        self.conn.execute(statement.query, statement.params or None)
+        with _server_errors(statement.display):
+            self.conn.execute(statement.query, statement.params or None)
 
     def close(self) -> None:
         self.conn.close()

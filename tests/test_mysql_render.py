@@ -1,0 +1,126 @@
+"""Every statement kind rendered for MySQL 8 (pinned exactly: no MySQL server runs here) and for MariaDB."""
+
+from __future__ import annotations
+
+import pytest
+
+from provisioner import changes as c
+from provisioner.engines.mysql import MARIADB, MYSQL8, MySQLEngine, detect, native_password_hash
+from provisioner.model import ObjectRef
+from provisioner.privileges import COLUMN, FUNCTION, TABLE
+
+BASE = {"target": "billing", "principal": "app"}
+
+
+def render(dialect, change, password=None) -> list[str]:
+    engine = MySQLEngine("mysql")
+    engine.dialect = dialect
+    engine.routine_types = {("billing", "refund"): "PROCEDURE"}
+    return [s.query for s in engine.statements(change, password)]
+
+
+def displays(dialect, change, password=None) -> list[str]:
+    engine = MySQLEngine("mysql")
+    engine.dialect = dialect
+    return [s.display for s in engine.statements(change, password)]
+
+
+CASES = [
+    (c.CreateRole(action="+", name="app", host="10.0.%", login=True, connection_limit=10, comment="billing app",
+                  require_tls=True, secret="billing/app", **BASE),
+     ["CREATE USER 'app'@'10.0.%' IDENTIFIED BY 'S3cret!pw' REQUIRE SSL WITH MAX_USER_CONNECTIONS 10",
+      "ALTER USER 'app'@'10.0.%' COMMENT 'billing app'"],
+     ["CREATE USER 'app'@'10.0.%' IDENTIFIED BY PASSWORD '" + native_password_hash("S3cret!pw")
+      + "' REQUIRE SSL WITH MAX_USER_CONNECTIONS 10",
+      "INSERT INTO `provisioner_meta`.accounts (user, host, comment) VALUES ('app', '10.0.%', 'billing app') "
+      "ON DUPLICATE KEY UPDATE comment = VALUES(comment)"]),
+    (c.CreateRole(action="+", name="readers", host="", login=False, connection_limit=None, comment="", **BASE),
+     ["CREATE ROLE 'readers'@'%'"],
+     ["CREATE ROLE `readers`"]),
+    (c.AlterRole(action="~", name="app", host="%", setting="connection_limit", old=5, new=None, **BASE),
+     ["ALTER USER 'app'@'%' WITH MAX_USER_CONNECTIONS 0"], ["ALTER USER 'app'@'%' WITH MAX_USER_CONNECTIONS 0"]),
+    (c.AlterRole(action="~", name="app", host="%", setting="require_tls", old=True, new=False, **BASE),
+     ["ALTER USER 'app'@'%' REQUIRE NONE"], ["ALTER USER 'app'@'%' REQUIRE NONE"]),
+    (c.AlterRole(action="~", name="app", host="%", setting="comment", old="", new="it's [managed]", **BASE),
+     ["ALTER USER 'app'@'%' COMMENT 'it\\'s [managed]'"],
+     ["INSERT INTO `provisioner_meta`.accounts (user, host, comment) VALUES ('app', '%', 'it\\'s [managed]') "
+      "ON DUPLICATE KEY UPDATE comment = VALUES(comment)"]),
+    (c.SetDefaultRoles(action="~", name="app", host="%", old=(), new=("readers", "writers"), **BASE),
+     ["ALTER USER 'app'@'%' DEFAULT ROLE 'readers'@'%', 'writers'@'%'"], None),
+    (c.SetDefaultRoles(action="~", name="app", host="%", old=("readers",), new=(), **BASE),
+     ["ALTER USER 'app'@'%' DEFAULT ROLE NONE"], ["SET DEFAULT ROLE NONE FOR 'app'@'%'"]),
+    (c.DropRole(action="-", name="app", host="10.0.%", **BASE),
+     ["DROP USER 'app'@'10.0.%'"],
+     ["DROP USER 'app'@'10.0.%'",
+      "DELETE FROM `provisioner_meta`.accounts WHERE user = 'app' AND host = '10.0.%'"]),
+    (c.SetPassword(action="~", name="app", host="%", secret="billing/app", reason="r", **BASE),
+     ["ALTER USER 'app'@'%' IDENTIFIED BY 'S3cret!pw'"],
+     ["ALTER USER 'app'@'%' IDENTIFIED BY PASSWORD '" + native_password_hash("S3cret!pw") + "'"]),
+    (c.GrantMembership(action="+", role="readers", member="app", host="%", **BASE),
+     ["GRANT 'readers'@'%' TO 'app'@'%'"], ["GRANT `readers` TO 'app'@'%'"]),
+    (c.RevokeMembership(action="-", role="readers", member="app", host="%", **BASE),
+     ["REVOKE 'readers'@'%' FROM 'app'@'%'"], ["REVOKE `readers` FROM 'app'@'%'"]),
+    (c.GrantPrivileges(action="+", grantee="app", host="%", kind=TABLE, schema="billing",
+                       objects=(ObjectRef(TABLE, "billing", "invoices"), ObjectRef(TABLE, "billing", "odd`name")),
+                       privileges=("INSERT", "SELECT"), **BASE),
+     ["GRANT INSERT, SELECT ON `billing`.`invoices` TO 'app'@'%'",
+      "GRANT INSERT, SELECT ON `billing`.`odd``name` TO 'app'@'%'"], "same"),
+    (c.GrantPrivileges(action="+", grantee="app", host="%", kind=TABLE, schema="app\\_%",
+                       objects=(ObjectRef(TABLE, "app\\_%", "*"),), privileges=("SELECT",), **BASE),
+     ["GRANT SELECT ON `app\\_%`.* TO 'app'@'%'"], "same"),
+    (c.GrantPrivileges(action="+", grantee="app", host="%", kind=COLUMN, schema="billing",
+                       objects=(ObjectRef(COLUMN, "billing", "customers", "id"),
+                                ObjectRef(COLUMN, "billing", "customers", "name")),
+                       privileges=("SELECT", "UPDATE"), **BASE),
+     ["GRANT SELECT (`id`, `name`), UPDATE (`id`, `name`) ON `billing`.`customers` TO 'app'@'%'"], "same"),
+    (c.GrantPrivileges(action="+", grantee="app", host="%", kind=FUNCTION, schema="billing",
+                       objects=(ObjectRef(FUNCTION, "billing", "refund"),), privileges=("EXECUTE",), **BASE),
+     ["GRANT EXECUTE ON PROCEDURE `billing`.`refund` TO 'app'@'%'"], "same"),
+    (c.RevokePrivileges(action="-", grantee="app", host="%", kind="global", schema="",
+                        objects=(ObjectRef("global", "", "*"),), privileges=("PROCESS", "RELOAD"), **BASE),
+     ["REVOKE PROCESS, RELOAD ON *.* FROM 'app'@'%'"], "same"),
+]
+
+
+@pytest.mark.parametrize("change,mysql8,mariadb", CASES, ids=[f"{i}-{type(c[0]).__name__}" for i, c in
+                                                              enumerate(CASES)])
+def test_statements_per_dialect(change, mysql8, mariadb):
+    password = "S3cret!pw" if getattr(change, "secret", None) else None
+    assert render(MYSQL8, change, password) == mysql8
+    if mariadb == "same":
+        mariadb = mysql8
+    if mariadb is not None:
+        assert render(MARIADB, change, password) == mariadb
+
+
+def test_displays_never_show_the_password_or_its_hash():
+    change = CASES[0][0]
+    for dialect in (MYSQL8, MARIADB):
+        shown = " ".join(displays(dialect, change, "S3cret!pw"))
+        assert "S3cret!pw" not in shown and native_password_hash("S3cret!pw") not in shown
+        assert "<password from the secret>" in shown or "<hash of the password from the secret>" in shown
+    plan_view = " ".join(displays(MYSQL8, change))
+    assert "IDENTIFIED BY '<password from the secret>'" in plan_view
+
+
+def test_mariadb_roles_have_no_host_and_one_default_role():
+    engine = MySQLEngine("mariadb")
+    default = c.SetDefaultRoles(action="+", name="app", host="%", old=(), new=("readers",), **BASE)
+    assert [s.query for s in engine.statements(default)] == ["SET DEFAULT ROLE `readers` FOR 'app'@'%'"]
+    assert engine.traits.role_host == "" and MySQLEngine("mysql").traits.role_host == "%"
+    two = c.SetDefaultRoles(action="+", name="app", host="%", old=(), new=("a", "b"), **BASE)
+    with pytest.raises(Exception, match="one default role"):
+        engine.statements(two)
+
+
+def test_version_detection():
+    assert detect("10.11.19-MariaDB-0+deb12u1") == MARIADB.__class__(True, (10, 11, 19))
+    assert detect("8.0.36") == MYSQL8.__class__(False, (8, 0, 36))
+    assert detect("8.4.0-commercial").mariadb is False
+
+
+def test_privilege_names_are_checked_before_rendering():
+    bad = c.GrantPrivileges(action="+", grantee="app", host="%", kind=TABLE, schema="b",
+                            objects=(ObjectRef(TABLE, "b", "t"),), privileges=("SELECT; DROP TABLE x",), **BASE)
+    with pytest.raises(ValueError):
+        render(MYSQL8, bad)
