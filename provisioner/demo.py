@@ -1,10 +1,11 @@
 """`make demo`: the main job end to end on embedded defaults.
 
-Starts a throwaway PostgreSQL and a local Secrets Manager endpoint (moto's server, with the rotation Lambda
-registered in its Lambda API), creates the example schema and the admin secret, then runs the real command
-line against `accounts.yaml`: validate, plan, apply, logs in as the reader with the password from its secret
-(SELECT allowed, INSERT denied), rotates both accounts while a connection made through `provisioner.connect`
-keeps working, and shows that a second plan is empty. Never prints a password.
+Starts a throwaway PostgreSQL, a throwaway MariaDB and a local Secrets Manager endpoint (moto's server, with
+the rotation Lambda registered in its Lambda API), creates the example schemas and admin secrets, then runs
+the real command line against `accounts.yaml`: validate, plan, apply, logs in as the new accounts with the
+passwords from their secrets (SELECT/INSERT allowed, INSERT/DELETE denied), rotates the accounts while a
+connection made through `provisioner.connect` keeps working, and shows that a second plan is empty. Never
+prints a password.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import boto3
 import psycopg
+import pymysql
 
 from . import sandbox
 
@@ -37,6 +39,13 @@ CREATE FUNCTION public.rental_count(film integer) RETURNS bigint LANGUAGE sql
   AS 'SELECT count(*) FROM public.rentals WHERE film_id = film';
 INSERT INTO public.films (title) VALUES ('Metropolis'), ('Nosferatu'), ('Sunrise');
 INSERT INTO catalog.genres VALUES (1, 'silent');
+"""
+
+
+BILLING = """
+CREATE TABLE billing.invoices (id INT PRIMARY KEY AUTO_INCREMENT, customer VARCHAR(64), total INT);
+CREATE TABLE billing.customers (id INT PRIMARY KEY, name VARCHAR(64), email VARCHAR(128));
+INSERT INTO billing.invoices (customer, total) VALUES ('ada', 120), ('grace', 80)
 """
 
 
@@ -68,11 +77,14 @@ def register_rotation_function() -> None:
 
 
 def main() -> int:
-    banner("Starting a throwaway PostgreSQL (scram-sha-256) and a local Secrets Manager endpoint")
+    banner("Starting a throwaway PostgreSQL (scram-sha-256), MariaDB and a local Secrets Manager endpoint")
     server = sandbox.start_postgres()
+    maria = sandbox.start_mariadb()
     endpoint = sandbox.start_secrets_manager()
     try:
-        print(f"PostgreSQL {server.host}:{server.port}, Secrets Manager {endpoint.url}")
+        print(f"PostgreSQL {server.host}:{server.port}, MariaDB {maria.host}:{maria.port}, "
+              f"Secrets Manager {endpoint.url}")
+        sandbox.mysql_as_admin(maria, "CREATE DATABASE billing;\n" + BILLING)
         sandbox.psql_as_admin(server, "CREATE DATABASE filmdb")
         sandbox.psql_as_admin(server, SCHEMA, database="filmdb")
         env = {**os.environ, **endpoint.environment()}
@@ -80,8 +92,10 @@ def main() -> int:
         client = boto3.client("secretsmanager")
         client.create_secret(Name="demo/films-admin", SecretString=json.dumps(
             {"username": server.user, "password": server.password, "host": server.host, "port": server.port}))
+        client.create_secret(Name="demo/billing-admin", SecretString=json.dumps(
+            {"username": maria.user, "password": maria.password, "host": maria.host, "port": maria.port}))
         register_rotation_function()
-        print("admin secret demo/films-admin and rotation function db-rotation registered")
+        print("admin secrets demo/films-admin, demo/billing-admin and rotation function db-rotation registered")
 
         banner("Validate the manifest (offline, no credentials needed)")
         run_cli("validate", "-f", str(MANIFEST), env=env)
@@ -113,12 +127,29 @@ def main() -> int:
         except psycopg.OperationalError:
             print("a wrong password -> refused (password authentication is enforced)")
 
-        banner("Rotate both accounts while connections made through provisioner.connect keep working")
+        banner("Log in to MariaDB as billing_app@127.0.0.% with the password from its secret")
+        billing = json.loads(client.get_secret_value(SecretId="billing/billing_app",
+                                                     VersionStage="AWSCURRENT")["SecretString"])
+        shown = {k: ("<hidden>" if k == "password" else v) for k, v in billing.items()}
+        print(f"secret billing/billing_app = {json.dumps(shown)}")
+        with pymysql.connect(host=billing["host"], port=billing["port"], user=billing["username"],
+                             password=billing["password"], database=billing["dbname"], autocommit=True) as conn, \
+                conn.cursor() as cur:
+            cur.execute("INSERT INTO invoices (customer, total) VALUES ('linus', 42)")
+            cur.execute("SELECT COUNT(*) FROM invoices")
+            print(f"INSERT INTO invoices, then SELECT COUNT(*) -> {cur.fetchone()[0]}  (allowed)")
+            try:
+                cur.execute("DELETE FROM invoices")
+                raise SystemExit("demo: DELETE should have been denied")
+            except pymysql.err.OperationalError as exc:
+                print(f"DELETE FROM invoices -> denied, error {exc.args[0]}: {exc.args[1]}")
+
+        banner("Rotate the accounts while connections made through provisioner.connect keep working")
         import provisioner as app_side
 
         before = app_side.connect("films/reader_user", ttl=3600)  # caches the secret for an hour
         before.autocommit = True
-        run_cli("rotate", "-f", str(MANIFEST), "reader_user", "films_app", env=env)
+        run_cli("rotate", "-f", str(MANIFEST), "reader_user", "films_app", "billing_app", env=env)
         after = app_side.connect("films/reader_user", ttl=3600)  # stale cache -> refused -> re-read -> ok
         for label, conn in (("opened before the rotation", before), ("opened after, from a stale cache", after)):
             count = conn.execute("SELECT count(*) FROM public.films").fetchone()[0]
@@ -128,6 +159,12 @@ def main() -> int:
                          ["SecretString"])
         print(f"films/films_app now names {app['username']} (alternating users); the previous user keeps working "
               f"until the next rotation")
+        billing = json.loads(client.get_secret_value(SecretId="billing/billing_app",
+                                                     VersionStage="AWSCURRENT")["SecretString"])
+        with pymysql.connect(host=billing["host"], port=billing["port"], user=billing["username"],
+                             password=billing["password"], database=billing["dbname"]) as conn:
+            print(f"billing/billing_app now names {billing['username']}@127.0.0.% and logs in "
+                  f"(host-specific accounts rotate; AWS's own MySQL function fails there)")
 
         banner("A second plan is empty")
         run_cli("plan", "-f", str(MANIFEST), "--detailed-exitcode", env=env)
@@ -135,6 +172,7 @@ def main() -> int:
         return 0
     finally:
         endpoint.stop()
+        maria.stop()
         server.stop()
 
 

@@ -299,7 +299,7 @@ class MySQLEngine(Engine):
 
     def statements(self, change: c.Change, password: str | None = None, session: Session | None = None
                    ) -> list[Statement]:
-        texts = self._render(change, password)
+        texts = self._render(change, password, executing=session is not None)
         return [Statement(display=_masked(text, password), query=text) for text in texts]
 
     def _password_clause(self, password: str | None) -> str:
@@ -311,9 +311,9 @@ class MySQLEngine(Engine):
             return f"IDENTIFIED BY PASSWORD {literal(value)}"
         return f"IDENTIFIED BY {literal(password) if password is not None else PASSWORD_PLACEHOLDER}"
 
-    def _render(self, change: c.Change, password: str | None) -> list[str]:
+    def _render(self, change: c.Change, password: str | None, executing: bool) -> list[str]:
         if isinstance(change, c.CreateRole):
-            return self._create(change, password)
+            return self._create(change, password, executing)
         if isinstance(change, c.AlterRole):
             return self._alter(change)
         if isinstance(change, c.DropRole):
@@ -332,17 +332,21 @@ class MySQLEngine(Engine):
             return self._default_roles(change)
         raise TypeError(f"{change.type_name} does not apply to MySQL/MariaDB")
 
-    def _create(self, change: c.CreateRole, password: str | None) -> list[str]:
+    def _create(self, change: c.CreateRole, password: str | None, executing: bool) -> list[str]:
         account = self.account(change.name, change.host)
         if not change.login:
             texts = [f"CREATE ROLE {self.role(change.name)}"]
         else:
-            if not change.secret:
+            if change.secret:
+                options = self._password_clause(password)
+            elif executing:
                 # A user whose password no secret holds yet (the alternating clone): a random one nobody knows,
-                # never an empty password; rotation sets the real one.
-                password = random_source.token_urlsafe(32)
-                redact.register(password)
-            options = self._password_clause(password)
+                # never an empty password; the first rotation sets the real one.
+                throwaway = random_source.token_urlsafe(32)
+                redact.register(throwaway)
+                options = self._password_clause(throwaway)
+            else:
+                options = f"IDENTIFIED BY {UNKNOWN_PLACEHOLDER}"
             if change.require_tls:
                 options += " REQUIRE SSL"
             if change.connection_limit:
@@ -454,6 +458,7 @@ class MySQLEngine(Engine):
 
 PASSWORD_PLACEHOLDER = "'<password from the secret>'"
 HASH_PLACEHOLDER = "'<hash of the password from the secret>'"
+UNKNOWN_PLACEHOLDER = "'<random password, set by the first rotation>'"
 
 
 def _masked(text: str, password: str | None) -> str:
