@@ -230,6 +230,7 @@ class TargetPlan:
     errors: list[str] = field(default_factory=list)
     queries: int = 0
     secrets_calls: int = 0
+    labels: dict[str, str] = field(default_factory=dict)  # principal -> "account" | "role"
 
     @property
     def changes(self) -> list[Change]:

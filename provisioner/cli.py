@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     apply.add_argument("--reset-password", action="append", metavar="ACCOUNT", default=[],
                        help="give this account a new password ('*' for all)")
+    diff = commands.add_parser("diff", parents=[common],
+                               help="what a change to the manifest would do (offline: no database, no AWS)")
+    diff.add_argument("base", metavar="BASE", help="git revision or path of the manifest before the change")
+    diff.add_argument("head", metavar="HEAD", nargs="?", help="git revision or path after (default: working tree)")
+    diff.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when something changes")
+
     rotate = commands.add_parser("rotate", parents=[common],
                                  help="rotate passwords now through the four rotation steps")
     rotate.add_argument("accounts", nargs="*", metavar="ACCOUNT")
@@ -152,6 +158,23 @@ def cmd_apply(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .load import load_sources
+    from .offline import offline_plan
+    from .sources import resolve
+
+    paths = args.files or ["accounts.yaml"]
+    _, base_sources = resolve(args.base, paths)
+    _, head_sources = resolve(args.head, paths)
+    plan = offline_plan(load_sources(base_sources), load_sources(head_sources), args.targets)
+    _print_plan(plan, args.format)
+    if plan.errors:
+        return EXIT_ERROR
+    if args.detailed_exitcode and plan.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
 def cmd_rotate(args: argparse.Namespace) -> int:
     from .diff import secret_name
     from .rotation import rotate_now
@@ -196,6 +219,7 @@ def cmd_rotate(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "rotate": cmd_rotate,
+    "diff": cmd_diff,
     "validate": cmd_validate,
     "plan": cmd_plan,
     "apply": cmd_apply,

@@ -67,6 +67,7 @@ class DiffResult:
     changes: list[c.Change] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)  # principal -> "account" | "role", for renderers
 
 
 def role_comment(description: str | None, target: str, adopted: bool) -> str:
@@ -214,11 +215,9 @@ def privilege_changes(
         lack: dict[tuple[str, bool], list[frozenset[ObjectRef]]] = defaultdict(list)
         excess: dict[str, list[frozenset[ObjectRef]]] = defaultdict(list)
         located: set[ObjectRef] = set()
-        groups = index.groups.get(key, [])
-        if want_rest and not groups and kind != COLUMN:
-            errors.append(f"{principal}: {schema}.* names no existing {kind}s (schema {schema!r} "
-                          f"is empty or missing); create them first or remove the grant")
-        for group in groups:
+        # An empty schema is fine for `schema.*`: there is nothing to grant now, default privileges cover the
+        # future (a missing schema is reported by the default privileges and the implied USAGE).
+        for group in index.groups.get(key, []):
             have = group.grants.get(grantee, EMPTY)
             here = [ref for ref in specials if ref in group.objects]
             rest = group.objects.difference(here) if here else group.objects
@@ -516,6 +515,7 @@ def diff_target(
     dropped: set[str] = set()
     kept: set[str] = set()
 
+    result.labels.update({p.name: p.kind for p in principals})
     for p in present:
         secret = secret_name(p, target, database) if p.login else None
         for member in database_principals(p, target.engine):
@@ -534,15 +534,16 @@ def diff_target(
             if role and member.name != db.admin_user:
                 (dropped if _drop(target, key, role, state, index, traits, result) else kept).add(member.name)
 
-    for key, role in sorted(db.roles.items()):
-        marker = parse_marker(role.comment)
-        if key in named or not marker or marker.target != target.name:
-            continue
-        if marker.adopted:
+    leaving = {key: role for key, role in sorted(db.roles.items()) if key not in named
+               and (marker := parse_marker(role.comment)) and marker.target == target.name}
+    leaving_names = {role.name for role in leaving.values()}
+    for key, role in leaving.items():
+        if parse_marker(role.comment).adopted:  # type: ignore[union-attr]
             result.warnings.append(f"{role.name} left the manifest; it was adopted, not created, so it is left as is")
             kept.add(role.name)
             continue
-        (dropped if _drop(target, key, role, state, index, traits, result) else kept).add(role.name)
+        owner = _account_of(role.name, leaving_names)
+        (dropped if _drop(target, key, role, state, index, traits, result, owner) else kept).add(role.name)
 
     present_accounts = {p.name for p in present if p.login}
     in_database = {role.name for role in db.roles.values()}
@@ -585,10 +586,19 @@ def _reconcile(target: Target, p: Principal, principal: str, state: CurrentState
     result.errors += errors
 
 
+def _account_of(name: str, names: set[str]) -> str:
+    """The account a `_clone`/`_group` role belongs to, when that account goes too (for grouping in plans)."""
+    for suffix in (CLONE_SUFFIX, GROUP_SUFFIX):
+        if name.endswith(suffix) and name.removesuffix(suffix) in names:
+            return name.removesuffix(suffix)
+    return name
+
+
 def _drop(target: Target, key: str, role: RoleState, state: CurrentState, index: AclIndex, traits: Traits,
-          result: DiffResult) -> bool:
+          result: DiffResult, principal: str | None = None) -> bool:
     """Revoke everything the role holds, then drop it; False (and an error) when it owns objects."""
     name = role.name
+    owner = principal or name
     if role.owned_objects:
         example = f" (e.g. {role.owned_example})" if role.owned_example else ""
         result.errors.append(
@@ -596,11 +606,13 @@ def _drop(target: Target, key: str, role: RoleState, state: CurrentState, index:
             f"(REASSIGN OWNED BY {name} TO another_role) or drop them, then run apply again"
         )
         return False
-    found, _ = privilege_changes(target.name, key, name, DesiredAccess(), index, traits, name, role.host)
+    found, _ = privilege_changes(target.name, key, owner, DesiredAccess(), index, traits, name, role.host)
     result.changes += found
-    found, _ = default_privilege_changes(target, key, name, DesiredAccess(), state)
+    found, _ = default_privilege_changes(target, key, owner, DesiredAccess(), state)
     result.changes += found
-    result.changes += [c.RevokeMembership(action=c.DESTROY, target=target.name, principal=name, role=r, member=name,
+    result.changes += [c.RevokeMembership(action=c.DESTROY, target=target.name, principal=owner, role=r, member=name,
                                           host=role.host) for r in sorted(role.member_of)]
-    result.changes.append(c.DropRole(action=c.DESTROY, target=target.name, principal=name, name=name, host=role.host))
+    result.changes.append(c.DropRole(action=c.DESTROY, target=target.name, principal=owner, name=name,
+                                     host=role.host))
+    result.labels.setdefault(owner, "account" if role.login else "role")
     return True

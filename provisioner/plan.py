@@ -67,7 +67,7 @@ def plan_target(conn: Connection, manifest: Manifest, state: CurrentState, optio
     target = conn.target
     result = diff_target(target, manifest.for_target(target.name), state, options, conn.engine.traits)
     plan = c.TargetPlan(target=target.name, engine=target.engine, warnings=result.warnings, errors=result.errors,
-                        queries=state.database.queries if state.database else 0)
+                        queries=state.database.queries if state.database else 0, labels=result.labels)
     for change in result.changes:
         lines = tuple(s.display for s in conn.engine.statements(change)) if change.is_database else ()
         plan.steps.append(c.Step(change, lines))

@@ -87,13 +87,8 @@ def summary_line(counts: Mapping[str, int]) -> str:
     return SUMMARY.format(**counts)
 
 
-def _principal_label(steps: list[c.Step]) -> str:
-    for step in steps:
-        if isinstance(step.change, c.CreateRole):
-            return "account" if step.change.login else "role"
-        if isinstance(step.change, c.SecretChange):
-            return "account"
-    return "role"
+def _principal_label(plan: c.TargetPlan, principal: str) -> str:
+    return plan.labels.get(principal, "account")
 
 
 # ---------------------------------------------------------------- text
@@ -118,7 +113,7 @@ def text(plan: c.Plan) -> str:
             out.append("  no changes")
         for principal, steps in by_principal(target).items():
             out.append("")
-            out.append(f"  {_principal_label(steps)} {principal}")
+            out.append(f"  {_principal_label(target, principal)} {principal}")
             for step in steps:
                 out += [f"    {line}" for line in step_lines(step)]
         out.append("")
@@ -129,13 +124,36 @@ def text(plan: c.Plan) -> str:
 # ---------------------------------------------------------------- markdown
 
 
-def markdown(plan: c.Plan) -> str:
+GITHUB_COMMENT_LIMIT = 65_536
+MARKDOWN_BUDGET = GITHUB_COMMENT_LIMIT - 1_536  # room for a bot's own header and footer
+
+
+def markdown(plan: c.Plan, budget: int = MARKDOWN_BUDGET) -> str:
+    """A PR comment: summary table, destructive-change warning, SQL per account in collapsed blocks.
+
+    Over `budget` characters (GitHub refuses comments over 65,536), the SQL is left out and each account gets
+    one line; if even that is too long, the list stops with an explicit count of what was left out.
+    """
+    full = _markdown(plan, detail="sql")
+    if len(full) <= budget:
+        return full
+    summary = _markdown(plan, detail="summary", note=len(full))
+    if len(summary) <= budget:
+        return summary
+    return _markdown(plan, detail="summary", note=len(full), budget=budget)
+
+
+def _markdown(plan: c.Plan, detail: str, note: int = 0, budget: int = 0) -> str:
     out: list[str] = []
     title = "provisioner diff" if plan.mode == "diff" else "provisioner plan"
     out.append(f"### {title}")
     if plan.mode == "diff":
         out.append("> [!NOTE]\n> Intended change computed from the two manifests alone; the live databases were not "
                    "consulted.")
+    if note:
+        out.append(f"> [!IMPORTANT]\n> Summarised: the full plan ({note:,} characters) exceeds GitHub's comment limit. "
+                   "Run the same command with `--format text` (or keep its JSON as a build artifact) for every "
+                   "statement.")
     out.append("")
     out.append("| target | engine | add | change | destroy |")
     out.append("|---|---|---:|---:|---:|")
@@ -148,9 +166,11 @@ def markdown(plan: c.Plan) -> str:
         out.append("> [!WARNING]")
         out.append(f"> {len(destructive)} destructive change(s): drops, revokes or secret deletions.")
         for target_name, step in destructive[:20]:
-            out.append(f"> - `{target_name}` {_md_code(step_lines(step)[0])}")
+            out.append(f"> - <code>{_html(target_name)}</code> <code>{_html(step_lines(step)[0])}</code>")
         if len(destructive) > 20:
-            out.append(f"> - and {len(destructive) - 20} more (see below)")
+            out.append(f"> - and {len(destructive) - 20} more (listed per account below)")
+    footer = f"\n**{summary_line(plan.counts())}**"
+    used = sum(len(line) + 1 for line in out) + len(footer) + 200
     for target in plan.targets:
         out.append("")
         out.append(f"#### {target.target}")
@@ -160,21 +180,31 @@ def markdown(plan: c.Plan) -> str:
             out.append(f"- :warning: {warning}")
         if not target.steps:
             out.append("No changes.")
-        for principal, steps in by_principal(target).items():
+        principals = list(by_principal(target).items())
+        if detail == "summary" and principals:
+            out.append("<details><summary>accounts and roles that change</summary>\n")
+        for shown, (principal, steps) in enumerate(principals):
             counts = c.TargetPlan(target.target, target.engine, steps).counts()
-            label = f"{_principal_label(steps)} <code>{_html(principal)}</code>: " + ", ".join(
+            label = f"{_principal_label(target, principal)} <code>{_html(principal)}</code>: " + ", ".join(
                 f"{v} to {k}" for k, v in counts.items() if v)
-            out.append(f"<details><summary>{label}</summary>\n\n```diff")
-            for step in steps:
-                out += step_lines(step)
-            out.append("```\n</details>")
-    out.append("")
-    out.append(f"**{summary_line(plan.counts())}**")
+            if detail == "sql":
+                block = [f"<details><summary>{label}</summary>\n\n```diff", *(
+                    line for step in steps for line in step_lines(step)), "```\n</details>"]
+            else:
+                block = [f"- {label}"]
+            size = sum(len(line) + 1 for line in block)
+            if budget and used + size > budget:
+                rest = principals[shown:]
+                changes_left = sum(len(s) for _, s in rest)
+                out.append(f"- **{len(rest)} more account(s)/role(s) with {changes_left} change(s) not listed** "
+                           f"(comment size limit)")
+                break
+            used += size
+            out += block
+        if detail == "summary" and principals:
+            out.append("\n</details>")
+    out.append(footer)
     return redact("\n".join(out)) + "\n"
-
-
-def _md_code(text_: str) -> str:
-    return "`" + text_.replace("`", "'") + "`"
 
 
 def _html(text_: str) -> str:
