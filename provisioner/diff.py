@@ -37,7 +37,7 @@ GROUP_SUFFIX = "_group"
 MANAGED_TAGS = ("provisioner:managed", "provisioner:target", "provisioner:account")
 EMPTY: frozenset[str] = frozenset()
 DEFAULTABLE = (TABLE, SEQUENCE, FUNCTION)
-ALL_IN_SCHEMA_KINDS = (TABLE, SEQUENCE)
+ALL_IN_SCHEMA_KINDS = (TABLE, SEQUENCE, FUNCTION)
 KIND_ORDER = ("global", DATABASE, SCHEMA, TABLE, SEQUENCE, FUNCTION, COLUMN)
 
 # Execution order: creations and grants first, revocations next, drops last; secret work around the database.
@@ -260,8 +260,9 @@ def _bucketed(cls: type, target: str, principal: str, grantee: str, kind: str, s
               wildcard: frozenset[str] | None) -> list[c.Change]:
     """One statement per distinct object set: privileges that apply to the same objects travel together.
 
-    `ALL ... IN SCHEMA` is used for every object of the schema, but for grants only when the privileges come
-    from a `schema.*` wildcard: explicit names must not reach objects created after the plan.
+    Grants of `schema.*` privileges use `ALL ... IN SCHEMA` (granting a privilege already held changes nothing,
+    and one statement beats a list of thousands); revokes use it when they cover every object. Privileges of
+    explicitly named objects are granted by name: they must not reach objects created after the plan.
     """
     buckets: dict[tuple[frozenset[ObjectRef], bool], list[str]] = defaultdict(list)
     for (privilege, implied), objects in by_privilege.items():
@@ -275,8 +276,9 @@ def _bucketed(cls: type, target: str, principal: str, grantee: str, kind: str, s
                 action=c.ADD if cls is c.GrantPrivileges else c.DESTROY,
                 target=target, principal=principal, implied=implied, grantee=grantee, kind=kind, schema=schema,
                 objects=group, privileges=tuple(sorted(privs)), host=host,
-                all_in_schema=(kind in ALL_IN_SCHEMA_KINDS and total > 1 and len(objects) == total
-                               and (wildcard is None or set(privs) <= wildcard)),
+                all_in_schema=kind in ALL_IN_SCHEMA_KINDS and (
+                    bool(wildcard) and set(privs) <= wildcard if wildcard is not None
+                    else total > 1 and len(objects) == total),
             ))
     return sorted(result, key=lambda ch: (ch.implied is False, ch.objects, ch.privileges))
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import textwrap
 import threading
+from pathlib import Path
 
+import jsonschema
 import psycopg
 import pytest
 
@@ -318,6 +320,8 @@ def test_plan_output_formats(seeded):
     env = seeded
     env.manifest(READER.format(target=env.target))
     document = env.plan_json()
+    schema = json.loads((Path(__file__).resolve().parent.parent / "schemas" / "plan.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(document)
     assert document["format_version"] == 1 and document["kind"] == "plan"
     target = document["targets"][0]
     assert target["name"] == env.target and target["engine"] == "postgres"
