@@ -53,11 +53,20 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
     plan.add_argument("--reset-password", action="append", metavar="ACCOUNT", default=[],
                       help="plan a new password for this account ('*' for all)")
+    plan.add_argument("--create-secrets", action="store_true",
+                      help="plan secrets (and so new passwords) for adopted accounts that have none")
 
     apply = commands.add_parser("apply", parents=[common], help="make the live state match the manifest")
     apply.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     apply.add_argument("--reset-password", action="append", metavar="ACCOUNT", default=[],
                        help="give this account a new password ('*' for all)")
+    apply.add_argument("--create-secrets", action="store_true",
+                       help="create secrets (and so new passwords) for adopted accounts that have none")
+
+    importing = commands.add_parser("import", parents=[common],
+                                    help="print manifest YAML for the accounts and roles that exist on a target")
+    importing.add_argument("--adopt", action="store_true",
+                           help="mark them adopted: managed, passwords kept, no secrets until --create-secrets")
     diff = commands.add_parser("diff", parents=[common],
                                help="what a change to the manifest would do (offline: no database, no AWS)")
     diff.add_argument("base", metavar="BASE", help="git revision or path of the manifest before the change")
@@ -85,7 +94,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _options(args: argparse.Namespace) -> DiffOptions:
-    return DiffOptions(reset_passwords=frozenset(args.reset_password or ()))
+    return DiffOptions(reset_passwords=frozenset(args.reset_password or ()),
+                       create_secrets=bool(getattr(args, "create_secrets", False)))
 
 
 def _print_plan(plan: Plan, fmt: str) -> None:
@@ -158,6 +168,30 @@ def cmd_apply(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from .importer import import_target, to_yaml
+    from .plan import connect
+    from .secrets_manager import SecretStore
+
+    manifest = load_manifest(args)
+    if not args.targets or len(args.targets) != 1:
+        raise ProvisionerError("import needs exactly one --target", "e.g. provisioner import --target films")
+    target = manifest.targets.get(args.targets[0])
+    if target is None:
+        raise ProvisionerError(f"unknown target {args.targets[0]!r}",
+                               f"targets in the manifest: {', '.join(sorted(manifest.targets)) or 'none'}")
+    conn = connect(target, SecretStore())
+    try:
+        state = conn.engine.inspect(conn.session)
+        imported = import_target(target, state, conn.engine.traits, adopt=args.adopt)
+    finally:
+        conn.close()
+    _out(to_yaml(imported, target))
+    for note in imported.notes:
+        _err(f"note: {note}")
+    return EXIT_OK
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
     from .load import load_sources
     from .offline import offline_plan
@@ -220,6 +254,7 @@ def cmd_rotate(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "rotate": cmd_rotate,
     "diff": cmd_diff,
+    "import": cmd_import,
     "validate": cmd_validate,
     "plan": cmd_plan,
     "apply": cmd_apply,

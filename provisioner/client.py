@@ -8,6 +8,7 @@ setSecret (the database has the new password) and finishSecret (the secret does 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any
@@ -72,10 +73,11 @@ def _rejected(exc: Exception) -> bool:
     return "password authentication failed" in text or code == 1045 or "Access denied" in text
 
 
-def connect(secret_id: str, *, ttl: float = 300.0, **kwargs: Any) -> Any:
+def connect(secret_id: str, *, ttl: float = 300.0, attempts: int = 3, **kwargs: Any) -> Any:
     """A psycopg (PostgreSQL) or pymysql (MySQL/MariaDB) connection for the account in `secret_id`.
 
-    Extra keyword arguments go to the driver's connect().
+    Extra keyword arguments go to the driver's connect(). When the cached password is refused, AWSCURRENT and
+    AWSPENDING are read again (a rotation may be finishing between the two reads) up to `attempts` times.
     """
     value = _value(secret_id, ttl)
     try:
@@ -83,18 +85,19 @@ def connect(secret_id: str, *, ttl: float = 300.0, **kwargs: Any) -> Any:
     except Exception as exc:
         if not _rejected(exc):
             raise
-    fresh = _value(secret_id, ttl, refresh=True)
-    candidates = [fresh] if fresh.get("password") != value.get("password") else []
-    try:
-        pending = _secrets().get_value(secret_id, PENDING)
-        if pending.get("password") and pending.get("password") != fresh.get("password"):
-            candidates.append(pending)
-    except SecretsError:
-        pass
-    for candidate in candidates:
-        try:
-            return _open(candidate, **kwargs)
-        except Exception as exc:
-            if not _rejected(exc):
-                raise
+    tried = {value.get("password")}
+    for attempt in range(attempts):
+        candidates = [_value(secret_id, ttl, refresh=True)]
+        with contextlib.suppress(SecretsError):  # no AWSPENDING: no rotation in progress
+            candidates.append(_secrets().get_value(secret_id, PENDING))
+        for candidate in candidates:
+            if not candidate.get("password") or candidate.get("password") in tried:
+                continue
+            try:
+                return _open(candidate, **kwargs)
+            except Exception as exc:
+                if not _rejected(exc):
+                    raise
+                tried.add(candidate.get("password"))
+        time.sleep(0.1 * (attempt + 1))
     raise CredentialsRejected(f"the database refused every credential of secret {secret_id}")

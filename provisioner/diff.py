@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from . import changes as c
@@ -60,6 +60,7 @@ class Marker:
 @dataclass(frozen=True)
 class DiffOptions:
     reset_passwords: frozenset[str] = frozenset()  # account names; "*" = every account
+    create_secrets: bool = False  # adopted accounts without a secret get one (and so a new password)
 
 
 @dataclass
@@ -136,13 +137,17 @@ class DesiredAccess:
     explicit: dict[ObjectRef, set[str]] = field(default_factory=lambda: defaultdict(set))
     implied: dict[ObjectRef, set[str]] = field(default_factory=lambda: defaultdict(set))
     wildcard: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+    # Implied privileges the principal has anyway (through PUBLIC or a role it is a member of): not granted,
+    # but not revoked either when held.
+    tolerated: dict[ObjectRef, set[str]] = field(default_factory=lambda: defaultdict(set))
 
     def keys(self) -> set[tuple[str, str]]:
-        refs = list(self.explicit) + list(self.implied)
+        refs = list(self.explicit) + list(self.implied) + list(self.tolerated)
         return {(r.kind, r.schema) for r in refs} | set(self.wildcard)
 
 
-def desired_access(principal: Principal, database: str | None, traits: Traits) -> DesiredAccess:
+def desired_access(principal: Principal, database: str | None, traits: Traits,
+                   provided: Callable[[ObjectRef, str], bool] | None = None) -> DesiredAccess:
     access = DesiredAccess()
     for grant in principal.grants:
         ref = grant.obj
@@ -160,9 +165,50 @@ def desired_access(principal: Principal, database: str | None, traits: Traits) -
     # Nothing is implied that is also declared: the plan shows a grant as implied only when it is.
     for ref in list(access.implied):
         access.implied[ref] -= access.explicit.get(ref, set())
+        if provided:
+            already = {p for p in access.implied[ref] if provided(ref, p)}
+            access.implied[ref] -= already
+            if already:
+                access.tolerated[ref] |= already
         if not access.implied[ref]:
             del access.implied[ref]
     return access
+
+
+def provided_by(principals: list[Principal], state: CurrentState, database: str | None, traits: Traits
+                ) -> Callable[[Principal], Callable[[ObjectRef, str], bool]]:
+    """For each principal: whether an implied privilege reaches it anyway — through PUBLIC (e.g. CONNECT on a
+    database, which PostgreSQL grants to PUBLIC by default) or through a role of the manifest it is a member of
+    (roles inherit)."""
+    db = state.database
+    assert db is not None
+    public = {(ref, p) for g in db.acl_groups if g.kind in (DATABASE, SCHEMA)
+              for ref in g.objects for p in g.grants.get("PUBLIC", ())}
+    roles = {p.name: p for p in principals if not p.login and p.state == "present"}
+    own: dict[str, DesiredAccess] = {name: desired_access(p, database, traits) for name, p in roles.items()}
+
+    def closure(p: Principal) -> set[str]:
+        seen: set[str] = set()
+        todo = [r for r in p.member_of if r in roles]
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo += [r for r in roles[name].member_of if r in roles]
+        return seen
+
+    def for_principal(p: Principal) -> Callable[[ObjectRef, str], bool]:
+        inherited = closure(p)
+
+        def provided(ref: ObjectRef, privilege: str) -> bool:
+            if (ref, privilege) in public:
+                return True
+            return any(privilege in own[r].explicit.get(ref, ()) or privilege in own[r].implied.get(ref, ())
+                       for r in inherited)
+
+        return provided
+
+    return for_principal
 
 
 # ---------------------------------------------------------------- privilege changes
@@ -205,7 +251,7 @@ def privilege_changes(
     found: list[c.Change] = []
     errors: list[str] = []
     specials_by_key: dict[tuple[str, str], list[ObjectRef]] = defaultdict(list)
-    for ref in set(access.explicit) | set(access.implied):
+    for ref in set(access.explicit) | set(access.implied) | set(access.tolerated):
         specials_by_key[(ref.kind, ref.schema)].append(ref)
     keys = access.keys() | index.holders.get(grantee, set())
     for key in sorted(keys, key=lambda k: (KIND_ORDER.index(k[0]), k[1])):
@@ -251,7 +297,7 @@ def _special(ref: ObjectRef, want_rest: frozenset[str], access: DesiredAccess, h
     implied = access.implied.get(ref, set())
     for p in (declared | implied) - have:
         lack[(p, p not in declared)].append(frozenset((ref,)))
-    for p in have - declared - implied:
+    for p in have - declared - implied - access.tolerated.get(ref, set()):
         excess[p].append(frozenset((ref,)))
 
 
@@ -378,6 +424,9 @@ def secret_changes(
     description = secret_description(p)
     warnings: list[str] = []
     found: list[c.Change] = []
+    if (secret is None or secret.deleted) and p.adopted and not role_created and not options.create_secrets:
+        return [], [f"adopted account {p.name} has no secret: `apply --create-secrets` creates {name} "
+                    f"(with a new password, as the current one cannot be known)"]
     if secret is None or secret.deleted:
         found.append(c.CreateSecret(
             action=c.ADD, fields=fields, kms_key=p.secret.kms_key, description=description, tags=tags,
@@ -518,11 +567,14 @@ def diff_target(
     kept: set[str] = set()
 
     result.labels.update({p.name: p.kind for p in principals})
+    members = [m for p in principals for m in database_principals(p, target.engine)]
+    provided = provided_by(members, state, database, traits)
     for p in present:
         secret = secret_name(p, target, database) if p.login else None
         for member in database_principals(p, target.engine):
             holder = secret if member.name == p.name else None
-            _reconcile(target, member, p.name, state, index, database, traits, holder, result)
+            access = desired_access(member, database, traits, provided(member))
+            _reconcile(target, member, p.name, state, index, access, traits, holder, result)
         if p.login and p.name != db.admin_user:
             created = traits.identity(p.name, p.host) not in db.roles
             found, warnings = secret_changes(target, p, state, created, options)
@@ -561,7 +613,7 @@ def diff_target(
 
 
 def _reconcile(target: Target, p: Principal, principal: str, state: CurrentState, index: AclIndex,
-               database: str | None, traits: Traits, secret: str | None, result: DiffResult) -> None:
+               access: DesiredAccess, traits: Traits, secret: str | None, result: DiffResult) -> None:
     """Role, membership and privilege changes for one database role of the manifest."""
     db = state.database
     assert db is not None
@@ -577,9 +629,11 @@ def _reconcile(target: Target, p: Principal, principal: str, state: CurrentState
         return
     adopted = existing is not None and (marker is None or marker.adopted)
     comment = role_comment(p.description, target.name, adopted)
+    if p.adopted and existing is not None and marker is None:
+        # Declared as adopted: manage its grants, leave its comment unless the manifest describes it.
+        comment = p.description if p.description is not None else existing.comment  # type: ignore[assignment]
     result.changes += role_changes(target, p, existing, comment, principal, traits, secret)
     result.changes += membership_changes(target.name, p, existing, principal)
-    access = desired_access(p, database, traits)
     found, errors = privilege_changes(target.name, key, principal, access, index, traits, p.name, p.host)
     result.changes += found
     result.errors += errors

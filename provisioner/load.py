@@ -323,6 +323,7 @@ def build_principal(item: Item, target: Target, defaults: dict[str, Any], profil
         host=data.get("host", "%"),
         require_tls=bool(data.get("require_tls", False)),
         state=data.get("state", "present"),
+        adopted=bool(data.get("adopted", False)),
         secret=_secret_settings(section("secret")),
         rotation=_rotation_settings(section("rotation")) if item.login else RotationSettings(strategy="none"),
         password=PasswordPolicy(

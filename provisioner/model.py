@@ -109,6 +109,9 @@ class Principal:
     # PostgreSQL: the role a login switches to at connection (`ALTER ROLE .. SET role`), so that both users of
     # an alternating pair act as, and create objects owned by, their shared group role.
     session_role: str | None = None
+    # Existed before the provisioner (imported with --adopt): its password is never reset and no secret is
+    # created unless asked (`apply --create-secrets`); its comment is left alone unless a description is given.
+    adopted: bool = False
     state: str = "present"  # present | absent
     secret: SecretSettings = field(default_factory=SecretSettings)
     rotation: RotationSettings = field(default_factory=RotationSettings)

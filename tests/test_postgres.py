@@ -30,7 +30,11 @@ accounts:
 
 @pytest.fixture
 def seeded(env):
+    """The seed tables in a hardened database: PUBLIC may neither connect nor use schema public, so the
+    CONNECT and USAGE that table grants imply must really be granted."""
     env.sql(SEED)
+    env.sql(f'REVOKE CONNECT, TEMPORARY ON DATABASE "{env.database}" FROM PUBLIC; '
+            "REVOKE USAGE, CREATE ON SCHEMA public FROM PUBLIC")
     return env
 
 
@@ -77,7 +81,8 @@ def test_apply_twice_second_plan_is_empty(seeded):
 def test_undeclared_grant_is_revoked_and_unnamed_role_untouched(seeded):
     env = seeded
     env.sql("CREATE ROLE legacy_user LOGIN PASSWORD 'legacy-password-1'; "
-            "GRANT SELECT, INSERT ON public.films TO legacy_user; COMMENT ON ROLE legacy_user IS 'hands off'")
+            "GRANT SELECT, INSERT ON public.films TO legacy_user; COMMENT ON ROLE legacy_user IS 'hands off'; "
+            f'GRANT CONNECT ON DATABASE "{env.database}" TO legacy_user')
     env.manifest(READER.format(target=env.target))
     env.apply()
     env.sql("GRANT INSERT, DELETE ON public.films TO reader_user; GRANT SELECT ON public.customers TO reader_user")
@@ -358,4 +363,31 @@ def test_sql_failure_mid_apply_keeps_secrets_rolls_back_database_and_rerun_conve
         conn.execute(f'ALTER ROLE dbadmin IN DATABASE "{env.database}" RESET default_transaction_read_only')
     env.apply()
     assert env.logs_in("reader_user")
+    env.assert_converged()
+
+
+def test_implied_grants_are_not_added_when_public_or_a_role_already_provides_them(env):
+    env.sql(SEED)  # PostgreSQL's defaults: PUBLIC may connect and use schema public
+    env.sql("CREATE SCHEMA reporting; CREATE TABLE reporting.daily (d date)")
+    env.manifest(f"""
+        roles:
+          - name: reporting_read
+            target: {env.target}
+            grants:
+              - {{privileges: [SELECT], tables: [reporting.daily]}}
+        accounts:
+          - name: analyst
+            target: {env.target}
+            member_of: [reporting_read]
+            grants:
+              - {{privileges: [SELECT], tables: [public.films, reporting.daily]}}
+        """)
+    plan = env.cli("plan").out
+    assert "GRANT CONNECT" not in plan
+    assert 'GRANT USAGE ON SCHEMA "reporting" TO "reporting_read"  -- implied' in plan
+    assert 'GRANT USAGE ON SCHEMA "reporting" TO "analyst"' not in plan  # inherited from reporting_read
+    assert 'GRANT USAGE ON SCHEMA "public"' not in plan  # PUBLIC has it
+    env.apply()
+    with env.connect_as("analyst", env.secret("analyst")["password"]) as conn:
+        conn.execute("SELECT * FROM reporting.daily, public.films")
     env.assert_converged()

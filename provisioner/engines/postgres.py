@@ -35,11 +35,12 @@ _SAFE_ARGS = re.compile(r'^[\w\s,\[\]."]*$')
 AUTH_FAILURE_STATES = {"28P01", "28000"}
 PASSWORD_PLACEHOLDER = "'<SCRAM-SHA-256 verifier of the secret>'"
 
-# Acl items as two parallel arrays (grantee, privilege), owner's own entries and PUBLIC left out.
+# Acl items as two parallel arrays (grantee, privilege), the owner's own entries left out; grantee 0 is PUBLIC.
 _EXPLODE = """
 LEFT JOIN LATERAL (
-  SELECT array_agg(pg_get_userbyid(x.grantee)) AS grantees, array_agg(x.privilege_type) AS privs
-  FROM aclexplode({acl}) x WHERE x.grantee <> {owner} AND x.grantee <> 0
+  SELECT array_agg(CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END) AS grantees,
+         array_agg(x.privilege_type) AS privs
+  FROM aclexplode({acl}) x WHERE x.grantee <> {owner}
 ) a ON true"""
 
 Q_SERVER = "SELECT current_user, current_setting('server_version'), current_database()"
@@ -61,12 +62,13 @@ WHERE d.deptype = 'o' OR (d.deptype = 'a' AND d.dbid NOT IN (0, db.oid))
 GROUP BY d.refobjid"""
 
 Q_DATABASES = """
-SELECT d.datname, a.grantees, a.privs FROM pg_database d""" + _EXPLODE.format(acl="d.datacl", owner="d.datdba") + """
+SELECT d.datname, a.grantees, a.privs FROM pg_database d""" + _EXPLODE.format(
+    acl="coalesce(d.datacl, acldefault('d', d.datdba))", owner="d.datdba") + """
 WHERE d.datallowconn AND NOT d.datistemplate"""
 
 Q_SCHEMAS = """
 SELECT n.nspname, pg_get_userbyid(n.nspowner), a.grantees, a.privs FROM pg_namespace n""" + _EXPLODE.format(
-    acl="n.nspacl", owner="n.nspowner") + """
+    acl="coalesce(n.nspacl, acldefault('n', n.nspowner))", owner="n.nspowner") + """
 WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'"""
 
 Q_RELATIONS = """
