@@ -7,6 +7,7 @@ password: everything printed passes through redaction, and tracebacks appear onl
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -72,6 +73,22 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("base", metavar="BASE", help="git revision or path of the manifest before the change")
     diff.add_argument("head", metavar="HEAD", nargs="?", help="git revision or path after (default: working tree)")
     diff.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when something changes")
+
+    onboard = commands.add_parser("onboard", parents=[common],
+                                  help="add a least-privilege account to the manifest; print what the service needs")
+    onboard.add_argument("name", metavar="NAME")
+    onboard.add_argument("--profile", help="a named grant set from the manifest's `profiles:`")
+    onboard.add_argument("--grant", action="append", default=[], metavar="PRIVS:KIND=OBJECTS",
+                         help="e.g. SELECT,INSERT:tables=public.films,public.rentals (repeatable)")
+    onboard.add_argument("--description")
+    onboard.add_argument("--host", help="MySQL/MariaDB host part (default %%)")
+    onboard.add_argument("--rotation", choices=["single", "alternating", "none"])
+    onboard.add_argument("--member-of", action="append", default=[], metavar="ROLE")
+    onboard.add_argument("--region", help="AWS region for the ARN and policy (default: AWS_REGION)")
+    onboard.add_argument("--aws-account", help="AWS account id for the ARN and policy")
+
+    commands.add_parser("doctor", parents=[common],
+                        help="check that rotation can work for every managed secret (function, permission, network)")
 
     rotate = commands.add_parser("rotate", parents=[common],
                                  help="rotate passwords now through the four rotation steps")
@@ -192,6 +209,35 @@ def cmd_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_onboard(args: argparse.Namespace) -> int:
+    from .onboard import instructions, onboard
+
+    if not args.targets or len(args.targets) != 1:
+        raise ProvisionerError("onboard needs exactly one --target", "e.g. provisioner onboard svc --target films")
+    result = onboard(args.files or ["accounts.yaml"], args.name, args.targets[0], args.profile, args.grant,
+                     description=args.description, host=args.host, rotation=args.rotation,
+                     member_of=args.member_of)
+    _out(instructions(result, args.region, args.aws_account))
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import FAIL, run_doctor
+    from .doctor import render as render_doctor
+    from .plan import select_targets
+    from .secrets_manager import SecretStore
+
+    manifest = load_manifest(args)
+    targets = [t.name for t in select_targets(manifest, args.targets)]
+    reports = run_doctor(manifest, targets, SecretStore())
+    if args.format == "json":
+        _out(json.dumps([{"secret": r.secret, "target": r.target, "account": r.account,
+                          "checks": [vars(c) for c in r.checks]} for r in reports], indent=2) + "\n")
+    else:
+        _out(render_doctor(reports))
+    return EXIT_ERROR if any(c.status == FAIL for r in reports for c in r.checks) else EXIT_OK
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
     from .load import load_sources
     from .offline import offline_plan
@@ -255,6 +301,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "rotate": cmd_rotate,
     "diff": cmd_diff,
     "import": cmd_import,
+    "onboard": cmd_onboard,
+    "doctor": cmd_doctor,
     "validate": cmd_validate,
     "plan": cmd_plan,
     "apply": cmd_apply,
