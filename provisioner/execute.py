@@ -1,6 +1,6 @@
 """Execute: carry out a target's plan in an order that never loses a credential.
 
-Per target, under the engine's apply lock (PostgreSQL: one transaction + advisory lock):
+Per target, under the target's lock (PostgreSQL advisory lock, MySQL GET_LOCK), which rotations take too:
   1. re-inspect and re-diff, so a plan made before the lock is never applied stale;
   2. secrets first: a new account's secret is written (tagged `provisioner:sync=pending`) before any database
      password, a new password for an existing account is written as AWSPENDING;
@@ -69,38 +69,41 @@ def apply_target(conn: Connection, manifest: Manifest, store: SecretStore, optio
     engine, session = conn.engine, conn.session
     report: ApplyReport | None = None
     try:
-        with engine.apply_transaction(session, conn.target.name):
-            state = inspect_target(engine, session, conn.info, store, refresh_secrets=True, masterarn=conn.masterarn)
-            plan = plan_target(conn, manifest, state, options)
-            report = ApplyReport(conn.target.name, plan, transactional=engine.transactional)
-            if plan.errors:
-                raise PlanError(f"target {conn.target.name}: " + "; ".join(plan.errors))
-            if expected is not None and _lines(plan) != _lines(expected) and not (on_drift and on_drift(plan)):
-                raise ProvisionerError(f"target {conn.target.name}: the live state changed since the plan was shown",
-                                       "run apply again to see the new plan")
-            passwords = _Passwords()
+        with engine.target_lock(session, conn.target.name):
+            with engine.transaction(session):
+                state = inspect_target(engine, session, conn.info, store, refresh_secrets=True,
+                                       masterarn=conn.masterarn)
+                plan = plan_target(conn, manifest, state, options)
+                report = ApplyReport(conn.target.name, plan, transactional=engine.transactional)
+                if plan.errors:
+                    raise PlanError(f"target {conn.target.name}: " + "; ".join(plan.errors))
+                if expected is not None and _lines(plan) != _lines(expected) and not (on_drift and on_drift(plan)):
+                    raise ProvisionerError(f"target {conn.target.name}: the live state changed since the plan "
+                                           f"was shown", "run apply again to see the new plan")
+                passwords = _Passwords()
+                for index, step in enumerate(plan.steps):
+                    if isinstance(step.change, PRE_DATABASE):
+                        _pre_database(step.change, store, passwords, report)
+                        if isinstance(step.change, c.CreateSecret):
+                            report.completed.add(index)  # its sync tag is cleared after the database work
+                        faults.checkpoint("after-secret-write")
+                faults.checkpoint("before-database")
+                for index, step in enumerate(plan.steps):
+                    if step.change.is_database:
+                        _database(conn, step.change, store, passwords, report)
+                        faults.checkpoint("between-statements")
+                        if not isinstance(step.change, POST_DATABASE):
+                            report.completed.add(index)
+                faults.checkpoint("before-commit")
+            report.commit()
+            faults.checkpoint("after-commit")
+            # Still under the target's lock: a rotation of the same account waits until the secrets match.
             for index, step in enumerate(plan.steps):
-                if isinstance(step.change, PRE_DATABASE):
-                    _pre_database(step.change, store, passwords, report)
-                    if isinstance(step.change, c.CreateSecret):
-                        report.completed.add(index)  # its sync tag is cleared after the database work
-                    faults.checkpoint("after-secret-write")
-            faults.checkpoint("before-database")
-            for index, step in enumerate(plan.steps):
-                if step.change.is_database:
-                    _database(conn, step.change, store, passwords, report)
-                    faults.checkpoint("between-statements")
-                    if not isinstance(step.change, POST_DATABASE):
+                if isinstance(step.change, POST_DATABASE):
+                    _post_database(step.change, store, passwords, report)
+                    if not isinstance(step.change, c.CreateSecret):
                         report.completed.add(index)
-            faults.checkpoint("before-commit")
-        report.commit()
-        faults.checkpoint("after-commit")
-        for index, step in enumerate(plan.steps):
-            if isinstance(step.change, POST_DATABASE):
-                _post_database(step.change, store, passwords, report)
-                if not isinstance(step.change, c.CreateSecret):
-                    report.completed.add(index)
-                faults.checkpoint("after-secret-finish")
+                    faults.checkpoint("after-secret-finish")
     except ProvisionerError as exc:
         raise ApplyError(_failure(conn.target.name, report, exc), exc.hint) from None
     except Exception as exc:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from .secrets_manager import CURRENT, PENDING, PREVIOUS, SecretsError, SecretSto
 
 log = logging.getLogger(__name__)
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+LOCK_WAIT_SECONDS = 120
 CLONE_SUFFIX = "_clone"
 ENGINE_NAMES = {"postgres": "postgres", "aurora-postgresql": "postgres", "mysql": "mysql",
                 "aurora-mysql": "mysql", "mariadb": "mariadb"}
@@ -177,7 +179,8 @@ class Rotation:
             except AuthenticationFailed:
                 continue
             try:
-                engine.set_password(session, str(pending["username"]), None, str(pending["password"]))
+                with self._locked(engine, session):
+                    engine.set_password(session, str(pending["username"]), None, str(pending["password"]))
                 log.info("setSecret: %s changed its own password", pending["username"])
                 return
             finally:
@@ -196,10 +199,25 @@ class Rotation:
                                 "the rotation role needs secretsmanager:GetSecretValue on the admin secret") from None
         session = engine.connect(conninfo(current, user=admin["username"], password=admin["password"]))
         try:
-            engine.set_password(session, str(pending["username"]), None, str(pending["password"]))
+            with self._locked(engine, session):
+                engine.set_password(session, str(pending["username"]), None, str(pending["password"]))
         finally:
             session.close()
         log.info("setSecret: the admin set the password of %s", pending["username"])
+
+    @contextmanager
+    def _locked(self, engine: Engine, session: Any) -> Iterator[None]:
+        """The target's lock (the one `apply` holds), so a password never changes in the middle of an apply;
+        then a last check that the token is still the pending version (an apply may have replaced it)."""
+        tags = {t["Key"]: t["Value"] for t in self.store.describe(self.secret_id).get("Tags", [])}
+        target = tags.get("provisioner:target")
+        if not target:
+            yield
+            return
+        with engine.target_lock(session, target, timeout_seconds=LOCK_WAIT_SECONDS):
+            if not self.check():
+                raise RotationError(f"version {self.token} of {self.secret_id} became current while waiting")
+            yield
 
     def test_secret(self) -> None:
         pending = self._pending_value()

@@ -85,8 +85,13 @@ class Engine(ABC):
 
     @abstractmethod
     @contextmanager
-    def apply_transaction(self, session: Session, target: str) -> Iterator[None]:
-        """Hold the target's apply lock (and a transaction where the engine has one) for the block."""
+    def target_lock(self, session: Session, target: str, timeout_seconds: int | None = None) -> Iterator[None]:
+        """Hold the target's lock (session level) for the block: applies and rotations never interleave."""
+
+    @abstractmethod
+    @contextmanager
+    def transaction(self, session: Session) -> Iterator[None]:
+        """One transaction for the block where the engine has them for account statements."""
 
     @abstractmethod
     def check_login(self, info: ConnInfo) -> None:

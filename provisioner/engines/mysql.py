@@ -420,22 +420,30 @@ class MySQLEngine(Engine):
     # ------------------------------------------------------------ apply and rotation
 
     @contextmanager
-    def apply_transaction(self, session: Session, target: str) -> Iterator[None]:
+    def target_lock(self, session: Session, target: str, timeout_seconds: int | None = None) -> Iterator[None]:
         assert isinstance(session, MySQLSession)
         name = "provisioner:" + hashlib.sha256(target.encode()).hexdigest()[:40]
-        [(acquired,)] = session.query("SELECT GET_LOCK(%s, %s)", (name, LOCK_TIMEOUT_SECONDS))
+        wait = timeout_seconds or LOCK_TIMEOUT_SECONDS
+        [(acquired,)] = session.query("SELECT GET_LOCK(%s, %s)", (name, wait))
         if acquired != 1:
-            raise ProvisionerError(f"another apply holds the lock of target {target}",
-                                   f"wait for it to finish (waited {LOCK_TIMEOUT_SECONDS}s)")
+            raise ProvisionerError(f"target {target} stayed locked by another apply or rotation for {wait}s",
+                                   "try again when it has finished")
         try:
-            if self.dialect.mariadb:
-                session.query(f"CREATE DATABASE IF NOT EXISTS {ident(META_DATABASE)}")
-                session.query(f"CREATE TABLE IF NOT EXISTS {ident(META_DATABASE)}.accounts ("
-                              "user VARCHAR(128) NOT NULL, host VARCHAR(255) NOT NULL, comment TEXT NOT NULL, "
-                              "PRIMARY KEY (user, host)) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
             yield
         finally:
-            session.query("SELECT RELEASE_LOCK(%s)", (name,))
+            if session.conn.open:
+                session.query("SELECT RELEASE_LOCK(%s)", (name,))
+
+    @contextmanager
+    def transaction(self, session: Session) -> Iterator[None]:
+        """No transaction (MySQL commits account statements implicitly); MariaDB: the marker table exists."""
+        assert isinstance(session, MySQLSession)
+        if self.dialect.mariadb:
+            session.query(f"CREATE DATABASE IF NOT EXISTS {ident(META_DATABASE)}")
+            session.query(f"CREATE TABLE IF NOT EXISTS {ident(META_DATABASE)}.accounts ("
+                          "user VARCHAR(128) NOT NULL, host VARCHAR(255) NOT NULL, comment TEXT NOT NULL, "
+                          "PRIMARY KEY (user, host)) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
+        yield
 
     def set_password(self, session: Session, user: str, host: str | None, password: str) -> None:
         assert isinstance(session, MySQLSession)

@@ -341,10 +341,25 @@ class PostgresEngine(Engine):
     # ------------------------------------------------------------ apply
 
     @contextmanager
-    def apply_transaction(self, session: Session, target: str) -> Iterator[None]:
+    def target_lock(self, session: Session, target: str, timeout_seconds: int | None = None) -> Iterator[None]:
+        assert isinstance(session, PostgresSession)
+        if timeout_seconds:
+            session.query("SELECT set_config('lock_timeout', %s, false)", (f"{timeout_seconds}s",))
+        try:
+            session.query("SELECT pg_advisory_lock(%s)", (lock_key(target),))
+        except ProvisionerError as exc:
+            raise ProvisionerError(f"target {target} stayed locked by another apply or rotation: {exc.message}",
+                                   "try again when it has finished") from None
+        try:
+            yield
+        finally:
+            if not session.conn.closed:
+                session.query("SELECT pg_advisory_unlock(%s)", (lock_key(target),))
+
+    @contextmanager
+    def transaction(self, session: Session) -> Iterator[None]:
         assert isinstance(session, PostgresSession)
         with session.conn.transaction():
-            session.query("SELECT pg_advisory_xact_lock(%s)", (lock_key(target),))
             yield
 
     def set_password(self, session: Session, user: str, host: str | None, password: str) -> None:
