@@ -88,16 +88,20 @@ def _chown_for_server(path: Path) -> None:
             os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
 
 
-@dataclass
 class Server:
-    engine: str
-    host: str
-    port: int
-    user: str
-    password: str = field(repr=False)
-    database: str
-    stop_callbacks: list = field(default_factory=list, repr=False)
-    log_file: Path | None = None
+    """A running throwaway server. Not a dataclass on purpose: printers that walk dataclass fields
+    (hypothesis, pytest) would show the admin password."""
+
+    def __init__(self, engine: str, host: str, port: int, user: str, password: str, database: str,
+                 stop_callbacks: list | None = None, log_file: Path | None = None) -> None:
+        self.engine, self.host, self.port, self.user = engine, host, port, user
+        self.password = password
+        self.database = database
+        self.stop_callbacks = stop_callbacks or []
+        self.log_file = log_file
+
+    def __repr__(self) -> str:
+        return f"Server({self.engine} {self.host}:{self.port})"
 
     def url(self, database: str | None = None, user: str | None = None, password: str | None = None) -> str:
         scheme = "postgresql" if self.engine == "postgres" else "mysql"

@@ -270,6 +270,12 @@ def _name_problems(item: Item, engine: str, target: dict[str, Any]) -> list[Prob
     if any(pattern.match(name) for pattern in RESERVED[engine]):
         problems.append(Problem(where, f"{item_label(item)} is a system or reserved account name",
                                 "system and admin accounts are never managed; choose another name"))
+    if engine != "postgres":
+        beyond = [ch for ch in name + str(item.data.get("host", "")) if ord(ch) > 0xFFFF]
+        if beyond:
+            problems.append(Problem(where, f"{item_label(item)} contains {beyond[0]!r}: MySQL and MariaDB keep "
+                                           f"account names in utf8mb3, which has no characters beyond U+FFFF",
+                                    "use characters of the Basic Multilingual Plane"))
     limit = NAME_LIMITS[engine]
     length = len(name.encode()) if engine == "postgres" else len(name)
     if length > limit:
@@ -396,6 +402,9 @@ def _grant_problems(item: Item, engine: str, profiles: dict[str, Any]) -> list[P
             parse_grant(engine, entry, None)
         except names.NameError_ as exc:
             problems.append(Problem(doc.where((*path, key)), str(exc), _name_hint(engine, kind)))
+        if engine != "postgres" and any(ord(ch) > 0xFFFF for ch in str(entry[key])):
+            problems.append(Problem(doc.where((*path, key)), f"{key}: MySQL and MariaDB identifiers have no "
+                                    f"characters beyond U+FFFF (utf8mb3)", "rename the object"))
     return problems
 
 
