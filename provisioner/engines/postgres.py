@@ -33,6 +33,7 @@ DEFAULT_OBJTYPE = {"r": TABLE, "S": SEQUENCE, "f": FUNCTION}
 # Argument lists come from the catalog (oidvectortypes); this guards the one place raw SQL text is used.
 _SAFE_ARGS = re.compile(r'^[\w\s,\[\]."]*$')
 AUTH_FAILURE_STATES = {"28P01", "28000"}
+NOT_GRANTED_STATES = {"01007", "01006"}  # privilege_not_granted, privilege_not_revoked
 PASSWORD_PLACEHOLDER = "'<SCRAM-SHA-256 verifier of the secret>'"
 
 # Acl items as two parallel arrays (grantee, privilege), the owner's own entries left out; grantee 0 is PUBLIC.
@@ -138,6 +139,9 @@ class PostgresSession(Session):
         self.conn = conn
         self.queries = 0
         self.statements = 0
+        # (sqlstate, message): a Diagnostic is only readable inside the handler
+        self.notices: list[tuple[str | None, str | None]] = []
+        conn.add_notice_handler(lambda d: self.notices.append((d.sqlstate, d.message_primary)))
 
     def query(self, query: Any, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         self.queries += 1
@@ -146,8 +150,17 @@ class PostgresSession(Session):
 
     def execute(self, statement: Statement) -> None:
         self.statements += 1
+        self.notices.clear()
         with _server_errors(statement.display):
             self.conn.execute(statement.query, statement.params or None)
+        # GRANT/REVOKE without the grant option only warn ("no privileges were granted"): make that an error
+        # rather than report a change that did not happen.
+        for state, message in self.notices:
+            if state in NOT_GRANTED_STATES:
+                raise ProvisionerError(
+                    f"the admin lacks a privilege for `{statement.display[:200]}`: {message}",
+                    "the admin must own the object or hold the privilege WITH GRANT OPTION; see "
+                    "docs/admin-privileges.md")
 
     def close(self) -> None:
         self.conn.close()
