@@ -10,7 +10,7 @@ LAMBDA_ARCH   ?= x86_64
 LAMBDA_DIR    := build/lambda
 LAMBDA_ZIP    := build/provisioner-rotation.zip
 
-.PHONY: venv test demo lint clean lambda
+.PHONY: venv test demo lint clean lambda fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ lambda:
 	find $(LAMBDA_DIR) -name __pycache__ -prune -exec rm -rf {} +
 	cd $(LAMBDA_DIR) && $(PYTHON) -m zipfile -c ../$(notdir $(LAMBDA_ZIP)) *
 	@echo "built $(LAMBDA_ZIP) (handler: provisioner.rotation.lambda_handler, runtime python$(LAMBDA_PYTHON))"
+
+# Many more generated hostile manifests than CI runs (30,000 + 400 per engine on real servers).
+fuzz: venv
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -s tests/test_hostile.py
 
 lint: venv
 	$(BIN)/ruff check provisioner tests benchmarks

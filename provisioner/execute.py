@@ -166,6 +166,7 @@ def _database(conn: Connection, change: c.Change, store: SecretStore, passwords:
         password = _checked(store.get_value(change.secret, version=change.version), change)
         passwords.pending[change.secret] = (change.version, password)
     for statement in conn.engine.statements(change, password, conn.session):
+        log.debug("executing %s", statement.display)
         conn.session.execute(statement)
         report.record(f"{change.action} {statement.display}")
 

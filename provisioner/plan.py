@@ -5,6 +5,7 @@ The glue between load, inspect, diff and render; knows no SQL itself (engines re
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ from .errors import ProvisionerError
 from .inspect import inspect_target
 from .model import CurrentState, Manifest, Target
 from .secrets_manager import SecretStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -66,6 +69,9 @@ def _first_line(exc: Exception) -> str:
 def plan_target(conn: Connection, manifest: Manifest, state: CurrentState, options: DiffOptions) -> c.TargetPlan:
     target = conn.target
     result = diff_target(target, manifest.for_target(target.name), state, options, conn.engine.traits)
+    log.debug("target %s: %d catalog queries, %d roles, %d ACL groups, %d changes", target.name,
+              state.database.queries if state.database else 0, len(state.database.roles) if state.database else 0,
+              len(state.database.acl_groups) if state.database else 0, len(result.changes))
     plan = c.TargetPlan(target=target.name, engine=target.engine, warnings=result.warnings, errors=result.errors,
                         queries=state.database.queries if state.database else 0, labels=result.labels)
     for change in result.changes:

@@ -187,7 +187,7 @@ def mariadb_binaries() -> tuple[str, str]:
     return server, install
 
 
-def start_mariadb(workdir: Path | None = None) -> Server:
+def start_mariadb(workdir: Path | None = None, general_log: bool = False) -> Server:
     """A throwaway MariaDB on loopback: password logins over TCP for an admin with every privilege; the
     anonymous and passwordless root accounts that mariadb-install-db creates for TCP are removed."""
     password = new_password()
@@ -205,7 +205,8 @@ def start_mariadb(workdir: Path | None = None) -> Server:
         [server_bin, "--no-defaults", f"--datadir={data}", f"--port={port}", "--bind-address=127.0.0.1",
          f"--socket={sock}", "--skip-name-resolve", "--skip-log-bin", "--innodb-buffer-pool-size=64M",
          "--innodb-log-file-size=16M", "--max-connections=300", f"--log-error={log}",
-         f"--pid-file={base / 'mariadb.pid'}", *as_root],
+         f"--pid-file={base / 'mariadb.pid'}", *as_root,
+         *(["--general-log=1", f"--general-log-file={base / 'general.log'}"] if general_log else [])],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 
@@ -225,7 +226,10 @@ def start_mariadb(workdir: Path | None = None) -> Server:
         cur.execute("SELECT User, Host FROM mysql.user WHERE User IN ('root', '') AND Host <> 'localhost'")
         for user, host in cur.fetchall():
             cur.execute("DROP USER %s@%s", (user, host))
-        cur.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (ADMIN_USER, password))
+        # The hash, not the password: the statement log (general_log) must never hold a plaintext password.
+        from .engines.mysql import native_password_hash
+
+        cur.execute("CREATE USER %s@'%%' IDENTIFIED BY PASSWORD %s", (ADMIN_USER, native_password_hash(password)))
         cur.execute("GRANT ALL PRIVILEGES ON *.* TO %s@'%%' WITH GRANT OPTION", (ADMIN_USER,))
 
     def stop() -> None:
@@ -236,7 +240,8 @@ def start_mariadb(workdir: Path | None = None) -> Server:
             process.kill()
         shutil.rmtree(base, ignore_errors=True)
 
-    return Server("mariadb", "127.0.0.1", port, ADMIN_USER, password, "mysql", [stop], log)
+    return Server("mariadb", "127.0.0.1", port, ADMIN_USER, password, "mysql", [stop],
+                  base / "general.log" if general_log else log)
 
 
 def _mariadb_container(password: str) -> Server:

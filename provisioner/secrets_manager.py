@@ -8,6 +8,7 @@ throttling and 5xx answers with backoff. Always reads values by explicit stage (
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -25,6 +26,7 @@ MANAGED_TAG = "provisioner:managed"
 BATCH = 20  # BatchGetSecretValue's limit per call
 # Callables (operation, params) told of every request; tests record RotateSecret's RotationRules this way.
 OBSERVERS: list[Any] = []
+log = logging.getLogger(__name__)
 RETRY = Config(retries={"mode": "standard", "max_attempts": 10}, connect_timeout=10, read_timeout=30)
 
 
@@ -66,6 +68,7 @@ class SecretStore:
             observer(model.name if model else "", params)
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
+        log.debug("Secrets Manager %s %s", operation, kwargs.get("SecretId") or kwargs.get("Name") or "")
         try:
             return getattr(self.client, operation)(**kwargs)
         except ClientError as exc:

@@ -52,6 +52,7 @@ def pg_server():
 def aws():
     endpoint = sandbox.start_secrets_manager()
     STARTED.append("aws")
+    ENDPOINT.append(endpoint.url)
     saved = {k: os.environ.get(k) for k in endpoint.environment()}
     os.environ.update(endpoint.environment())
     os.environ.pop("AWS_PROFILE", None)
@@ -64,8 +65,11 @@ def aws():
     endpoint.stop()
 
 
+ENDPOINT: list[str] = []  # moto's own URL (tests may point AWS_ENDPOINT_URL at a proxy in front of it)
+
+
 def sm_client() -> Any:
-    return boto3.client("secretsmanager")
+    return boto3.client("secretsmanager", endpoint_url=ENDPOINT[0] if ENDPOINT else None)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -82,7 +86,7 @@ def leak_guard(request):
     LEAK_REPORT.update(outputs=len(OUTPUTS), passwords=len(passwords), leaks=len(leaks),
                        server_log_leaks=len(log_leaks))
     assert not leaks, f"{len(leaks)} password(s) appeared in CLI output"
-    assert not log_leaks, f"{len(log_leaks)} password(s) appeared in the PostgreSQL server log"
+    assert not log_leaks, f"{len(log_leaks)} password(s) appeared in a database server's statement log"
 
 
 ADMIN_PASSWORDS: set[str] = set()
@@ -137,7 +141,7 @@ def pytest_terminal_summary(terminalreporter):
     if LEAK_REPORT:
         terminalreporter.write_line(
             "secret-leak check: {outputs} outputs scanned for {passwords} passwords: {leaks} leaked in output, "
-            "{server_log_leaks} in the PostgreSQL log".format(**LEAK_REPORT))
+            "{server_log_leaks} in the PostgreSQL and MariaDB statement logs".format(**LEAK_REPORT))
 
 
 @dataclass
@@ -309,7 +313,7 @@ def env(pg_server, aws, tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def maria_server():
-    server = sandbox.start_mariadb()
+    server = sandbox.start_mariadb(general_log=True)  # every statement logged: searched for passwords at the end
     yield server
     server.stop()
 
@@ -321,6 +325,8 @@ SYSTEM_USERS = ("root", "mariadb.sys", sandbox.ADMIN_USER)
 def menv(maria_server, aws, tmp_path, monkeypatch):
     """Like `env`, on the session's MariaDB: a database `billing_<id>` and a target of its own."""
     ADMIN_PASSWORDS.add(maria_server.password)
+    if maria_server.log_file and maria_server.log_file not in SERVER_LOGS:
+        SERVER_LOGS.append(maria_server.log_file)
     suffix = uuid.uuid4().hex[:8]
     database = f"billing_{suffix}"
     sandbox.mysql_as_admin(maria_server, f"CREATE DATABASE `{database}`")

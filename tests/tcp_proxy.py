@@ -56,7 +56,11 @@ class TcpProxy:
         """Refuse new connections and cut the open ones: the database is unreachable through the proxy."""
         self.accepting = False
         with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
+        with contextlib.suppress(OSError):
             self.listener.close()
+        if self.thread:
+            self.thread.join(5)
         for sock in self.sockets:
             with contextlib.suppress(OSError):
                 sock.close()
