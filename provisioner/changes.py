@@ -109,6 +109,11 @@ class GrantPrivileges(Change):
     privileges: tuple[str, ...]
     all_in_schema: bool = False
     host: str = "%"
+    also: tuple[tuple[str, str], ...] = ()  # more (grantee, host) in the same statement (batched execution)
+
+    @property
+    def grantees(self) -> tuple[tuple[str, str], ...]:
+        return ((self.grantee, self.host), *self.also)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,6 +128,11 @@ class GrantDefaultPrivileges(Change):
     kind: str
     grantee: str
     privileges: tuple[str, ...]
+    also: tuple[tuple[str, str], ...] = ()  # more grantees in the same statement (batched execution)
+
+    @property
+    def grantees(self) -> tuple[tuple[str, str], ...]:
+        return ((self.grantee, "%"), *self.also)
 
 
 @dataclass(frozen=True, kw_only=True)

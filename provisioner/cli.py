@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Sequence
 
@@ -19,7 +20,7 @@ from .changes import Plan, TargetPlan
 from .diff import DiffOptions
 from .errors import ProvisionerError, ValidationError
 from .load import load
-from .model import Manifest
+from .model import Manifest, Target
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 log = logging.getLogger("provisioner")
@@ -43,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="only this target (repeatable)")
     common.add_argument("--format", choices=sorted(render.RENDERERS), default="text")
     common.add_argument("--debug", action="store_true", help="debug logs and tracebacks (redacted)")
+    common.add_argument("--parallelism", type=int, default=4, metavar="N",
+                        help="targets planned and applied at once (default 4)")
 
     parser = argparse.ArgumentParser(prog="provisioner", description="Database accounts as code.")
     parser.add_argument("--version", action="version", version=f"provisioner {__version__}")
@@ -124,7 +127,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from .secrets_manager import SecretStore
 
     manifest = load_manifest(args)
-    plan = build_plan(manifest, args.targets, SecretStore(), _options(args))
+    plan = build_plan(manifest, args.targets, SecretStore(), _options(args), args.parallelism)
     _print_plan(plan, args.format)
     if plan.errors:
         return EXIT_ERROR
@@ -144,44 +147,57 @@ def _confirm(prompt: str) -> bool:
 
 def cmd_apply(args: argparse.Namespace) -> int:
     from .execute import apply_target
-    from .plan import build_plan, connect, select_targets
+    from .plan import build_plan, connect, run_parallel, select_targets
     from .secrets_manager import SecretStore
 
     manifest = load_manifest(args)
     store = SecretStore()
     options = _options(args)
-    plan = build_plan(manifest, args.targets, store, options)
-    _print_plan(plan, args.format)
-    if plan.errors:
-        _err("apply refused: the plan has errors (see above)")
-        return EXIT_ERROR
-    if not plan.has_changes:
-        return EXIT_OK
-    if not args.yes and not _confirm("\nApply these changes? Only 'yes' is accepted: "):
-        _err("apply cancelled")
-        return EXIT_ERROR
-    expected = {t.target: t for t in plan.targets}
+    targets = select_targets(manifest, args.targets)
+    expected: dict[str, TargetPlan] = {}
+    if not args.yes:
+        # Interactive: show the whole plan, ask, then apply exactly that (a drift under the lock aborts).
+        plan = build_plan(manifest, args.targets, store, options, args.parallelism)
+        _print_plan(plan, args.format)
+        if plan.errors:
+            _err("apply refused: the plan has errors (see above)")
+            return EXIT_ERROR
+        if not plan.has_changes:
+            return EXIT_OK
+        if not _confirm("\nApply these changes? Only 'yes' is accepted: "):
+            _err("apply cancelled")
+            return EXIT_ERROR
+        expected = {t.target: t for t in plan.targets}
+        targets = [t for t in targets if expected[t.name].steps]
+    shown: list[TargetPlan] = []
+    output = threading.Lock()
 
-    def on_drift(fresh: TargetPlan) -> bool:
-        if not args.yes:
-            return False
-        _err(f"note: the live state of {fresh.target} changed since the plan; applying the fresh plan:")
-        _err(render.text(Plan([fresh])))
-        return True
+    def show(fresh: TargetPlan) -> None:
+        # --yes: each target is planned once, under its lock, and that plan is what runs.
+        with output:
+            shown.append(fresh)
+            if args.format != "json":
+                _out(render.RENDERERS[args.format](Plan([fresh])))
 
-    totals = {"add": 0, "change": 0, "destroy": 0}
-    for target in select_targets(manifest, args.targets):
-        if not expected[target.name].steps:
-            continue
+    def apply_one(target: Target) -> TargetPlan:
         conn = connect(target, store)
         try:
-            report = apply_target(conn, manifest, store, options, expected[target.name], on_drift)
+            report = apply_target(conn, manifest, store, options, expected.get(target.name),
+                                  on_plan=show if args.yes else None)
         finally:
             conn.close()
-        for key, value in report.plan.counts().items():
+        if report.plan.steps:
+            _err(f"target {target.name}: applied {len(report.plan.steps)} change(s)")
+        return report.plan
+
+    totals = {"add": 0, "change": 0, "destroy": 0}
+    for applied in run_parallel(apply_one, targets, args.parallelism):
+        for key, value in applied.counts().items():
             totals[key] += value
-        _err(f"target {target.name}: applied {len(report.plan.steps)} change(s)")
-    _out(f"Apply complete: {totals['add']} added, {totals['change']} changed, {totals['destroy']} destroyed.\n")
+    if args.yes and args.format == "json":
+        _out(render.as_json(Plan(shown)))
+    _out(f"Apply complete: {totals['add']} added, {totals['change']} changed, {totals['destroy']} destroyed "
+         f"({store.calls} Secrets Manager calls).\n")
     return EXIT_OK
 
 

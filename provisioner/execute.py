@@ -20,6 +20,7 @@ from typing import Any
 
 from . import changes as c
 from . import faults, render
+from .batch import batched
 from .diff import ROTATION_TAG, SYNC_TAG, DiffOptions
 from .errors import ApplyError, PlanError, ProvisionerError
 from .inspect import inspect_target
@@ -64,8 +65,9 @@ class _Passwords:
 
 def apply_target(conn: Connection, manifest: Manifest, store: SecretStore, options: DiffOptions,
                  expected: c.TargetPlan | None = None,
-                 on_drift: Callable[[c.TargetPlan], bool] | None = None) -> ApplyReport:
-    """Apply one target. `on_drift` decides whether to go on when the fresh plan differs from `expected`."""
+                 on_plan: Callable[[c.TargetPlan], None] | None = None) -> ApplyReport:
+    """Apply one target, planned again under its lock. With `expected` (the plan a user confirmed), a plan that
+    changed meanwhile aborts; `on_plan` sees the plan about to run."""
     engine, session = conn.engine, conn.session
     report: ApplyReport | None = None
     try:
@@ -75,9 +77,11 @@ def apply_target(conn: Connection, manifest: Manifest, store: SecretStore, optio
                                        masterarn=conn.masterarn)
                 plan = plan_target(conn, manifest, state, options)
                 report = ApplyReport(conn.target.name, plan, transactional=engine.transactional)
+                if on_plan:
+                    on_plan(plan)
                 if plan.errors:
                     raise PlanError(f"target {conn.target.name}: " + "; ".join(plan.errors))
-                if expected is not None and _lines(plan) != _lines(expected) and not (on_drift and on_drift(plan)):
+                if expected is not None and _lines(plan) != _lines(expected):
                     raise ProvisionerError(f"target {conn.target.name}: the live state changed since the plan "
                                            f"was shown", "run apply again to see the new plan")
                 passwords = _Passwords()
@@ -88,12 +92,11 @@ def apply_target(conn: Connection, manifest: Manifest, store: SecretStore, optio
                             report.completed.add(index)  # its sync tag is cleared after the database work
                         faults.checkpoint("after-secret-write")
                 faults.checkpoint("before-database")
-                for index, step in enumerate(plan.steps):
-                    if step.change.is_database:
-                        _database(conn, step.change, store, passwords, report)
-                        faults.checkpoint("between-statements")
-                        if not isinstance(step.change, POST_DATABASE):
-                            report.completed.add(index)
+                for indices, change in batched(plan.steps):
+                    _database(conn, change, store, passwords, report)
+                    faults.checkpoint("between-statements")
+                    if not isinstance(change, POST_DATABASE):
+                        report.completed.update(indices)
                 faults.checkpoint("before-commit")
             report.commit()
             faults.checkpoint("after-commit")
@@ -104,6 +107,9 @@ def apply_target(conn: Connection, manifest: Manifest, store: SecretStore, optio
                     if not isinstance(step.change, c.CreateSecret):
                         report.completed.add(index)
                     faults.checkpoint("after-secret-finish")
+    except PlanError as exc:
+        raise ApplyError(f"apply refused: the plan of {conn.target.name} has errors (see above); nothing was "
+                         f"changed", "fix the cause the plan reports, then run apply again") from None
     except ProvisionerError as exc:
         raise ApplyError(_failure(conn.target.name, report, exc), exc.hint) from None
     except Exception as exc:

@@ -6,8 +6,10 @@ The glue between load, inspect, diff and render; knows no SQL itself (engines re
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from . import changes as c
 from .credentials import admin_conninfo, admin_secret_arn
@@ -19,6 +21,8 @@ from .model import CurrentState, Manifest, Target
 from .secrets_manager import SecretStore
 
 log = logging.getLogger(__name__)
+DEFAULT_PARALLELISM = 4
+T = TypeVar("T")
 
 
 @dataclass
@@ -81,15 +85,28 @@ def plan_target(conn: Connection, manifest: Manifest, state: CurrentState, optio
 
 
 def build_plan(manifest: Manifest, target_names: Iterable[str] | None, store: SecretStore,
-               options: DiffOptions) -> c.Plan:
-    plans = []
-    for target in select_targets(manifest, target_names):
+               options: DiffOptions, parallelism: int = DEFAULT_PARALLELISM) -> c.Plan:
+    """Plan every selected target, `parallelism` at a time (each on its own connection)."""
+    targets = select_targets(manifest, target_names)
+    store.managed()  # one ListSecrets pass for every target, before the threads start
+
+    def plan_one(target: Target) -> c.TargetPlan:
         conn = connect(target, store)
         try:
             state = inspect_target(conn.engine, conn.session, conn.info, store, masterarn=conn.masterarn)
-            plans.append(plan_target(conn, manifest, state, options))
+            return plan_target(conn, manifest, state, options)
         finally:
             conn.close()
+
+    plans = run_parallel(plan_one, targets, parallelism)
     for plan in plans:
         plan.secrets_calls = store.calls
     return c.Plan(plans)
+
+
+def run_parallel(work: Callable[[Target], T], targets: list[Target], parallelism: int) -> list[T]:
+    """`work` for each target, at most `parallelism` at once; results in target order; the first error wins."""
+    if parallelism <= 1 or len(targets) <= 1:
+        return [work(t) for t in targets]
+    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="target") as pool:
+        return list(pool.map(work, targets))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -45,9 +46,14 @@ class SecretStore:
         self._client = client
         self.calls = 0
         self._managed: dict[str, SecretState] | None = None
+        self._lock = threading.RLock()  # targets are planned and applied in parallel
 
     @property
     def client(self) -> Any:
+        with self._lock:
+            return self._make_client()
+
+    def _make_client(self) -> Any:
         if self._client is None:
             try:
                 self._client = make_client()
@@ -60,7 +66,8 @@ class SecretStore:
         return self._client
 
     def _count(self, **_: Any) -> None:
-        self.calls += 1
+        with self._lock:
+            self.calls += 1
 
     @staticmethod
     def _observe(params: dict[str, Any], model: Any = None, **_: Any) -> None:
@@ -81,8 +88,12 @@ class SecretStore:
 
     def managed(self, refresh: bool = False) -> dict[str, SecretState]:
         """Every secret tagged as managed (one ListSecrets pass + BatchGetSecretValue, 20 a call)."""
-        if self._managed is not None and not refresh:
-            return self._managed
+        with self._lock:
+            if self._managed is not None and not refresh:
+                return self._managed
+            return self._list_managed()
+
+    def _list_managed(self) -> dict[str, SecretState]:
         listed: list[dict[str, Any]] = []
         token = None
         while True:

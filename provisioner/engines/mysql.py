@@ -395,7 +395,7 @@ class MySQLEngine(Engine):
         for privilege in change.privileges:
             if not _PRIVILEGE.match(privilege):
                 raise ValueError(f"unexpected privilege name {privilege!r}")
-        grantee = self.account(change.grantee, change.host)
+        grantee = ", ".join(self.account(name, host) for name, host in change.grantees)
         verb, preposition = ("REVOKE", "FROM") if revoke else ("GRANT", "TO")
         privs = ", ".join(change.privileges)
         if change.kind == COLUMN:

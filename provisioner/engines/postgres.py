@@ -338,7 +338,7 @@ class PostgresEngine(Engine):
                 target = sql.SQL("{} {}").format(sql.SQL(OBJECT_KEYWORD[change.kind]),
                                                  sql.SQL(", ").join(_object(ref) for ref in change.objects))
         template = "REVOKE {} ON {} FROM {}" if revoke else "GRANT {} ON {} TO {}"
-        return sql.SQL(template).format(privs, target, sql.Identifier(change.grantee))
+        return sql.SQL(template).format(privs, target, _grantees(change.grantees))
 
     def _default_privileges(self, change: c.GrantDefaultPrivileges) -> sql.Composable:
         revoke = isinstance(change, c.RevokeDefaultPrivileges)
@@ -349,7 +349,7 @@ class PostgresEngine(Engine):
         action = "REVOKE {} ON {} FROM {}" if revoke else "GRANT {} ON {} TO {}"
         return sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {}{} " + action).format(
             sql.Identifier(change.owner), scope, sql.SQL(", ").join(sql.SQL(p) for p in change.privileges),
-            sql.SQL(DEFAULT_KEYWORD[change.kind]), sql.Identifier(change.grantee))
+            sql.SQL(DEFAULT_KEYWORD[change.kind]), _grantees(change.grantees))
 
     # ------------------------------------------------------------ apply
 
@@ -377,6 +377,10 @@ class PostgresEngine(Engine):
 
     def set_password(self, session: Session, user: str, host: str | None, password: str) -> None:
         session.execute(_statement(self._password(user, password, session)))
+
+
+def _grantees(grantees: tuple[tuple[str, str], ...]) -> sql.Composable:
+    return sql.SQL(", ").join(sql.Identifier(name) for name, _ in grantees)
 
 
 def _session_role(role: str, session_role: str | None) -> sql.Composable:
