@@ -10,7 +10,7 @@ LAMBDA_ARCH   ?= x86_64
 LAMBDA_DIR    := build/lambda
 LAMBDA_ZIP    := build/provisioner-rotation.zip
 
-.PHONY: venv test demo lint clean lambda fuzz
+.PHONY: venv test demo lint clean lambda fuzz bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,3 +45,7 @@ lint: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+
+# Side-by-side benchmark (provisioner, ldap2pg 5.9, pgbedrock 0.4.2 in their own venv), under 15 minutes.
+bench: venv
+	$(BIN)/python benchmarks/bench.py

@@ -38,10 +38,10 @@ def writers(roles: int) -> list[str]:
 
 
 def provisioner_manifest(target: str, database: str, url_env: str, roles: int, skip_grants: set[str] = frozenset(),
-                         dropped: set[str] = frozenset()) -> str:
+                         dropped: set[str] = frozenset(), first: int = 1) -> str:
     entries: list[dict[str, Any]] = []
-    writing = set(writers(roles))
-    for i in range(1, roles + 1):
+    writing = set(writers(roles + first - 1))
+    for i in range(first, first + roles):
         name = role_name(i)
         if name in dropped:
             continue

@@ -107,7 +107,7 @@ def apply_target(conn: Connection, manifest: Manifest, store: SecretStore, optio
                     if not isinstance(step.change, c.CreateSecret):
                         report.completed.add(index)
                     faults.checkpoint("after-secret-finish")
-    except PlanError as exc:
+    except PlanError:
         raise ApplyError(f"apply refused: the plan of {conn.target.name} has errors (see above); nothing was "
                          f"changed", "fix the cause the plan reports, then run apply again") from None
     except ProvisionerError as exc:

@@ -252,6 +252,7 @@ def as_json(plan: c.Plan) -> str:
                 "engine": t.engine,
                 "summary": t.counts(),
                 "catalog_queries": t.queries if plan.mode == "plan" else None,
+                "secrets_manager_calls": t.secrets_calls if plan.mode == "plan" else None,
                 "warnings": t.warnings,
                 "errors": t.errors,
                 "changes": [change_json(s) for s in t.steps],
