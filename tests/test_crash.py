@@ -64,11 +64,11 @@ def crash_apply_everywhere(env) -> int:
 
 
 def test_apply_killed_at_every_boundary_on_postgres(env):
-    assert crash_apply_everywhere(env) >= 20
+    assert crash_apply_everywhere(env) >= 15  # one kill per boundary the apply crosses
 
 
 def test_apply_killed_at_every_boundary_on_mariadb(menv):
-    assert crash_apply_everywhere(menv) >= 20
+    assert crash_apply_everywhere(menv) >= 15
 
 
 @pytest.mark.parametrize("strategy", ["single", "alternating"])
