@@ -44,7 +44,7 @@ def secrets_at_scale(server, work: Path, accounts: int = 1000) -> list[str]:
             f"| | no-op plan | {plan_s:.1f} s | {plan_calls} (ListSecrets pages + BatchGetSecretValue, 20 a call) |"]
 
 
-def many_targets(server, work: Path, count: int = 20, roles: int = 25, tables: int = 400) -> list[str]:
+def many_targets(server, work: Path, count: int = 20, roles: int = 25, tables: int = 200) -> list[str]:
     env = {**os.environ, **server.aws.environment()}
     targets = {}
     accounts = []
