@@ -10,12 +10,10 @@ prints a password.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import boto3
@@ -62,20 +60,6 @@ def run_cli(*args: str, env: dict[str, str], ok: tuple[int, ...] = (0,)) -> int:
     return code
 
 
-def register_rotation_function() -> None:
-    """moto's RotateSecret insists that the Lambda exists; register a stand-in (moto does not run it here)."""
-    iam = boto3.client("iam")
-    role = iam.create_role(RoleName="db-rotation", AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("provisioner_stub.py", "def lambda_handler(event, context):\n    return None\n")
-    boto3.client("lambda").create_function(FunctionName="db-rotation", Runtime="python3.12", Role=role,
-                                           Handler="provisioner_stub.lambda_handler",
-                                           Code={"ZipFile": archive.getvalue()})
-
-
 def main() -> int:
     banner("Starting a throwaway PostgreSQL (scram-sha-256), MariaDB and a local Secrets Manager endpoint")
     server = sandbox.start_postgres()
@@ -94,7 +78,7 @@ def main() -> int:
             {"username": server.user, "password": server.password, "host": server.host, "port": server.port}))
         client.create_secret(Name="demo/billing-admin", SecretString=json.dumps(
             {"username": maria.user, "password": maria.password, "host": maria.host, "port": maria.port}))
-        register_rotation_function()
+        sandbox.register_rotation_function()
         print("admin secrets demo/films-admin, demo/billing-admin and rotation function db-rotation registered")
 
         banner("Validate the manifest (offline, no credentials needed)")

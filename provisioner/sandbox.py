@@ -264,6 +264,32 @@ def mysql_as_admin(server: Server, sql: str, database: str | None = None) -> Non
             cur.execute(statement.rstrip(";"))
 
 
+def register_rotation_function(name: str = "db-rotation", role_name: str = "rotation",
+                               vpc_config: dict | None = None) -> str:
+    """A function in moto's Lambda API (its RotateSecret insists that the function exists); moto is configured
+    not to run it. Returns the function's ARN."""
+    import io
+    import json
+    import zipfile
+
+    import boto3
+
+    iam = boto3.client("iam")
+    try:
+        role = iam.get_role(RoleName=role_name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("handler.py", "def lambda_handler(event, context):\n    return None\n")
+    extra = {"VpcConfig": vpc_config} if vpc_config else {}
+    return boto3.client("lambda").create_function(
+        FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.lambda_handler",
+        Code={"ZipFile": archive.getvalue()}, **extra)["FunctionArn"]
+
+
 def psql_as_admin(server: Server, sql: str, database: str | None = None) -> None:
     """Run SQL as the sandbox admin (used to build fixtures and demo data)."""
     import psycopg

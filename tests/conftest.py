@@ -280,21 +280,7 @@ class Env:
 
 @pytest.fixture(scope="session")
 def rotation_lambda(aws) -> str:
-    """A function in moto's Lambda API (RotateSecret insists that it exists); moto is told not to run it."""
-    import io
-    import zipfile
-
-    iam = boto3.client("iam")
-    role = iam.create_role(RoleName="rotation", AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("handler.py", "def lambda_handler(event, context):\n    return None\n")
-    function = boto3.client("lambda").create_function(
-        FunctionName="db-rotation", Runtime="python3.12", Role=role, Handler="handler.lambda_handler",
-        Code={"ZipFile": archive.getvalue()})
-    return function["FunctionArn"]
+    return sandbox.register_rotation_function()
 
 
 @pytest.fixture

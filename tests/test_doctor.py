@@ -4,24 +4,16 @@ PostgreSQL: each check fails once (with its cause and fix) and passes once."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
-import zipfile
 
 import boto3
 
+from provisioner import sandbox
 from provisioner.doctor import overdue
 
 
 def function_in_vpc(name: str, subnet: str, group: str) -> str:
-    role = boto3.client("iam").get_role(RoleName="rotation")["Role"]["Arn"]
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("handler.py", "def lambda_handler(event, context):\n    return None\n")
-    return boto3.client("lambda").create_function(
-        FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.lambda_handler",
-        Code={"ZipFile": archive.getvalue()},
-        VpcConfig={"SubnetIds": [subnet], "SecurityGroupIds": [group]})["FunctionArn"]
+    return sandbox.register_rotation_function(name, vpc_config={"SubnetIds": [subnet], "SecurityGroupIds": [group]})
 
 
 def statuses(env) -> tuple[dict[str, str], str]:

@@ -173,13 +173,6 @@ class MySQLEngine(Engine):
         self.dialect = detect(version)
         return MySQLSession(conn, self.dialect, info.user)
 
-    def check_login(self, info: ConnInfo) -> None:
-        session = self.connect(info)
-        try:
-            session.query("SELECT 1")
-        finally:
-            session.close()
-
     # ------------------------------------------------------------ inspect
 
     def inspect(self, session: Session) -> DatabaseState:

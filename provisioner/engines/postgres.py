@@ -201,13 +201,6 @@ class PostgresEngine(Engine):
                                       f"{redact.redact(first)}",
                                       "check the host, port, network path (security groups, VPC) and TLS") from None
 
-    def check_login(self, info: ConnInfo) -> None:
-        session = self.connect(info)
-        try:
-            session.query("SELECT 1")
-        finally:
-            session.close()
-
     @property
     def traits(self) -> Traits:
         return POSTGRES_TRAITS
