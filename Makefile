@@ -24,7 +24,7 @@ test: venv
 	$(BIN)/python -m pytest -q
 
 demo: venv
-	$(BIN)/python -m provisioner.demo
+	$(BIN)/python -m devtools.demo
 
 # The rotation Lambda: our package plus Linux wheels of the drivers for the Lambda runtime (boto3 is provided).
 lambda:

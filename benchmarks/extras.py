@@ -14,7 +14,7 @@ import pymysql
 import workload
 import yaml
 
-from provisioner import sandbox
+from devtools import sandbox
 
 
 def _cli(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str]:

@@ -13,6 +13,6 @@ __version__ = "0.1.0"
 
 def connect(secret_id: str, **kwargs: Any) -> Any:
     """Open a database connection with the credentials of a Secrets Manager secret (rotation-safe)."""
-    from .client import connect as _connect
+    from provisioner.client import connect as _connect
 
     return _connect(secret_id, **kwargs)

@@ -15,12 +15,14 @@ import threading
 import traceback
 from collections.abc import Callable, Sequence
 
-from . import __version__, redact, render
-from .changes import Plan, TargetPlan
-from .diff import DiffOptions
-from .errors import ProvisionerError, ValidationError
-from .load import load
-from .model import Manifest, Target
+from provisioner import __version__
+from provisioner import redact
+from provisioner import render
+from provisioner.core.diff import DiffOptions
+from provisioner.core.plan import Plan, TargetPlan
+from provisioner.errors import ProvisionerError, ValidationError
+from provisioner.manifest import load
+from provisioner.core.model import Manifest, Target
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 log = logging.getLogger("provisioner")
@@ -123,8 +125,8 @@ def _print_plan(plan: Plan, fmt: str) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from .plan import build_plan
-    from .secrets_manager import SecretStore
+    from provisioner.pipeline.planning import build_plan
+    from provisioner.secrets.store import SecretStore
 
     manifest = load_manifest(args)
     plan = build_plan(manifest, args.targets, SecretStore(), _options(args), args.parallelism)
@@ -146,9 +148,10 @@ def _confirm(prompt: str) -> bool:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from .execute import apply_target
-    from .plan import build_plan, connect, run_parallel, select_targets
-    from .secrets_manager import SecretStore
+    from provisioner.pipeline.apply import apply_target
+    from provisioner.pipeline.connect import connect
+    from provisioner.pipeline.planning import build_plan, run_parallel, select_targets
+    from provisioner.secrets.store import SecretStore
 
     manifest = load_manifest(args)
     store = SecretStore()
@@ -202,9 +205,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .importer import import_target, to_yaml
-    from .plan import connect
-    from .secrets_manager import SecretStore
+    from provisioner.commands.importer import import_target, to_yaml
+    from provisioner.pipeline.connect import connect
+    from provisioner.secrets.store import SecretStore
 
     manifest = load_manifest(args)
     if not args.targets or len(args.targets) != 1:
@@ -226,7 +229,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_onboard(args: argparse.Namespace) -> int:
-    from .onboard import instructions, onboard
+    from provisioner.commands.onboard import instructions, onboard
 
     if not args.targets or len(args.targets) != 1:
         raise ProvisionerError("onboard needs exactly one --target", "e.g. provisioner onboard svc --target films")
@@ -238,10 +241,10 @@ def cmd_onboard(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from .doctor import FAIL, run_doctor
-    from .doctor import render as render_doctor
-    from .plan import select_targets
-    from .secrets_manager import SecretStore
+    from provisioner.commands.doctor import FAIL, run_doctor
+    from provisioner.commands.doctor import render as render_doctor
+    from provisioner.pipeline.planning import select_targets
+    from provisioner.secrets.store import SecretStore
 
     manifest = load_manifest(args)
     targets = [t.name for t in select_targets(manifest, args.targets)]
@@ -255,9 +258,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from .load import load_sources
-    from .offline import offline_plan
-    from .sources import resolve
+    from provisioner.manifest import load_sources
+    from provisioner.pipeline.offline import offline_plan
+    from provisioner.manifest.sources import resolve
 
     paths = args.files or ["accounts.yaml"]
     _, base_sources = resolve(args.base, paths)
@@ -272,44 +275,12 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_rotate(args: argparse.Namespace) -> int:
-    from .diff import secret_name
-    from .rotation import rotate_now
-    from .secrets_manager import SecretStore
+    from provisioner.pipeline.rotate import RotationOutput, accounts_to_rotate, rotate_accounts
+    from provisioner.secrets.store import SecretStore
 
     manifest = load_manifest(args)
-    if bool(args.accounts) == bool(args.all):
-        raise ProvisionerError("name the accounts to rotate, or pass --all", "e.g. provisioner rotate reader_user")
-    targets = set(args.targets or manifest.targets)
-    accounts = [p for p in manifest.principals
-                if p.login and p.state == "present" and p.target in targets
-                and ((args.all and p.rotation.strategy != "none") or p.name in args.accounts)]
-    missing = set(args.accounts) - {p.name for p in accounts}
-    if missing:
-        raise ProvisionerError(f"no such account in the manifest: {', '.join(sorted(missing))}",
-                               "name login accounts declared under `accounts:` (and check --target)")
-    store = SecretStore()
-    failures = 0
-    for account in accounts:
-        if account.rotation.strategy == "none":
-            _err(f"{account.name}: rotation strategy is none; skipped")
-            continue
-        target = manifest.targets[account.target]
-        name = secret_name(account, target, target.database)
-        _out(f"rotating {name} ({account.rotation.strategy})\n")
-
-        def observe(step: str, info: dict[str, object]) -> None:
-            stages = "; ".join(f"{v[:8]}: {'+'.join(s)}" for v, s in info["stages"].items())  # type: ignore[union-attr]
-            note = " (nothing to do)" if info["skipped"] else ""
-            user = info.get("username") or "-"
-            _out(f"  {step:<13} new version for {user:<20} versions {stages}{note}\n")
-
-        try:
-            rotate_now(store, name, account.password, observer=observe)
-            _out(f"  done: AWSCURRENT of {name} holds the new password\n")
-        except ProvisionerError as exc:
-            failures += 1
-            _err(f"  rotation of {name} failed: {exc}\n  run rotate again to resume it (the pending version is "
-                 f"reused); AWSCURRENT stays in place until the new password is set and tested")
+    accounts = accounts_to_rotate(manifest, args.accounts, args.all, args.targets)
+    failures = rotate_accounts(manifest, accounts, SecretStore(), RotationOutput(out=_out, err=_err))
     return EXIT_ERROR if failures else EXIT_OK
 
 

@@ -13,8 +13,9 @@ import threading
 import time
 from typing import Any
 
-from . import redact
-from .secrets_manager import CURRENT, PENDING, SecretsError, SecretStore
+from provisioner import redact
+from provisioner.core.secret_value import conninfo
+from provisioner.secrets.store import CURRENT, PENDING, SecretsError, SecretStore
 
 _lock = threading.Lock()
 _cache: dict[str, tuple[float, dict[str, Any]]] = {}
@@ -54,17 +55,17 @@ def invalidate(secret_id: str | None = None) -> None:
 
 
 def _open(value: dict[str, Any], **kwargs: Any) -> Any:
-    engine = str(value.get("engine", "postgres"))
     redact.register(value.get("password"))
-    if engine in ("postgres", "aurora-postgresql"):
+    info = conninfo(value)  # the one reader of the credential JSON: engine aliases, default ports
+    if info.engine == "postgres":
         import psycopg
 
-        return psycopg.connect(host=value["host"], port=int(value.get("port") or 5432), user=value["username"],
-                               password=value["password"], dbname=value.get("dbname") or "postgres", **kwargs)
+        return psycopg.connect(host=info.host, port=info.port, user=info.user, password=info.password,
+                               dbname=info.dbname, **kwargs)
     import pymysql
 
-    return pymysql.connect(host=value["host"], port=int(value.get("port") or 3306), user=value["username"],
-                           password=value["password"], database=value.get("dbname"), **kwargs)
+    return pymysql.connect(host=info.host, port=info.port, user=info.user, password=info.password,
+                           database=info.dbname, **kwargs)
 
 
 def _rejected(exc: Exception) -> bool:

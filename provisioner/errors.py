@@ -8,17 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from provisioner.core.model import Location
 
-@dataclass(frozen=True)
-class Location:
-    """A place in a manifest file (1-based line and column)."""
-
-    file: str
-    line: int
-    column: int
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
+__all__ = ["ApplyError", "Location", "PlanError", "Problem", "ProvisionerError", "ValidationError"]
 
 
 @dataclass(frozen=True)

@@ -9,43 +9,51 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, assert_never
 
-from . import changes as c
-from .model import ObjectRef
-from .redact import redact
+from provisioner.core import changes as c
+from provisioner.core.plan import Plan, Step, TargetPlan
+from provisioner.core.model import ObjectRef
+from provisioner.redact import redact
 
 JSON_FORMAT_VERSION = 1
 SUMMARY = "Plan: {add} to add, {change} to change, {destroy} to destroy."
 
 
-def describe_secret(change: c.Change) -> str:
-    if isinstance(change, c.CreateSecret):
-        fields = change.fields
-        where = f"{fields.get('username')}@{fields.get('host')}:{fields.get('port')}"
-        if fields.get("dbname"):
-            where += f"/{fields['dbname']}"
-        kms = change.kms_key or "aws/secretsmanager"
-        verb = "restore and set" if change.reuse_existing else "create"
-        return (f"secret {change.secret}: {verb} with a new {change.password_length}-character password "
-                f"({where}, KMS {kms})")
-    if isinstance(change, c.UpdateSecret):
-        return f"secret {change.secret}: {change.setting} {_delta(change.old, change.new)}"
-    if isinstance(change, c.ConfirmPassword):
-        return f"secret {change.secret}: confirm the password an interrupted apply wrote, then clear its sync tag"
-    if isinstance(change, c.ResetPassword):
-        return f"secret {change.secret}: new password (written AWSPENDING, set in the database, then AWSCURRENT)"
-    if isinstance(change, c.FinishPendingPassword):
-        return f"secret {change.secret}: finish an interrupted password change (version {change.version})"
-    if isinstance(change, c.ConfigureRotation):
-        rules = ", ".join(f"{k}={v}" for k, v in sorted(change.rules.items()))
-        now = ", rotate immediately" if change.rotate_immediately else ""
-        return f"secret {change.secret}: rotation by {change.function} ({rules}{now}); was {change.was}"
-    if isinstance(change, c.DisableRotation):
-        return f"secret {change.secret}: disable rotation (the manifest sets no rotation function)"
-    if isinstance(change, c.DeleteSecret):
-        return f"secret {change.secret}: schedule deletion (recovery window {change.recovery_days} days)"
-    return change.type_name
+def describe_secret(change: c.AnyChange) -> str:
+    """The line a secret change shows in a plan (database changes show their SQL instead)."""
+    match change:
+        case c.CreateSecret():
+            fields = change.fields
+            where = f"{fields.get('username')}@{fields.get('host')}:{fields.get('port')}"
+            if fields.get("dbname"):
+                where += f"/{fields['dbname']}"
+            kms = change.kms_key or "aws/secretsmanager"
+            verb = "restore and set" if change.reuse_existing else "create"
+            return (f"secret {change.secret}: {verb} with a new {change.password_length}-character password "
+                    f"({where}, KMS {kms})")
+        case c.UpdateSecret():
+            return f"secret {change.secret}: {change.setting} {_delta(change.old, change.new)}"
+        case c.ConfirmPassword():
+            return f"secret {change.secret}: confirm the password an interrupted apply wrote, then clear its sync tag"
+        case c.ResetPassword():
+            return f"secret {change.secret}: new password (written AWSPENDING, set in the database, then AWSCURRENT)"
+        case c.FinishPendingPassword():
+            return f"secret {change.secret}: finish an interrupted password change (version {change.version})"
+        case c.ConfigureRotation():
+            rules = ", ".join(f"{k}={v}" for k, v in sorted(change.rules.items()))
+            now = ", rotate immediately" if change.rotate_immediately else ""
+            return f"secret {change.secret}: rotation by {change.function} ({rules}{now}); was {change.was}"
+        case c.DisableRotation():
+            return f"secret {change.secret}: disable rotation (the manifest sets no rotation function)"
+        case c.DeleteSecret():
+            return f"secret {change.secret}: schedule deletion (recovery window {change.recovery_days} days)"
+        case (c.CreateRole() | c.AlterRole() | c.DropRole() | c.SetPassword() | c.GrantMembership()
+              | c.RevokeMembership() | c.SetDefaultRoles() | c.GrantPrivileges() | c.RevokePrivileges()
+              | c.GrantDefaultPrivileges() | c.RevokeDefaultPrivileges()):
+            return change.type_name
+        case _:
+            assert_never(change)
 
 
 def _delta(old: object, new: object) -> str:
@@ -62,7 +70,7 @@ def _delta(old: object, new: object) -> str:
     return f"{json.dumps(old)} -> {json.dumps(new)}"
 
 
-def step_lines(step: c.Step) -> list[str]:
+def step_lines(step: Step) -> list[str]:
     """The lines of one step, each prefixed by its action sign and annotated when implied or a password."""
     change = step.change
     note = ""
@@ -76,8 +84,8 @@ def step_lines(step: c.Step) -> list[str]:
     return [f"{change.action} {describe_secret(change)}"]
 
 
-def by_principal(plan: c.TargetPlan) -> dict[str, list[c.Step]]:
-    grouped: dict[str, list[c.Step]] = {}
+def by_principal(plan: TargetPlan) -> dict[str, list[Step]]:
+    grouped: dict[str, list[Step]] = {}
     for step in plan.steps:
         grouped.setdefault(step.change.principal, []).append(step)
     return grouped
@@ -87,14 +95,14 @@ def summary_line(counts: Mapping[str, int]) -> str:
     return SUMMARY.format(**counts)
 
 
-def _principal_label(plan: c.TargetPlan, principal: str) -> str:
+def _principal_label(plan: TargetPlan, principal: str) -> str:
     return plan.labels.get(principal, "account")
 
 
 # ---------------------------------------------------------------- text
 
 
-def text(plan: c.Plan) -> str:
+def text(plan: Plan) -> str:
     out: list[str] = []
     if plan.mode == "diff":
         out.append("Intended change between two manifests (no database or AWS was consulted; the live state may "
@@ -128,7 +136,7 @@ GITHUB_COMMENT_LIMIT = 65_536
 MARKDOWN_BUDGET = GITHUB_COMMENT_LIMIT - 1_536  # room for a bot's own header and footer
 
 
-def markdown(plan: c.Plan, budget: int = MARKDOWN_BUDGET) -> str:
+def markdown(plan: Plan, budget: int = MARKDOWN_BUDGET) -> str:
     """A PR comment: summary table, destructive-change warning, SQL per account in collapsed blocks.
 
     Over `budget` characters (GitHub refuses comments over 65,536), the SQL is left out and each account gets
@@ -143,7 +151,7 @@ def markdown(plan: c.Plan, budget: int = MARKDOWN_BUDGET) -> str:
     return _markdown(plan, detail="summary", note=len(full), budget=budget)
 
 
-def _markdown(plan: c.Plan, detail: str, note: int = 0, budget: int = 0) -> str:
+def _markdown(plan: Plan, detail: str, note: int = 0, budget: int = 0) -> str:
     out: list[str] = []
     title = "provisioner diff" if plan.mode == "diff" else "provisioner plan"
     out.append(f"### {title}")
@@ -184,7 +192,7 @@ def _markdown(plan: c.Plan, detail: str, note: int = 0, budget: int = 0) -> str:
         if detail == "summary" and principals:
             out.append("<details><summary>accounts and roles that change</summary>\n")
         for shown, (principal, steps) in enumerate(principals):
-            counts = c.TargetPlan(target.target, target.engine, steps).counts()
+            counts = TargetPlan(target.target, target.engine, steps).counts()
             label = f"{_principal_label(target, principal)} <code>{_html(principal)}</code>: " + ", ".join(
                 f"{v} to {k}" for k, v in counts.items() if v)
             if detail == "sql":
@@ -224,10 +232,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def change_json(step: c.Step) -> dict[str, Any]:
+def change_json(step: Step) -> dict[str, Any]:
     change = step.change
     attributes = {f.name: _jsonable(getattr(change, f.name)) for f in dataclasses.fields(change)
                   if f.name not in ("action", "target", "principal", "implied")}
+    if isinstance(change, (c.AlterRole, c.UpdateSecret)):
+        # Typed settings travel as their name and plain old/new values (docs/plan-json.md).
+        del attributes["was"], attributes["to"]
+        attributes.update(setting=change.setting, old=_jsonable(change.old), new=_jsonable(change.new))
     return {
         "action": change.action,
         "type": change.type_name,
@@ -240,7 +252,7 @@ def change_json(step: c.Step) -> dict[str, Any]:
     }
 
 
-def as_json(plan: c.Plan) -> str:
+def as_json(plan: Plan) -> str:
     document = {
         "format_version": JSON_FORMAT_VERSION,
         "kind": plan.mode,

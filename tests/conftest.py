@@ -22,7 +22,8 @@ import psycopg
 import pymysql
 import pytest
 
-from provisioner import cli, sandbox
+from devtools import sandbox
+from provisioner import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUTS: list[str] = []  # everything the CLI printed or logged, across the suite

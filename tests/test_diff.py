@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from provisioner import changes as c
-from provisioner.diff import DiffOptions, diff_target, parse_marker, role_comment
-from provisioner.model import (
+from provisioner.core import changes as c
+from provisioner.core.conventions import parse_marker, role_comment
+from provisioner.core.diff import DiffOptions, diff_target
+from provisioner.core.model import (
     AclGroup,
     AdminSource,
     CurrentState,
@@ -18,7 +19,7 @@ from provisioner.model import (
     Target,
     Traits,
 )
-from provisioner.privileges import DATABASE, SCHEMA, TABLE
+from provisioner.core.privileges import DATABASE, SCHEMA, TABLE
 
 PG = Traits(implied_grants=True, schema_wildcards=True)
 TARGET = Target(name="films", engine="postgres", admin=AdminSource(url_env="X"), database="filmdb")
@@ -172,10 +173,10 @@ def test_offline_model_converges_for_the_example_manifest():
     """Plan the example against an empty in-memory server, carry the plan out, plan again: nothing left."""
     from pathlib import Path
 
-    from provisioner.diff import DiffOptions
+    from provisioner.core.diff import DiffOptions
     from provisioner.engines import get_engine
-    from provisioner.load import load
-    from provisioner.offline import applied_state
+    from provisioner.manifest import load
+    from provisioner.pipeline.offline import applied_state
 
     manifest = load([Path(__file__).resolve().parent.parent / "accounts.yaml"])
     for name, target in manifest.targets.items():

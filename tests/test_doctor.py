@@ -8,8 +8,8 @@ import json
 
 import boto3
 
-from provisioner import sandbox
-from provisioner.doctor import overdue
+from devtools import sandbox
+from provisioner.commands.doctor import overdue
 
 
 def function_in_vpc(name: str, subnet: str, group: str) -> str:

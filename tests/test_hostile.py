@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from provisioner import cli
 from provisioner.errors import ValidationError
-from provisioner.load import load_sources
-from provisioner.model import Manifest
-from provisioner.offline import offline_plan
+from provisioner.manifest import load_sources
+from provisioner.core.model import Manifest
+from provisioner.pipeline.offline import offline_plan
 
 settings.register_profile("ci", max_examples=2200, deadline=None)
 settings.register_profile("fuzz", max_examples=30000, deadline=None)

@@ -22,6 +22,8 @@ def test_make_lambda_builds_an_importable_handler(tmp_path):
     assert "provisioner/rotation.py" in names
     assert any(n.startswith("psycopg_binary/") for n in names) and any(n.startswith("pymysql/") for n in names)
     assert not any("__pycache__" in n for n in names)
+    # Dev tools (throwaway servers, the demo) stay out of the deployment.
+    assert not any(n.startswith("devtools/") or n.endswith(("sandbox.py", "demo.py")) for n in names)
     # The Lambda runtime provides boto3; everything else must come from the zip.
     import boto3
     import botocore

@@ -10,7 +10,7 @@ import boto3
 import psycopg
 import pytest
 
-from provisioner import secrets_manager
+from provisioner.secrets import store as secrets_manager
 
 ROOT = Path(__file__).resolve().parent.parent
 

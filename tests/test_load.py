@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from provisioner.errors import ValidationError
-from provisioner.load import load
-from provisioner.privileges import SEQUENCE, TABLE
-from provisioner.validate import schema, schema_path
+from provisioner.manifest import load
+from provisioner.core.privileges import SEQUENCE, TABLE
+from provisioner.manifest.validate import schema, schema_path
 
 ROOT = Path(__file__).resolve().parent.parent
 

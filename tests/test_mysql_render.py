@@ -4,25 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from provisioner import changes as c
-from provisioner.engines.mysql import MARIADB, MYSQL8, MySQLEngine, detect, native_password_hash
-from provisioner.model import ObjectRef
-from provisioner.privileges import COLUMN, FUNCTION, TABLE
+from provisioner.core import changes as c
+from provisioner.engines.mysql import MARIADB, MYSQL8, MySQLEngine, compiler, detect, native_password_hash
+from provisioner.engines.mysql.compiler import inline
+from provisioner.core.model import ObjectRef
+from provisioner.core.privileges import COLUMN, PROCEDURE, TABLE
 
 BASE = {"target": "billing", "principal": "app"}
 
 
 def render(dialect, change, password=None) -> list[str]:
-    engine = MySQLEngine("mysql")
-    engine.dialect = dialect
-    engine.routine_types = {("billing", "refund"): "PROCEDURE"}
-    return [s.query for s in engine.statements(change, password)]
+    """The statements as the server receives them: the text with its bound values escaped by the driver."""
+    return [inline(s.query, s.params) for s in compiler.statements(change, dialect, password)]
 
 
 def displays(dialect, change, password=None) -> list[str]:
-    engine = MySQLEngine("mysql")
-    engine.dialect = dialect
-    return [s.display for s in engine.statements(change, password)]
+    return [s.display for s in compiler.statements(change, dialect, password)]
 
 
 CASES = [
@@ -37,11 +34,11 @@ CASES = [
     (c.CreateRole(action="+", name="readers", host="", login=False, connection_limit=None, comment="", **BASE),
      ["CREATE ROLE 'readers'@'%'"],
      ["CREATE ROLE `readers`"]),
-    (c.AlterRole(action="~", name="app", host="%", setting="connection_limit", old=5, new=None, **BASE),
+    (c.AlterRole(action="~", name="app", host="%", was=c.ConnectionLimit(5), to=c.ConnectionLimit(None), **BASE),
      ["ALTER USER 'app'@'%' WITH MAX_USER_CONNECTIONS 0"], ["ALTER USER 'app'@'%' WITH MAX_USER_CONNECTIONS 0"]),
-    (c.AlterRole(action="~", name="app", host="%", setting="require_tls", old=True, new=False, **BASE),
+    (c.AlterRole(action="~", name="app", host="%", was=c.RequireTls(True), to=c.RequireTls(False), **BASE),
      ["ALTER USER 'app'@'%' REQUIRE NONE"], ["ALTER USER 'app'@'%' REQUIRE NONE"]),
-    (c.AlterRole(action="~", name="app", host="%", setting="comment", old="", new="it's [managed]", **BASE),
+    (c.AlterRole(action="~", name="app", host="%", was=c.Comment(""), to=c.Comment("it's [managed]"), **BASE),
      ["ALTER USER 'app'@'%' COMMENT 'it\\'s [managed]'"],
      ["INSERT INTO `provisioner_meta`.accounts (user, host, comment) VALUES ('app', '%', 'it\\'s [managed]') "
       "ON DUPLICATE KEY UPDATE comment = VALUES(comment)"]),
@@ -73,8 +70,8 @@ CASES = [
                                 ObjectRef(COLUMN, "billing", "customers", "name")),
                        privileges=("SELECT", "UPDATE"), **BASE),
      ["GRANT SELECT (`id`, `name`), UPDATE (`id`, `name`) ON `billing`.`customers` TO 'app'@'%'"], "same"),
-    (c.GrantPrivileges(action="+", grantee="app", host="%", kind=FUNCTION, schema="billing",
-                       objects=(ObjectRef(FUNCTION, "billing", "refund"),), privileges=("EXECUTE",), **BASE),
+    (c.GrantPrivileges(action="+", grantee="app", host="%", kind=PROCEDURE, schema="billing",
+                       objects=(ObjectRef(PROCEDURE, "billing", "refund"),), privileges=("EXECUTE",), **BASE),
      ["GRANT EXECUTE ON PROCEDURE `billing`.`refund` TO 'app'@'%'"], "same"),
     (c.RevokePrivileges(action="-", grantee="app", host="%", kind="global", schema="",
                         objects=(ObjectRef("global", "", "*"),), privileges=("PROCESS", "RELOAD"), **BASE),
@@ -106,7 +103,8 @@ def test_displays_never_show_the_password_or_its_hash():
 def test_mariadb_roles_have_no_host_and_one_default_role():
     engine = MySQLEngine("mariadb")
     default = c.SetDefaultRoles(action="+", name="app", host="%", old=(), new=("readers",), **BASE)
-    assert [s.query for s in engine.statements(default)] == ["SET DEFAULT ROLE `readers` FOR 'app'@'%'"]
+    assert [inline(s.query, s.params) for s in engine.statements(default)] == [
+        "SET DEFAULT ROLE `readers` FOR 'app'@'%'"]
     assert engine.traits.role_host == "" and MySQLEngine("mysql").traits.role_host == "%"
     two = c.SetDefaultRoles(action="+", name="app", host="%", old=(), new=("a", "b"), **BASE)
     with pytest.raises(Exception, match="one default role"):
@@ -128,7 +126,7 @@ def test_privilege_names_are_checked_before_rendering():
 
 def test_real_mysql8_when_docker_answers(aws, tmp_path, monkeypatch):
     """With a Docker engine, the seed scenario against a real MySQL 8 (testcontainers); this machine has none."""
-    from provisioner import sandbox
+    from devtools import sandbox
 
     if not sandbox.docker_available():
         pytest.skip("no Docker engine: MySQL 8 is covered by the rendering tests above")

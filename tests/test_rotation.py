@@ -15,9 +15,10 @@ from tcp_proxy import TcpProxy
 
 import provisioner
 from provisioner import client as connect_helper
-from provisioner import schedule, secrets_manager
-from provisioner.model import RotationSettings
-from provisioner.rotation import lambda_handler
+from provisioner.core import schedule
+from provisioner.secrets import store as secrets_manager
+from provisioner.core.model import RotationSettings
+from provisioner.secrets.rotation import lambda_handler
 
 SEED = """
 CREATE TABLE public.films (id serial PRIMARY KEY, title text NOT NULL);

@@ -1,19 +1,19 @@
-"""Database engines behind one interface (see `base`): PostgreSQL today, MySQL/MariaDB beside it."""
+"""Database engines behind one interface (see `base`): PostgreSQL, and MySQL/MariaDB beside it."""
 
 from __future__ import annotations
 
-from .base import AuthenticationFailed, ConnInfo, DatabaseUnreachable, Engine, Session, Statement
+from provisioner.engines.base import AuthenticationFailed, ConnInfo, DatabaseUnreachable, Engine, Session, Statement
 
 __all__ = ["AuthenticationFailed", "ConnInfo", "DatabaseUnreachable", "Engine", "Session", "Statement", "get_engine"]
 
 
 def get_engine(name: str) -> Engine:
     if name == "postgres":
-        from .postgres import PostgresEngine
+        from provisioner.engines.postgres import PostgresEngine
 
         return PostgresEngine()
     if name in ("mysql", "mariadb"):
-        from .mysql import MySQLEngine
+        from provisioner.engines.mysql import MySQLEngine
 
         return MySQLEngine(name)
     raise ValueError(f"engine {name!r} is not supported yet")

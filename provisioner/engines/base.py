@@ -1,8 +1,10 @@
 """The engine interface: what the rest of the tool asks of a database engine.
 
-An engine connects, inspects (a constant number of catalog queries -> DatabaseState), renders plan changes as
-statements, executes them under a lock, and checks or changes a password (for rotation). Everything
-engine-specific lives behind this interface; the diff and the secrets code know no SQL.
+An engine connects, inspects (a constant number of catalog queries -> DatabaseState), compiles plan changes
+into statements (a pure function of the change and the dialect), executes them under a lock, and checks or
+changes a password (for rotation). Everything engine-specific lives behind this interface; the diff and the
+secrets code know no SQL. The engine facts registry (ports, aliases, name limits, reserved names, privilege
+vocabulary) is pure data in `core.engine_facts`, re-exported here.
 """
 
 from __future__ import annotations
@@ -10,28 +12,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from ..changes import Change
-from ..errors import ProvisionerError
-from ..model import DatabaseState, Tls, Traits
+from provisioner.core.changes import AnyChange
+from provisioner.core.engine_facts import ENGINES, EngineFacts, facts
+from provisioner.core.model import ConnInfo, DatabaseState, Traits
+from provisioner.errors import ProvisionerError
 
-
-@dataclass(frozen=True)
-class ConnInfo:
-    """Where and as whom to connect. The password never appears in repr()."""
-
-    engine: str
-    host: str
-    port: int
-    user: str
-    password: str = field(repr=False)
-    dbname: str | None = None
-    tls: Tls | None = None
-
-    def as_user(self, user: str, password: str) -> ConnInfo:
-        return ConnInfo(self.engine, self.host, self.port, user, password, self.dbname, self.tls)
+__all__ = ["ENGINES", "AuthenticationFailed", "ConnInfo", "DatabaseUnreachable", "Engine", "EngineFacts", "Session",
+           "Statement", "facts"]
 
 
 @dataclass(frozen=True)
@@ -79,9 +69,10 @@ class Engine(ABC):
     def inspect(self, session: Session) -> DatabaseState: ...
 
     @abstractmethod
-    def statements(self, change: Change, password: str | None = None, session: Session | None = None
-                   ) -> list[Statement]:
-        """Statements for a database change. With password None, a placeholder is displayed instead."""
+    def statements(self, change: AnyChange, password: str | None = None, session: Session | None = None,
+                   server_version: str | None = None) -> list[Statement]:
+        """Statements for a database change. With password None, a placeholder is displayed instead. The dialect
+        is the session's, else the one `server_version` names, else the engine's default (offline plans)."""
 
     @abstractmethod
     @contextmanager
@@ -109,5 +100,9 @@ class Engine(ABC):
     @abstractmethod
     def traits(self) -> Traits:
         """What the diff must know about this engine's model of accounts and grants."""
+
+    def traits_for(self, server_version: str | None) -> Traits:
+        """The traits for a server of this version (MySQL and MariaDB differ in their role host part)."""
+        return self.traits
 
     transactional: bool = True  # whether an apply runs as one transaction (MySQL commits DDL implicitly)

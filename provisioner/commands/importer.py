@@ -1,0 +1,192 @@
+"""`provisioner import`: manifest YAML for the accounts and group roles that exist on a target.
+
+Grants are read with the same inspection as `plan` and written back in the manifest's terms: privileges on
+every object of a schema, together with the matching default privileges, fold into `schema.*` (PostgreSQL);
+database-level grants are `db.*` (MySQL/MariaDB); CONNECT and schema USAGE that other grants imply are left
+implicit. What the manifest cannot express (global MySQL privileges, PostgreSQL role attributes) is reported,
+so that the round trip — import, then plan — shows no changes for everything else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from provisioner.core.conventions import parse_marker
+from provisioner.core.diff import AclIndex
+from provisioner.core.model import DatabaseState, ObjectRef, Target, Traits
+from provisioner.core.privileges import COLUMN, DATABASE, FUNCTION, PROCEDURE, SCHEMA, SEQUENCE, TABLE
+from provisioner.core.engine_facts import is_reserved
+
+KIND_KEYS = {TABLE: "tables", SEQUENCE: "sequences", FUNCTION: "functions", PROCEDURE: "procedures", SCHEMA: "schemas",
+             DATABASE: "databases", COLUMN: "columns"}
+KIND_ORDER = (DATABASE, SCHEMA, TABLE, SEQUENCE, FUNCTION, PROCEDURE, COLUMN)
+SECRET_SAFE = re.compile(r"^[A-Za-z0-9/_+=.@-]+$")
+DEFAULTABLE = (TABLE, SEQUENCE, FUNCTION)
+
+
+@dataclass
+class Imported:
+    roles: list[dict[str, Any]] = field(default_factory=list)
+    accounts: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def system_role(name: str, engine: str, admin: str) -> bool:
+    return name == admin or is_reserved(name, engine)
+
+
+def import_target(target: Target, db: DatabaseState, traits: Traits, adopt: bool) -> Imported:
+    result = Imported()
+    index = AclIndex.build(db.acl_groups)
+    database = target.database
+    for key, role in sorted(db.roles.items(), key=lambda item: (item[1].login, item[1].name)):
+        if system_role(role.name, target.engine, db.admin_user):
+            continue
+        marker = parse_marker(role.comment)
+        if marker and marker.target != target.name:
+            continue
+        entry: dict[str, Any] = {"name": role.name, "target": target.name}
+        if role.login and traits.qualified_accounts and role.host != "%":
+            entry["host"] = role.host
+        description = marker.description if marker else role.comment
+        if description:
+            entry["description"] = description
+        if role.login and role.connection_limit:
+            entry["connection_limit"] = role.connection_limit
+        if role.require_tls:
+            entry["require_tls"] = True
+        if role.member_of:
+            entry["member_of"] = sorted(role.member_of)
+        grants = _grants(key, index, db, target, traits, database)
+        if grants:
+            entry["grants"] = grants
+        if role.login and not SECRET_SAFE.match(role.name):
+            # The default secret name template would carry characters Secrets Manager refuses.
+            entry["secret"] = {"name": "{target}/" + re.sub(r"[^A-Za-z0-9/_+=.@-]", "-", role.name)}
+        if adopt and not marker:
+            entry["adopted"] = True
+            if role.login:
+                # No secret (so nothing to rotate) until `apply --create-secrets`; choose a strategy then.
+                entry["rotation"] = {"strategy": "none"}
+        (result.accounts if role.login else result.roles).append(entry)
+        if role.attributes:
+            result.notes.append(f"{role.name} has {', '.join(sorted(role.attributes))}: the manifest cannot express "
+                                f"role attributes, and apply resets them")
+        held = {g for grp in db.acl_groups if grp.kind == "global" for g, p in grp.grants.items() if g == key and p}
+        if held:
+            result.notes.append(f"{role.name} holds global privileges (*.*): the manifest cannot express them, and "
+                                f"apply revokes them")
+    return result
+
+
+def _grants(grantee: str, index: AclIndex, db: DatabaseState, target: Target, traits: Traits,
+            database: str | None) -> list[dict[str, Any]]:
+    held: dict[ObjectRef, set[str]] = defaultdict(set)
+    totals: dict[tuple[str, str], set[ObjectRef]] = defaultdict(set)
+    for key in index.holders.get(grantee, set()):
+        for group in index.groups.get(key, []):
+            privs = group.grants.get(grantee)
+            if privs:
+                for ref in group.objects:
+                    held[ref] |= privs
+    for key, groups in index.groups.items():
+        for group in groups:
+            totals[key] |= group.objects
+    defaults: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for acl in db.default_acls:
+        owners = target.default_privileges_for or ((db.schema_owners.get(acl.schema),) if acl.schema else ())
+        if acl.owner in owners and grantee in acl.grants:
+            defaults[(acl.kind, acl.schema)] |= acl.grants[grantee]
+
+    entries: list[tuple[str, tuple[str, ...], str]] = []  # (kind, privileges, object text)
+    columns: dict[tuple[str, ...], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    implied_schemas: set[str] = set()
+    by_key: dict[tuple[str, str], dict[ObjectRef, set[str]]] = defaultdict(dict)
+    for ref, privs in held.items():
+        by_key[(ref.kind, ref.schema)][ref] = privs
+    for (kind, schema), objects in by_key.items():
+        if kind in (TABLE, SEQUENCE, FUNCTION, COLUMN):
+            implied_schemas.add(schema)
+        if kind == COLUMN:
+            for ref, privs in sorted(objects.items()):
+                columns[tuple(sorted(privs))][_qualified(ref.schema, ref.name)].append(ref.column)
+            continue
+        folded: set[str] = set()
+        if traits.schema_wildcards and kind in DEFAULTABLE:
+            everything = totals[(kind, schema)]
+            for privilege in sorted({p for privs in objects.values() for p in privs}):
+                on_all = all(privilege in objects.get(ref, ()) for ref in everything)
+                if on_all and privilege in defaults.get((kind, schema), set()):
+                    folded.add(privilege)
+            if folded:
+                entries.append((kind, tuple(sorted(folded)), f"{_quote(schema)}.*"))
+        for ref, privs in sorted(objects.items()):
+            rest = tuple(sorted(privs - folded))
+            if rest:
+                entries.append((kind, rest, _object_text(ref, traits)))
+    if traits.implied_grants:
+        entries = [e for e in entries if not _implied(e, implied_schemas, database)]
+    grouped: dict[tuple[str, tuple[str, ...]], list[str]] = defaultdict(list)
+    for kind, privs, text in entries:
+        grouped[(kind, privs)].append(text)
+    result: list[dict[str, Any]] = []
+    for (kind, privs), names in sorted(grouped.items(), key=lambda i: (KIND_ORDER.index(i[0][0]), i[0][1])):
+        result.append({"privileges": list(privs), KIND_KEYS[kind]: names})
+    for privs, tables in sorted(columns.items()):
+        result.append({"privileges": list(privs), "columns": {t: sorted(cols) for t, cols in sorted(tables.items())}})
+    return result
+
+
+def _implied(entry: tuple[str, tuple[str, ...], str], schemas: set[str], database: str | None) -> bool:
+    kind, privs, text = entry
+    if kind == SCHEMA and privs == ("USAGE",) and text in {_quote(s) for s in schemas}:
+        return True
+    return kind == DATABASE and privs == ("CONNECT",) and text == _quote(database or "")
+
+
+def _object_text(ref: ObjectRef, traits: Traits) -> str:
+    if ref.kind in (DATABASE, SCHEMA):
+        return _quote(ref.name)
+    if ref.kind == FUNCTION and traits.schema_wildcards:
+        name, _, args = ref.name.partition("(")
+        return f"{_quote(ref.schema)}.{_quote(name)}({args}"
+    if ref.is_wildcard:
+        return f"{_quote(ref.schema)}.*"
+    return _qualified(ref.schema, ref.name)
+
+
+def _qualified(schema: str, name: str) -> str:
+    return f"{_quote(schema)}.{_quote(name)}"
+
+
+def _quote(part: str) -> str:
+    """Double-quote a name part only when the manifest's dotted syntax needs it."""
+    if part and all(ch.isalnum() or ch in "_$%\\\\" for ch in part):
+        return part
+    return '"' + part.replace('"', '""') + '"'
+
+
+def to_yaml(imported: Imported, target: Target) -> str:
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def flow_grants(dumper: yaml.SafeDumper, data: dict[str, Any]) -> Any:
+        flow = "privileges" in data
+        return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=flow)
+
+    Dumper.add_representer(dict, flow_grants)
+    document: dict[str, Any] = {"version": 1}
+    if imported.roles:
+        document["roles"] = imported.roles
+    if imported.accounts:
+        document["accounts"] = imported.accounts
+    header = (f"# Imported from target {target.name} ({target.engine}) by `provisioner import`.\n"
+              f"# Keep it beside the manifest that defines target {target.name}; review, then commit.\n")
+    notes = "".join(f"# note: {n}\n" for n in imported.notes)
+    body = yaml.dump(document, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=120)
+    return header + notes + body

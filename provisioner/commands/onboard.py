@@ -1,0 +1,178 @@
+"""`provisioner onboard`: add a least-privilege account to the manifest and say what the service needs.
+
+The manifest is edited with ruamel.yaml's round-trip mode, which keeps the file's comments, order and quoting
+(a plain YAML dump would lose them). The edited manifest is validated as a whole before the file is written:
+bad input changes nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from provisioner.core import privileges
+from provisioner.pipeline.connect import secret_name_of
+from provisioner.secrets.store import SecretStore
+from provisioner.errors import ProvisionerError, ValidationError
+from provisioner.manifest import load_sources, manifest_files
+from provisioner.core.model import Manifest, Principal, Target
+
+_GRANT = re.compile(r"^(?P<privs>[A-Za-z ,]+):(?P<kind>[a-z]+)=(?P<objects>.+)$")
+
+
+@dataclass
+class Onboarded:
+    file: Path
+    manifest: Manifest
+    account: Principal
+    secret: str
+
+
+def parse_grant(spec: str) -> dict[str, Any]:
+    """`SELECT,INSERT:tables=public.films,public.rentals` -> a manifest grant entry."""
+    match = _GRANT.match(spec.strip())
+    if not match or match.group("kind") not in privileges.GRANT_KEYS or match.group("kind") == "columns":
+        kinds = ", ".join(k for k in privileges.GRANT_KEYS if k != "columns")
+        raise ProvisionerError(f"--grant {spec!r} is not PRIVILEGES:KIND=OBJECT[,OBJECT...]",
+                               f"e.g. --grant SELECT,INSERT:tables=public.films; KIND is one of {kinds} "
+                               f"(column grants go in a profile)")
+    privs = [p.strip().upper() for p in match.group("privs").split(",") if p.strip()]
+    objects = [o.strip() for o in match.group("objects").split(",") if o.strip()]
+    return {"privileges": privs, match.group("kind"): objects}
+
+
+def _yaml() -> YAML:
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 120
+    return yaml
+
+
+def _flow(entry: dict[str, Any]) -> CommentedMap:
+    grant = CommentedMap()
+    for key, value in entry.items():
+        items = CommentedSeq(value)
+        items.fa.set_flow_style()
+        grant[key] = items
+    grant.fa.set_flow_style()
+    return grant
+
+
+def onboard(paths: list[str], name: str, target: str, profile: str | None, grants: list[str],
+            description: str | None = None, host: str | None = None, rotation: str | None = None,
+            member_of: list[str] | None = None, store: SecretStore | None = None) -> Onboarded:
+    files = manifest_files(paths)
+    current = {str(f): f.read_text(encoding="utf-8") for f in files}
+    manifest = load_sources(list(current.items()))  # the manifest must be valid before it is edited
+    if target not in manifest.targets:
+        raise ProvisionerError(f"unknown target {target!r}",
+                               f"targets in the manifest: {', '.join(sorted(manifest.targets)) or 'none'}")
+    if not profile and not grants:
+        raise ProvisionerError("onboard needs --profile or at least one --grant",
+                               "e.g. --grant SELECT:tables=public.films, or --profile reader")
+    location = manifest.targets[target].location
+    file = Path(location.file) if location and location.file in current else files[0]
+
+    entry = CommentedMap()
+    entry["name"] = name
+    entry["target"] = target
+    if description:
+        entry["description"] = description
+    if host:
+        entry["host"] = host
+    if profile:
+        entry["profile"] = profile
+    if grants:
+        entry["grants"] = CommentedSeq([_flow(parse_grant(g)) for g in grants])
+    if member_of:
+        members = CommentedSeq(member_of)
+        members.fa.set_flow_style()
+        entry["member_of"] = members
+    if rotation:
+        strategy = CommentedMap(strategy=rotation)
+        strategy.fa.set_flow_style()
+        entry["rotation"] = strategy
+
+    yaml = _yaml()
+    document = yaml.load(current[str(file)]) or CommentedMap()
+    accounts = document.get("accounts")
+    if accounts is None:
+        document["accounts"] = accounts = CommentedSeq()
+    accounts.append(entry)
+    buffer = io.StringIO()
+    yaml.dump(document, buffer)
+    edited = buffer.getvalue()
+
+    try:
+        result = load_sources([(f, edited if f == str(file) else text) for f, text in current.items()])
+    except ValidationError as exc:
+        raise ValidationError(exc.problems) from None  # the file is left as it was
+    account = next(p for p in result.principals if p.name == name and p.target == target and p.login)
+    temporary = file.with_name(f".{file.name}.onboard")
+    temporary.write_text(edited, encoding="utf-8")
+    os.replace(temporary, file)
+    return Onboarded(file, result, account, secret_name_of(account, result.targets[target], store,
+                                                                     find_existing=False))
+
+
+def iam_policy(secret: str, kms_key: str | None, region: str, account_id: str) -> dict[str, Any]:
+    """The policy that lets a service read exactly its own secret (and decrypt it with a customer key)."""
+    statements: list[dict[str, Any]] = [{
+        "Sid": "ReadItsDatabaseSecret",
+        "Effect": "Allow",
+        "Action": "secretsmanager:GetSecretValue",
+        # Secrets Manager appends a hyphen and six random characters to a secret's name in its ARN.
+        "Resource": f"arn:aws:secretsmanager:{region}:{account_id}:secret:{secret}-??????",
+    }]
+    if kms_key and kms_key not in ("alias/aws/secretsmanager", "aws/secretsmanager"):
+        statement: dict[str, Any] = {"Sid": "DecryptWithTheSecretsKey", "Effect": "Allow", "Action": "kms:Decrypt",
+                                     "Condition": {"StringEquals": {
+                                         "kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}}
+        if kms_key.startswith("arn:aws") and ":key/" in kms_key:
+            statement["Resource"] = kms_key
+        elif kms_key.startswith(("alias/", "arn:aws")):
+            alias = kms_key.split(":", 5)[-1] if kms_key.startswith("arn:") else kms_key
+            statement["Resource"] = "*"
+            statement["Condition"]["ForAnyValue:StringEquals"] = {"kms:ResourceAliases": alias}
+        else:
+            statement["Resource"] = f"arn:aws:kms:{region}:{account_id}:key/{kms_key}"
+        statements.append(statement)
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def instructions(result: Onboarded, region: str | None, account_id: str | None) -> str:
+    target: Target = result.manifest.targets[result.account.target]
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "REGION"
+    account_id = account_id or "ACCOUNT_ID"
+    policy = iam_policy(result.secret, result.account.secret.kms_key, region, account_id)
+    driver = "psycopg" if target.engine == "postgres" else "pymysql"
+    alternating = result.account.rotation.strategy == "alternating"
+    lines = [
+        f"added account {result.account.name} (target {target.name}, {target.engine}) to {result.file}",
+        "next: commit the change; `provisioner apply` creates the account and its secret",
+        "",
+        f"secret name: {result.secret}",
+        f"secret ARN:  arn:aws:secretsmanager:{region}:{account_id}:secret:{result.secret}-?????? "
+        f"(six random characters end the ARN)",
+        "",
+        "IAM policy for the service (read exactly its own secret):",
+        json.dumps(policy, indent=2),
+        "",
+        "connect from the service (re-reads the secret when a rotation changes the password):",
+        "    import provisioner",
+        "",
+        f'    conn = provisioner.connect("{result.secret}")   # a {driver} connection',
+    ]
+    if alternating:
+        lines.append(f"    # alternating rotation: the user switches between {result.account.name} and "
+                     f"{result.account.name}_clone; take it from the secret, never hard-code it")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,372 @@
+"""The closed vocabulary of changes the diff produces, and the one order they run in.
+
+Changes are engine-neutral facts ("grant SELECT on these tables to X"), never SQL. Engines compile database
+changes into statements; the apply pipeline carries out secret changes. Every consumer dispatches with `match`
+over `AnyChange` and ends in `assert_never`, so a new change type that some consumer forgets is a mypy error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar, Literal, TypeAlias
+
+from provisioner.core.model import ObjectRef
+
+Action: TypeAlias = Literal["+", "~", "-"]
+ADD: Action = "+"
+CHANGE: Action = "~"
+DESTROY: Action = "-"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Change:
+    action: Action
+    target: str
+    principal: str  # the account or role this change belongs to
+    implied: bool = False
+    # Whether the change sends statements to the database (secret-only changes do not).
+    touches_database: ClassVar[bool] = True
+
+    @property
+    def type_name(self) -> str:
+        name = type(self).__name__
+        return "".join("_" + ch.lower() if ch.isupper() else ch for ch in name).lstrip("_")
+
+    @property
+    def is_database(self) -> bool:
+        return self.touches_database
+
+    @property
+    def destructive(self) -> bool:
+        return self.action == DESTROY
+
+
+# ---------------------------------------------------------------- role settings (typed, one class per kind)
+
+
+@dataclass(frozen=True)
+class Login:
+    value: bool
+
+
+@dataclass(frozen=True)
+class ConnectionLimit:
+    value: int | None  # None = unlimited
+
+
+@dataclass(frozen=True)
+class Attributes:
+    """Role attributes beyond LOGIN (SUPERUSER, CREATEDB, NOINHERIT, ...); a managed role holds none."""
+
+    value: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Comment:
+    value: str | None
+
+
+@dataclass(frozen=True)
+class RequireTls:
+    value: bool
+
+
+@dataclass(frozen=True)
+class SessionRole:
+    value: str | None
+
+
+RoleSetting: TypeAlias = Login | ConnectionLimit | Attributes | Comment | RequireTls | SessionRole
+ROLE_SETTING_NAMES: dict[type, str] = {Login: "login", ConnectionLimit: "connection_limit", Attributes: "attributes",
+                                       Comment: "comment", RequireTls: "require_tls", SessionRole: "session_role"}
+
+
+# ---------------------------------------------------------------- database changes
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateRole(Change):
+    name: str
+    login: bool
+    connection_limit: int | None
+    comment: str
+    host: str = "%"
+    require_tls: bool = False
+    session_role: str | None = None
+    secret: str | None = None  # login accounts: created with the password of this secret's AWSCURRENT
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlterRole(Change):
+    """One setting of a role changes from `was` to `to` (both of the same setting type)."""
+
+    name: str
+    was: RoleSetting
+    to: RoleSetting
+    host: str = "%"
+
+    @property
+    def setting(self) -> str:
+        return ROLE_SETTING_NAMES[type(self.to)]
+
+    @property
+    def old(self) -> object:
+        return self.was.value
+
+    @property
+    def new(self) -> object:
+        return self.to.value
+
+
+@dataclass(frozen=True, kw_only=True)
+class DropRole(Change):
+    name: str
+    host: str = "%"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetPassword(Change):
+    """Set the role's password to the secret's AWSCURRENT value."""
+
+    name: str
+    secret: str
+    reason: str
+    host: str = "%"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrantMembership(Change):
+    role: str
+    member: str
+    host: str = "%"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevokeMembership(Change):
+    role: str
+    member: str
+    host: str = "%"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetDefaultRoles(Change):
+    """MySQL/MariaDB: the roles active at login (after the memberships exist, before any is revoked)."""
+
+    name: str
+    host: str
+    old: tuple[str, ...]
+    new: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrivilegeChange(Change):
+    """Shared shape of GrantPrivileges and RevokePrivileges (not itself a change type)."""
+
+    grantee: str
+    kind: str
+    schema: str
+    objects: tuple[ObjectRef, ...]
+    privileges: tuple[str, ...]
+    all_in_schema: bool = False
+    host: str = "%"
+    also: tuple[tuple[str, str], ...] = ()  # more (grantee, host) in the same statement (batched execution)
+
+    @property
+    def grantees(self) -> tuple[tuple[str, str], ...]:
+        return ((self.grantee, self.host), *self.also)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrantPrivileges(PrivilegeChange):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevokePrivileges(PrivilegeChange):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class DefaultPrivilegeChange(Change):
+    """Shared shape of Grant/RevokeDefaultPrivileges (not itself a change type)."""
+
+    owner: str
+    schema: str
+    kind: str
+    grantee: str
+    privileges: tuple[str, ...]
+    also: tuple[tuple[str, str], ...] = ()  # more grantees in the same statement (batched execution)
+
+    @property
+    def host(self) -> str:
+        return "%"
+
+    @property
+    def grantees(self) -> tuple[tuple[str, str], ...]:
+        return ((self.grantee, "%"), *self.also)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrantDefaultPrivileges(DefaultPrivilegeChange):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevokeDefaultPrivileges(DefaultPrivilegeChange):
+    pass
+
+
+# ---------------------------------------------------------------- secret changes
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecretChange(Change):
+    secret: str
+    touches_database: ClassVar[bool] = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateSecret(SecretChange):
+    fields: Mapping[str, object]  # the RDS-credential JSON without the password
+    kms_key: str | None
+    description: str
+    tags: Mapping[str, str]
+    password_length: int = 32
+    exclude_characters: str = ""
+    reuse_existing: bool = False  # a scheduled-for-deletion secret of the same name is restored
+
+
+@dataclass(frozen=True)
+class SecretFields:
+    """The credential JSON of the secret, without its password."""
+
+    value: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class SecretDescription:
+    value: str | None
+
+
+@dataclass(frozen=True)
+class SecretKmsKey:
+    value: str | None  # None = the AWS managed key
+
+
+@dataclass(frozen=True)
+class SecretTags:
+    value: Mapping[str, str]
+
+
+SecretSetting: TypeAlias = SecretFields | SecretDescription | SecretKmsKey | SecretTags
+SECRET_SETTING_NAMES: dict[type, str] = {SecretFields: "value", SecretDescription: "description",
+                                         SecretKmsKey: "kms_key", SecretTags: "tags"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpdateSecret(SecretChange):
+    was: SecretSetting
+    to: SecretSetting
+
+    @property
+    def setting(self) -> str:
+        return SECRET_SETTING_NAMES[type(self.to)]
+
+    @property
+    def old(self) -> object:
+        return self.was.value
+
+    @property
+    def new(self) -> object:
+        return self.to.value
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfirmPassword(SecretChange):
+    """The secret was written but the database password was not confirmed (an interrupted apply)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResetPassword(SecretChange):
+    """A new password: written as AWSPENDING, set in the database, then promoted to AWSCURRENT."""
+
+    name: str
+    password_length: int = 32
+    exclude_characters: str = ""
+    host: str = "%"
+    touches_database: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinishPendingPassword(SecretChange):
+    """An AWSPENDING version left by an interrupted password change: set it in the database, promote it."""
+
+    name: str
+    version: str
+    host: str = "%"
+    touches_database: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigureRotation(SecretChange):
+    """RotateSecret with the Lambda ARN and RotationRules; the fingerprint is recorded in a tag."""
+
+    function: str
+    rules: Mapping[str, object]
+    rotate_immediately: bool
+    fingerprint: str
+    was: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisableRotation(SecretChange):
+    """CancelRotateSecret: the manifest asks for no Lambda rotation."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteSecret(SecretChange):
+    recovery_days: int
+
+
+# ---------------------------------------------------------------- the closed sets and the order
+
+DatabaseChange: TypeAlias = (
+    CreateRole | AlterRole | DropRole | SetPassword | GrantMembership | RevokeMembership | SetDefaultRoles
+    | GrantPrivileges | RevokePrivileges | GrantDefaultPrivileges | RevokeDefaultPrivileges
+    | ResetPassword | FinishPendingPassword
+)
+SecretOnlyChange: TypeAlias = (
+    CreateSecret | UpdateSecret | ConfirmPassword | ConfigureRotation | DisableRotation | DeleteSecret
+)
+AnyChange: TypeAlias = DatabaseChange | SecretOnlyChange
+
+# Execution order: secrets that must exist before the database, then creations and grants, revocations, drops,
+# and secret work that follows the database. Changes in one group keep the order the diff produced them in.
+ORDER: tuple[tuple[type[Change], ...], ...] = (
+    (CreateSecret, ConfirmPassword, ResetPassword),
+    (CreateRole,),
+    (AlterRole,),
+    (SetPassword, FinishPendingPassword),
+    (GrantMembership,),
+    (SetDefaultRoles,),
+    (GrantPrivileges,),
+    (GrantDefaultPrivileges,),
+    (RevokeDefaultPrivileges,),
+    (RevokePrivileges,),
+    (RevokeMembership,),
+    (DropRole,),
+    (UpdateSecret,),
+    (ConfigureRotation, DisableRotation),
+    (DeleteSecret,),
+)
+_RANK: dict[type[Change], int] = {kind: rank for rank, group in enumerate(ORDER) for kind in group}
+
+
+def rank(change: Change) -> int:
+    """Position of a change's type in ORDER (KeyError for a type outside the vocabulary)."""
+    return _RANK[type(change)]
+
+
+def in_order(changes: list[AnyChange]) -> list[AnyChange]:
+    return sorted(changes, key=rank)

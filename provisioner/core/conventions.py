@@ -1,0 +1,133 @@
+"""The names and marks the provisioner gives things, defined once: the ownership marker in role comments, the
+tags on secrets, the derived role names of alternating accounts, and secret names.
+
+Nothing outside `core` defines a naming convention; every module that needs one imports it from here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from provisioner.core.model import Principal, Target
+
+# ---------------------------------------------------------------- the ownership marker (role comments)
+
+MARKER = "managed by provisioner"
+_MARKER_RE = re.compile(r"\[" + MARKER + r": target=(?P<target>[^,\]]*)(?P<adopted>, adopted)?\]\s*$")
+
+
+@dataclass(frozen=True)
+class Marker:
+    target: str
+    adopted: bool
+    description: str
+
+
+def role_comment(description: str | None, target: str, adopted: bool) -> str:
+    marker = f"[{MARKER}: target={target}{', adopted' if adopted else ''}]"
+    return f"{description} {marker}" if description else marker
+
+
+def parse_marker(comment: str | None) -> Marker | None:
+    if not comment:
+        return None
+    match = _MARKER_RE.search(comment)
+    if not match:
+        return None
+    return Marker(match.group("target"), bool(match.group("adopted")), comment[: match.start()].rstrip())
+
+
+# ---------------------------------------------------------------- secret tags
+
+MANAGED_TAG = "provisioner:managed"
+TARGET_TAG = "provisioner:target"
+ACCOUNT_TAG = "provisioner:account"
+MANAGED_TAGS = (MANAGED_TAG, TARGET_TAG, ACCOUNT_TAG)
+SYNC_TAG = "provisioner:sync"  # "pending": secret written, database not confirmed; "version:ID": reset pending
+SYNC_PENDING = "pending"
+SYNC_VERSION_PREFIX = "version:"
+ROTATION_TAG = "provisioner:rotation"  # fingerprint of the rotation configuration last applied
+INTERNAL_TAGS = (SYNC_TAG, ROTATION_TAG)
+
+
+def ownership_tags(target: str, account: str) -> dict[str, str]:
+    return {MANAGED_TAG: "true", TARGET_TAG: target, ACCOUNT_TAG: account}
+
+
+def secret_tags(principal: Principal) -> dict[str, str]:
+    """The user's tags plus the ownership tags (which win)."""
+    tags = dict(principal.secret.tags)
+    tags.update(ownership_tags(principal.target, principal.name))
+    return tags
+
+
+def sync_version(version: str) -> str:
+    return SYNC_VERSION_PREFIX + version
+
+
+# ---------------------------------------------------------------- derived role names
+
+CLONE_SUFFIX = "_clone"
+GROUP_SUFFIX = "_group"
+DERIVED_SUFFIXES = (CLONE_SUFFIX, GROUP_SUFFIX)
+
+
+def clone_name(name: str) -> str:
+    return name + CLONE_SUFFIX
+
+
+def group_name(name: str) -> str:
+    return name + GROUP_SUFFIX
+
+
+def alternate_username(username: str) -> str:
+    """The other user of an alternating pair (AWS's naming): strip a trailing _clone, else append it."""
+    return username.removesuffix(CLONE_SUFFIX) if username.endswith(CLONE_SUFFIX) else clone_name(username)
+
+
+def user_names(p: Principal) -> tuple[str, ...]:
+    """The database users behind an account: NAME, plus NAME_clone for alternating rotation."""
+    if p.login and p.rotation.strategy == "alternating":
+        return (p.name, clone_name(p.name))
+    return (p.name,)
+
+
+def derived_names(p: Principal, engine: str) -> tuple[str, ...]:
+    """Role names the tool makes for a principal besides its own (clone; PostgreSQL: the shared group)."""
+    if not (p.login and p.rotation.strategy == "alternating"):
+        return ()
+    return (clone_name(p.name), group_name(p.name)) if engine == "postgres" else (clone_name(p.name),)
+
+
+def account_of(name: str, names: set[str]) -> str:
+    """The account a `_clone`/`_group` role belongs to, when that account is among `names`."""
+    for suffix in DERIVED_SUFFIXES:
+        if name.endswith(suffix) and name.removesuffix(suffix) in names:
+            return name.removesuffix(suffix)
+    return name
+
+
+# ---------------------------------------------------------------- secret names
+
+SECRET_PLACEHOLDERS = ("target", "account", "engine", "database")
+
+
+def secret_database(target: Target, connected_database: str | None) -> str | None:
+    """The database a secret names: the target's `database`, else the one the admin connection uses."""
+    return target.database or connected_database or None
+
+
+def secret_name(principal: Principal, target: Target, database: str | None) -> str:
+    """The one place a secret's name is made; `database` comes from `secret_database`."""
+    return principal.secret.name.format(
+        target=target.name, account=principal.name, engine=target.engine, database=database or "")
+
+
+def secret_description(principal: Principal) -> str:
+    return principal.secret.description or (
+        f"Credentials of database account {principal.name} on target {principal.target} (managed by provisioner)")
+
+
+def secret_name_needs_database(principal: Principal) -> bool:
+    return "{database}" in principal.secret.name

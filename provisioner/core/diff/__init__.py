@@ -1,0 +1,128 @@
+"""Diff: (desired, current) -> ordered list of changes. A pure function: no I/O, no SQL.
+
+Authoritative for the accounts and roles the manifest names: what the file does not declare is revoked.
+Never touches roles the file does not name, except those the provisioner itself created for this target and
+that left the file (they are dropped). The parts: `access` (what a principal should hold), `grants`
+(privilege and default-privilege changes), `roles` (create/alter/drop, memberships), `secrets`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+from provisioner.core import changes as c
+from provisioner.core.conventions import account_of, parse_marker, secret_database, secret_name
+from provisioner.core.model import CurrentState, DatabaseState, Grant, Principal, RoleState, Target, Traits
+from provisioner.core.privileges import FUNCTION, PROCEDURE
+from provisioner.core.diff.access import DesiredAccess, desired_access, provided_by
+from provisioner.core.diff.context import AclIndex, DiffContext, DiffOptions, DiffResult, Grantee
+from provisioner.core.diff.roles import database_principals, drop_role, reconcile_role
+from provisioner.core.diff.secrets import secret_changes
+
+ROUTINE_KINDS = (FUNCTION, PROCEDURE)
+__all__ = ["AclIndex", "DesiredAccess", "DiffContext", "DiffOptions", "DiffResult", "Grantee",
+           "database_principals", "diff_target"]
+
+
+def diff_target(
+    target: Target, principals: Iterable[Principal], state: CurrentState, options: DiffOptions | None = None,
+    traits: Traits | None = None,
+) -> DiffResult:
+    """Everything that must change on one target for the live state to match the manifest."""
+    traits = traits or Traits()
+    db = state.database
+    assert db is not None, "diff_target needs an inspected database"
+    connected = str(state.connection["dbname"]) if state.connection.get("dbname") else None
+    ctx = DiffContext(target=target, state=state, db=db, traits=traits, options=options or DiffOptions(),
+                      index=AclIndex.build(db.acl_groups), database=secret_database(target, connected))
+    # Group roles carry the engine's role host part (MariaDB: '', MySQL: '%').
+    principals = [p if p.login else replace(p, host=traits.role_host) for p in principals]
+    principals = routines_as_found(principals, db)
+    ctx.result.labels.update({p.name: p.kind for p in principals})
+    _present(ctx, principals)
+    dropped, kept = _absent(ctx, principals)
+    _leaving(ctx, principals, dropped, kept)
+    _deleted_secrets(ctx, principals, dropped, kept)
+    ctx.result.changes = c.in_order(ctx.result.changes)
+    return ctx.result
+
+
+def routines_as_found(principals: list[Principal], db: DatabaseState) -> list[Principal]:
+    """MySQL/MariaDB routines are a FUNCTION or a PROCEDURE: a grant declared under one key for a routine the
+    server knows as the other refers to the routine the server has (inspection says which it is)."""
+    found = {(ref.schema, ref.name): ref.kind for g in db.acl_groups if g.kind in ROUTINE_KINDS for ref in g.objects}
+    if not any(kind == PROCEDURE for kind in found.values()) and not any(
+            g.obj.kind == PROCEDURE for p in principals for g in p.grants):
+        return principals
+
+    def as_found(grant: Grant) -> Grant:
+        kind = found.get((grant.obj.schema, grant.obj.name))
+        if grant.obj.kind in ROUTINE_KINDS and kind and kind != grant.obj.kind:
+            return replace(grant, obj=replace(grant.obj, kind=kind))
+        return grant
+
+    return [replace(p, grants=tuple(as_found(g) for g in p.grants)) for p in principals]
+
+
+def _present(ctx: DiffContext, principals: list[Principal]) -> None:
+    engine = ctx.target.engine
+    members = [m for p in principals for m in database_principals(p, engine)]
+    provided = provided_by(members, ctx.state, ctx.database, ctx.traits)
+    present = sorted((p for p in principals if p.state == "present"), key=lambda p: (p.login, p.name))
+    for p in present:
+        secret = secret_name(p, ctx.target, ctx.database) if p.login else None
+        for member in database_principals(p, engine):
+            holder = secret if member.name == p.name else None
+            access = desired_access(member, ctx.database, ctx.traits, provided(member))
+            reconcile_role(ctx, member, p.name, access, holder)
+        if p.login and p.name != ctx.db.admin_user:
+            created = ctx.traits.identity(p.name, p.host) not in ctx.db.roles
+            secret_changes(ctx, p, created)
+
+
+def _absent(ctx: DiffContext, principals: list[Principal]) -> tuple[set[str], set[str]]:
+    dropped: set[str] = set()
+    kept: set[str] = set()
+    for p in (p for p in principals if p.state == "absent"):
+        for member in database_principals(p, ctx.target.engine):
+            identity = ctx.traits.identity(member.name, member.host)
+            role = ctx.db.roles.get(identity)
+            if role and member.name != ctx.db.admin_user:
+                (dropped if drop_role(ctx, identity, role) else kept).add(member.name)
+    return dropped, kept
+
+
+def _leaving(ctx: DiffContext, principals: list[Principal], dropped: set[str], kept: set[str]) -> None:
+    """Roles this target created that the manifest no longer names: dropped (adopted ones are left)."""
+    named = {ctx.traits.identity(m.name, m.host) for p in principals
+             for m in database_principals(p, ctx.target.engine)}
+    leaving: dict[str, RoleState] = {}
+    for identity, role in sorted(ctx.db.roles.items()):
+        marker = parse_marker(role.comment)
+        if identity not in named and marker and marker.target == ctx.target.name:
+            leaving[identity] = role
+    leaving_names = {role.name for role in leaving.values()}
+    for identity, role in leaving.items():
+        marker = parse_marker(role.comment)
+        if marker is not None and marker.adopted:
+            ctx.result.warnings.append(f"{role.name} left the manifest; it was adopted, not created, so it is "
+                                       f"left as is")
+            kept.add(role.name)
+            continue
+        owner = account_of(role.name, leaving_names)
+        (dropped if drop_role(ctx, identity, role, owner) else kept).add(role.name)
+
+
+def _deleted_secrets(ctx: DiffContext, principals: list[Principal], dropped: set[str], kept: set[str]) -> None:
+    present_accounts = {p.name for p in principals if p.state == "present" and p.login}
+    absent = [p for p in principals if p.state == "absent"]
+    in_database = {role.name for role in ctx.db.roles.values()}
+    for secret in sorted(ctx.state.secrets.values(), key=lambda s: s.name):
+        if secret.target != ctx.target.name or secret.deleted or secret.account in present_accounts:
+            continue
+        if secret.account in dropped or (secret.account not in in_database and secret.account not in kept):
+            recovery = next((p.secret.recovery_days for p in absent if p.name == secret.account), 7)
+            ctx.result.changes.append(c.DeleteSecret(action=c.DESTROY, target=ctx.target.name,
+                                                     principal=secret.account, secret=secret.name,
+                                                     recovery_days=recovery))

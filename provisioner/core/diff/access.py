@@ -1,0 +1,95 @@
+"""What one principal should hold: declared objects, implied ones (CONNECT, schema USAGE) and schema wildcards,
+and which implied privileges reach it anyway (through PUBLIC or a role of the manifest it is a member of).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from provisioner.core.model import CurrentState, ObjectRef, Principal, Traits
+from provisioner.core.privileges import COLUMN, DATABASE, FUNCTION, SCHEMA, SEQUENCE, TABLE
+
+Provided = Callable[[ObjectRef, str], bool]
+
+
+@dataclass
+class DesiredAccess:
+    """What one principal should hold, split into declared objects, implied ones and schema wildcards."""
+
+    explicit: dict[ObjectRef, set[str]] = field(default_factory=lambda: defaultdict(set))
+    implied: dict[ObjectRef, set[str]] = field(default_factory=lambda: defaultdict(set))
+    wildcard: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+    # Implied privileges the principal has anyway (through PUBLIC or a role it is a member of): not granted,
+    # but not revoked either when held.
+    tolerated: dict[ObjectRef, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+    def keys(self) -> set[tuple[str, str]]:
+        refs = list(self.explicit) + list(self.implied) + list(self.tolerated)
+        return {(r.kind, r.schema) for r in refs} | set(self.wildcard)
+
+
+def desired_access(principal: Principal, database: str | None, traits: Traits,
+                   provided: Provided | None = None) -> DesiredAccess:
+    access = DesiredAccess()
+    for grant in principal.grants:
+        ref = grant.obj
+        if ref.is_wildcard and traits.schema_wildcards:
+            access.wildcard[(ref.kind, ref.schema)] |= grant.privileges
+        else:
+            # MySQL/MariaDB: `db.*` is itself one grant (database level), which covers future tables natively.
+            access.explicit[ref] |= grant.privileges
+        if not traits.implied_grants:
+            continue
+        if ref.kind in (TABLE, SEQUENCE, FUNCTION, COLUMN):
+            access.implied[ObjectRef(SCHEMA, "", ref.schema)].add("USAGE")
+        if database:
+            access.implied[ObjectRef(DATABASE, "", database)].add("CONNECT")
+    # Nothing is implied that is also declared: the plan shows a grant as implied only when it is.
+    for ref in list(access.implied):
+        access.implied[ref] -= access.explicit.get(ref, set())
+        if provided:
+            already = {p for p in access.implied[ref] if provided(ref, p)}
+            access.implied[ref] -= already
+            if already:
+                access.tolerated[ref] |= already
+        if not access.implied[ref]:
+            del access.implied[ref]
+    return access
+
+
+def provided_by(principals: list[Principal], state: CurrentState, database: str | None, traits: Traits
+                ) -> Callable[[Principal], Provided]:
+    """For each principal: whether an implied privilege reaches it anyway — through PUBLIC (e.g. CONNECT on a
+    database, which PostgreSQL grants to PUBLIC by default) or through a role of the manifest it is a member of
+    (roles inherit)."""
+    db = state.database
+    assert db is not None
+    public = {(ref, p) for g in db.acl_groups if g.kind in (DATABASE, SCHEMA)
+              for ref in g.objects for p in g.grants.get("PUBLIC", ())}
+    roles = {p.name: p for p in principals if not p.login and p.state == "present"}
+    own: dict[str, DesiredAccess] = {name: desired_access(p, database, traits) for name, p in roles.items()}
+
+    def closure(p: Principal) -> set[str]:
+        seen: set[str] = set()
+        todo = [r for r in p.member_of if r in roles]
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo += [r for r in roles[name].member_of if r in roles]
+        return seen
+
+    def for_principal(p: Principal) -> Provided:
+        inherited = closure(p)
+
+        def provided(ref: ObjectRef, privilege: str) -> bool:
+            if (ref, privilege) in public:
+                return True
+            return any(privilege in own[r].explicit.get(ref, ()) or privilege in own[r].implied.get(ref, ())
+                       for r in inherited)
+
+        return provided
+
+    return for_principal

@@ -1,0 +1,73 @@
+"""What every part of one target's diff shares: the target, the inspected state, the engine's traits, the
+options, and the findings (changes, warnings and errors together, one way to return them)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from provisioner.core import changes as c
+from provisioner.core.model import AclGroup, CurrentState, DatabaseState, Target, Traits
+
+
+@dataclass(frozen=True)
+class DiffOptions:
+    reset_passwords: frozenset[str] = frozenset()  # account names; "*" = every account
+    create_secrets: bool = False  # adopted accounts without a secret get one (and so a new password)
+
+
+@dataclass
+class DiffResult:
+    changes: list[c.AnyChange] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)  # principal -> "account" | "role", for renderers
+
+
+@dataclass
+class AclIndex:
+    """Current ACL groups by (kind, schema), and which keys each grantee holds something in."""
+
+    groups: dict[tuple[str, str], list[AclGroup]]
+    holders: dict[str, set[tuple[str, str]]]
+    sizes: dict[tuple[str, str], int]
+
+    @classmethod
+    def build(cls, groups: Iterable[AclGroup]) -> AclIndex:
+        by_key: dict[tuple[str, str], list[AclGroup]] = defaultdict(list)
+        holders: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        sizes: dict[tuple[str, str], int] = defaultdict(int)
+        for group in groups:
+            key = (group.kind, group.schema)
+            by_key[key].append(group)
+            sizes[key] += len(group.objects)
+            for grantee in group.grants:
+                holders[grantee].add(key)
+        return cls(dict(by_key), dict(holders), dict(sizes))
+
+
+@dataclass(frozen=True)
+class Grantee:
+    """A database role as the diff addresses it: its name and host part, its identity on the server (the key of
+    `DatabaseState.roles` and of ACL grants), and the manifest principal its changes are listed under."""
+
+    name: str
+    host: str
+    identity: str
+    principal: str
+
+
+@dataclass
+class DiffContext:
+    target: Target
+    state: CurrentState
+    db: DatabaseState
+    traits: Traits
+    options: DiffOptions
+    index: AclIndex
+    database: str | None  # the database implied CONNECT and secret names refer to
+    result: DiffResult = field(default_factory=DiffResult)
+
+    def grantee(self, name: str, host: str, principal: str | None = None) -> Grantee:
+        return Grantee(name, host, self.traits.identity(name, host), principal or name)

@@ -1,0 +1,119 @@
+"""Role changes: create, alter (typed settings), memberships, default roles, and drops of roles that go —
+for one database role of the manifest at a time."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from provisioner.core import changes as c
+from provisioner.core.conventions import clone_name, group_name, parse_marker, role_comment, user_names
+from provisioner.core.model import Principal, RoleState
+from provisioner.core.diff.access import DesiredAccess
+from provisioner.core.diff.context import DiffContext, Grantee
+from provisioner.core.diff.grants import default_privilege_changes, privilege_changes
+
+
+def database_principals(p: Principal, engine: str) -> list[Principal]:
+    """The roles an account needs in the database.
+
+    Alternating accounts on PostgreSQL: a NOLOGIN group `NAME_group` holds every grant and membership; the login
+    users NAME and NAME_clone are its members and switch to it at login (`SET role`), so both hold exactly the
+    account's privileges and every object either creates is owned by the group, usable by both (unlike AWS's
+    own function, whose clone keeps what it creates: aws-samples/aws-secrets-manager-rotation-lambdas#56).
+    Elsewhere (MySQL/MariaDB) both users receive the same grants directly.
+    """
+    if not (p.login and p.rotation.strategy == "alternating"):
+        return [p]
+    if engine == "postgres":
+        group = replace(p, name=group_name(p.name), login=False, connection_limit=None,
+                        description=f"privileges of {p.name} and {clone_name(p.name)} (alternating rotation)")
+        users = [replace(p, name=n, grants=(), member_of=(group.name,), session_role=group.name)
+                 for n in user_names(p)]
+        return [group, *users]
+    return [replace(p, name=n) for n in user_names(p)]
+
+
+def reconcile_role(ctx: DiffContext, p: Principal, principal: str, access: DesiredAccess, secret: str | None
+                   ) -> None:
+    """Role, membership and privilege changes for one database role of the manifest."""
+    who = ctx.grantee(p.name, p.host, principal)
+    existing = ctx.db.roles.get(who.identity)
+    if p.name == ctx.db.admin_user:
+        ctx.result.errors.append(f"{p.name} is the admin account of target {ctx.target.name}; it is never managed")
+        return
+    marker = parse_marker(existing.comment) if existing else None
+    if marker and marker.target != ctx.target.name:
+        ctx.result.errors.append(f"role {p.name} is managed by target {marker.target!r} (same server); "
+                                 f"declare it under one target only")
+        return
+    adopted = existing is not None and (marker is None or marker.adopted)
+    comment: str | None = role_comment(p.description, ctx.target.name, adopted)
+    if p.adopted and existing is not None and marker is None:
+        # Declared as adopted: manage its grants, leave its comment unless the manifest describes it.
+        comment = p.description if p.description is not None else existing.comment
+    ctx.result.changes += role_changes(ctx, p, who, existing, comment, secret)
+    ctx.result.changes += membership_changes(ctx, p, who, existing)
+    privilege_changes(ctx, who, access)
+    default_privilege_changes(ctx, who, access)
+
+
+def role_changes(ctx: DiffContext, p: Principal, who: Grantee, existing: RoleState | None, comment: str | None,
+                 secret: str | None) -> list[c.AnyChange]:
+    base = {"target": ctx.target.name, "principal": who.principal, "host": p.host, "name": p.name}
+    default_roles = ctx.traits.default_roles and p.login
+    if existing is None:
+        found: list[c.AnyChange] = [c.CreateRole(
+            action=c.ADD, login=p.login, connection_limit=_limit(p.connection_limit), comment=comment or "",
+            require_tls=p.require_tls, session_role=p.session_role, secret=secret, **base)]
+        if default_roles and p.member_of:
+            found.append(c.SetDefaultRoles(action=c.ADD, old=(), new=tuple(sorted(p.member_of)), **base))
+        return found
+    found = []
+    if default_roles and existing.default_roles != frozenset(p.member_of):
+        found.append(c.SetDefaultRoles(action=c.CHANGE, old=tuple(sorted(existing.default_roles)),
+                                       new=tuple(sorted(p.member_of)), **base))
+    settings: list[tuple[c.RoleSetting, c.RoleSetting]] = [
+        (c.Login(existing.login), c.Login(p.login)),
+        (c.ConnectionLimit(existing.connection_limit), c.ConnectionLimit(_limit(p.connection_limit))),
+        (c.Attributes(tuple(sorted(existing.attributes))), c.Attributes(())),
+        (c.Comment(existing.comment), c.Comment(comment)),
+        (c.RequireTls(existing.require_tls), c.RequireTls(p.require_tls)),
+        (c.SessionRole(existing.session_role), c.SessionRole(p.session_role)),
+    ]
+    found += [c.AlterRole(action=c.CHANGE, was=was, to=to, **base) for was, to in settings if was != to]
+    return found
+
+
+def _limit(value: int | None) -> int | None:
+    return None if value is None or value < 0 else value
+
+
+def membership_changes(ctx: DiffContext, p: Principal, who: Grantee, existing: RoleState | None
+                       ) -> list[c.AnyChange]:
+    have = existing.member_of if existing else frozenset()
+    want = frozenset(p.member_of)
+    base = {"target": ctx.target.name, "principal": who.principal, "member": p.name, "host": p.host}
+    return [c.GrantMembership(action=c.ADD, role=r, **base) for r in sorted(want - have)] + [
+        c.RevokeMembership(action=c.DESTROY, role=r, **base) for r in sorted(have - want)
+    ]
+
+
+def drop_role(ctx: DiffContext, identity: str, role: RoleState, principal: str | None = None) -> bool:
+    """Revoke everything the role holds, then drop it; False (and an error) when it owns objects."""
+    name = role.name
+    who = Grantee(name, role.host, identity, principal or name)
+    if role.owned_objects:
+        example = f" (e.g. {role.owned_example})" if role.owned_example else ""
+        ctx.result.errors.append(
+            f"{name} cannot be dropped: it owns {role.owned_objects} object(s){example}. Reassign them first "
+            f"(REASSIGN OWNED BY {name} TO another_role) or drop them, then run apply again"
+        )
+        return False
+    privilege_changes(ctx, who, DesiredAccess())
+    default_privilege_changes(ctx, who, DesiredAccess())
+    ctx.result.changes += [c.RevokeMembership(action=c.DESTROY, target=ctx.target.name, principal=who.principal,
+                                              role=r, member=name, host=role.host) for r in sorted(role.member_of)]
+    ctx.result.changes.append(c.DropRole(action=c.DESTROY, target=ctx.target.name, principal=who.principal,
+                                         name=name, host=role.host))
+    ctx.result.labels.setdefault(who.principal, "account" if role.login else "role")
+    return True

@@ -1,0 +1,143 @@
+"""Secret changes of one login account: create, confirm an interrupted apply, reset or finish a password,
+keep the credential JSON, description, KMS key and tags in line, and configure rotation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from provisioner.core import changes as c
+from provisioner.core import schedule
+from provisioner.core.conventions import (
+    INTERNAL_TAGS,
+    ROTATION_TAG,
+    SYNC_TAG,
+    SYNC_VERSION_PREFIX,
+    secret_description,
+    secret_name,
+    secret_tags,
+    user_names,
+)
+from provisioner.core.model import Principal, SecretState
+from provisioner.core.secret_value import USERNAME, fields_for
+from provisioner.core.diff.context import DiffContext
+
+
+def same_kms_key(desired: str | None, current: str | None) -> bool:
+    if not desired:
+        return not current or current.endswith("aws/secretsmanager")
+    if not current:
+        return False
+    return current == desired or current.endswith(":" + desired) or current.endswith("/" + desired)
+
+
+def secret_changes(ctx: DiffContext, p: Principal, role_created: bool) -> None:
+    name = secret_name(p, ctx.target, ctx.database)
+    secret = ctx.state.secrets.get(name)
+    if (secret is None or secret.deleted) and p.adopted and not role_created and not ctx.options.create_secrets:
+        ctx.result.warnings.append(f"adopted account {p.name} has no secret: `apply --create-secrets` creates "
+                                   f"{name} (with a new password, as the current one cannot be known)")
+        return
+    if secret is None or secret.deleted:
+        _new_secret(ctx, p, name, secret, role_created)
+        return
+    if (secret.target, secret.account) != (ctx.target.name, p.name):
+        ctx.result.warnings.append(f"secret {name} is tagged for {secret.target}/{secret.account}; not touched")
+        return
+    base = {"target": ctx.target.name, "principal": p.name, "secret": name}
+    ctx.result.changes += _password_changes(ctx, p, secret, role_created, base)
+    ctx.result.changes += _metadata_changes(ctx, p, secret, base)
+    ctx.result.changes += rotation_changes(p, secret, base)
+
+
+def _new_secret(ctx: DiffContext, p: Principal, name: str, secret: SecretState | None, role_created: bool) -> None:
+    base = {"target": ctx.target.name, "principal": p.name, "secret": name}
+    ctx.result.changes.append(c.CreateSecret(
+        action=c.ADD, fields=fields_for(p, ctx.target, ctx.state.connection), kms_key=p.secret.kms_key,
+        description=secret_description(p), tags=secret_tags(p), password_length=p.password.length,
+        exclude_characters=p.password.exclude_characters, reuse_existing=secret is not None, **base))
+    if not role_created:
+        ctx.result.changes.append(c.SetPassword(action=c.CHANGE, name=p.name, host=p.host, secret=name,
+                                                reason="new secret", target=ctx.target.name, principal=p.name))
+        ctx.result.warnings.append(f"account {p.name} exists without a secret: it gets a new password, kept in "
+                                   f"{name}")
+    ctx.result.changes += rotation_changes(p, None, base)
+
+
+def current_username(p: Principal, secret: SecretState) -> str:
+    """The user the secret names now: NAME or, for alternating accounts, possibly NAME_clone."""
+    username = str(secret.fields.get(USERNAME) or p.name)
+    return username if username in user_names(p) else p.name
+
+
+def _password_changes(ctx: DiffContext, p: Principal, secret: SecretState, role_created: bool,
+                      base: dict[str, str]) -> list[c.AnyChange]:
+    username = current_username(p, secret)
+    sync = secret.tags.get(SYNC_TAG, "")
+    reset = p.name in ctx.options.reset_passwords or "*" in ctx.options.reset_passwords
+    if sync.startswith(SYNC_VERSION_PREFIX) and not role_created:
+        return [c.FinishPendingPassword(action=c.CHANGE, name=username, host=p.host,
+                                        version=sync.removeprefix(SYNC_VERSION_PREFIX), **base)]
+    if sync:
+        found: list[c.AnyChange] = [c.ConfirmPassword(action=c.CHANGE, **base)]
+        if not role_created:
+            found.append(c.SetPassword(action=c.CHANGE, name=username, host=p.host, secret=base["secret"],
+                                       reason="confirm the password of an interrupted apply",
+                                       target=ctx.target.name, principal=p.name))
+        return found
+    if role_created:
+        return []  # CreateRole takes the password of the existing secret
+    if reset:
+        return [c.ResetPassword(action=c.CHANGE, name=username, host=p.host, password_length=p.password.length,
+                                exclude_characters=p.password.exclude_characters, **base)]
+    return []
+
+
+def _metadata_changes(ctx: DiffContext, p: Principal, secret: SecretState, base: dict[str, str]
+                      ) -> list[c.AnyChange]:
+    fields = fields_for(p, ctx.target, ctx.state.connection)
+    fields[USERNAME] = current_username(p, secret)
+    description = secret_description(p)
+    tags = secret_tags(p)
+    found: list[c.AnyChange] = []
+    current_fields = {k: v for k, v in secret.fields.items() if k in fields or k in ("dbname", "masterarn")}
+    if _normal(current_fields) != _normal(fields) and fields.get("host") is not None:
+        found.append(c.UpdateSecret(action=c.CHANGE, was=c.SecretFields(dict(current_fields)),
+                                    to=c.SecretFields(fields), **base))
+    if (secret.description or "") != description:
+        found.append(c.UpdateSecret(action=c.CHANGE, was=c.SecretDescription(secret.description),
+                                    to=c.SecretDescription(description), **base))
+    if not same_kms_key(p.secret.kms_key, secret.kms_key):
+        found.append(c.UpdateSecret(action=c.CHANGE, was=c.SecretKmsKey(secret.kms_key),
+                                    to=c.SecretKmsKey(p.secret.kms_key), **base))
+    current_tags = {k: v for k, v in secret.tags.items() if k not in INTERNAL_TAGS}
+    if current_tags != tags:
+        found.append(c.UpdateSecret(action=c.CHANGE, was=c.SecretTags(current_tags), to=c.SecretTags(tags), **base))
+    return found
+
+
+def rotation_changes(p: Principal, secret: SecretState | None, base: dict[str, str]) -> list[c.AnyChange]:
+    """RotateSecret / CancelRotateSecret when the secret's rotation differs from the manifest (semantically)."""
+    settings = p.rotation
+    enabled = bool(secret and secret.rotation_enabled)
+    function = secret.rotation_lambda if secret else None
+    rules = secret.rotation_rules if secret else {}
+    recorded = secret.tags.get(ROTATION_TAG) if secret else None
+    if schedule.in_sync(settings, enabled, function, rules, recorded):
+        return []
+    if settings.function is None or settings.strategy == "none":
+        return [c.DisableRotation(action=c.CHANGE, **base)]
+    was = "none (new secret)" if secret is None else describe_rotation(enabled, function, rules)
+    return [c.ConfigureRotation(action=c.ADD if secret is None else c.CHANGE, function=settings.function,
+                                rules=schedule.rotation_rules(settings), rotate_immediately=settings.rotate_immediately,
+                                fingerprint=schedule.fingerprint(settings), was=was, **base)]
+
+
+def describe_rotation(enabled: bool, function: str | None, rules: Mapping[str, object]) -> str:
+    if not enabled and not function:
+        return "disabled"
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(rules.items()))
+    return f"{'enabled' if enabled else 'disabled'}, {function or 'no function'}, {shown or 'no rules'}"
+
+
+def _normal(fields: Mapping[str, object]) -> dict[str, str]:
+    return {k: str(v) for k, v in fields.items() if v is not None}

@@ -1,0 +1,274 @@
+"""The data model: desired state (from the manifest) and current state (from the live systems).
+
+Plain frozen dataclasses, no behaviour beyond small derived properties. The loader builds the desired state,
+the inspectors build the current state, and the diff compares the two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+# ---------------------------------------------------------------- where things come from
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in a manifest file (1-based line and column)."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+# ---------------------------------------------------------------- desired state
+
+
+@dataclass(frozen=True)
+class AdminSource:
+    """Where the admin credentials come from: a Secrets Manager secret or an env var holding a URL."""
+
+    secret: str | None = None
+    url_env: str | None = None
+
+
+@dataclass(frozen=True)
+class Tls:
+    mode: str = "prefer"
+    ca: str | None = None
+
+
+@dataclass(frozen=True)
+class ConnInfo:
+    """Where and as whom to connect. The password never appears in repr()."""
+
+    engine: str
+    host: str
+    port: int
+    user: str
+    password: str = field(repr=False)
+    dbname: str | None = None
+    tls: Tls | None = None
+
+    def as_user(self, user: str, password: str) -> ConnInfo:
+        return ConnInfo(self.engine, self.host, self.port, user, password, self.dbname, self.tls)
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    engine: str  # postgres | mysql | mariadb
+    admin: AdminSource
+    host: str | None = None
+    port: int | None = None
+    database: str | None = None
+    tls: Tls | None = None
+    # Roles whose future objects get the default privileges of `schema.*` grants; empty = the schema owner.
+    default_privileges_for: tuple[str, ...] = ()
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class SecretSettings:
+    name: str = "{target}/{account}"
+    kms_key: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    recovery_days: int = 7
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class RotationSettings:
+    strategy: str = "single"  # single | alternating | none
+    schedule: str | None = None
+    window: str | None = None
+    function: str | None = None
+    rotate_immediately: bool = False
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    length: int = 32
+    exclude_characters: str = ":/@\"'\\"
+
+
+@dataclass(frozen=True, order=True)
+class ObjectRef:
+    """A database object. Databases and schemas: `name` only. Tables, sequences, functions: schema + name
+    (`*` = every object of that kind in the schema, now and future). Columns: schema, table name, column.
+    MySQL: `schema` is the database."""
+
+    kind: str
+    schema: str
+    name: str
+    column: str = ""
+
+    @property
+    def is_wildcard(self) -> bool:
+        return self.name == "*"
+
+    def __str__(self) -> str:
+        base = f"{self.schema}.{self.name}" if self.schema else self.name
+        return f"{base}({self.column})" if self.column else base
+
+
+@dataclass(frozen=True)
+class Grant:
+    obj: ObjectRef
+    privileges: frozenset[str]
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A database role/user the manifest declares: a login account or a non-login group role."""
+
+    name: str
+    target: str
+    login: bool
+    grants: tuple[Grant, ...] = ()
+    member_of: tuple[str, ...] = ()
+    connection_limit: int | None = None
+    description: str | None = None
+    host: str = "%"  # MySQL/MariaDB host part
+    require_tls: bool = False
+    # PostgreSQL: the role a login switches to at connection (`ALTER ROLE .. SET role`), so that both users of
+    # an alternating pair act as, and create objects owned by, their shared group role.
+    session_role: str | None = None
+    # Existed before the provisioner (imported with --adopt): its password is never reset and no secret is
+    # created unless asked (`apply --create-secrets`); its comment is left alone unless a description is given.
+    adopted: bool = False
+    state: str = "present"  # present | absent
+    secret: SecretSettings = field(default_factory=SecretSettings)
+    rotation: RotationSettings = field(default_factory=RotationSettings)
+    password: PasswordPolicy = field(default_factory=PasswordPolicy)
+    location: Location | None = None
+
+    @property
+    def kind(self) -> str:
+        return "account" if self.login else "role"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    targets: Mapping[str, Target]
+    principals: tuple[Principal, ...]
+    files: tuple[str, ...] = ()
+
+    def for_target(self, target: str) -> tuple[Principal, ...]:
+        return tuple(p for p in self.principals if p.target == target)
+
+
+# ---------------------------------------------------------------- engine traits
+
+
+@dataclass(frozen=True)
+class Traits:
+    """What the diff must know about an engine's model of accounts and grants (not its SQL)."""
+
+    implied_grants: bool = False  # PostgreSQL: table privileges imply CONNECT and schema USAGE
+    schema_wildcards: bool = False  # PostgreSQL: schema.* = every object now + default privileges for future ones
+    default_roles: bool = False  # MySQL/MariaDB: granted roles are active at login only as default roles
+    qualified_accounts: bool = False  # MySQL/MariaDB: accounts are 'user'@'host'
+    role_host: str = "%"  # the host part of group roles ('' on MariaDB)
+
+    def identity(self, name: str, host: str) -> str:
+        """The unique name of an account or role on the server (grantee strings use the same form)."""
+        if not self.qualified_accounts:
+            return name
+        return "'" + name.replace("'", "''") + "'@'" + host.replace("'", "''") + "'"
+
+
+# ---------------------------------------------------------------- current state
+
+
+@dataclass(frozen=True)
+class RoleState:
+    name: str
+    login: bool
+    connection_limit: int | None = None  # None = unlimited
+    comment: str | None = None
+    # Role attributes beyond LOGIN that differ from a plain role (e.g. SUPERUSER, CREATEDB, NOINHERIT).
+    attributes: frozenset[str] = frozenset()
+    member_of: frozenset[str] = frozenset()
+    owned_objects: int = 0
+    owned_example: str = ""
+    host: str = "%"
+    require_tls: bool = False
+    session_role: str | None = None
+    default_roles: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class AclGroup:
+    """Objects of one kind in one schema that share the same access list.
+
+    The inspector groups objects server-side by identical ACL, so the common case (schema-wide grants: every
+    table alike) is one group however many tables there are. `grants` maps grantee -> privileges held.
+    """
+
+    kind: str
+    schema: str
+    objects: frozenset[ObjectRef]
+    grants: Mapping[str, frozenset[str]]
+
+
+@dataclass(frozen=True)
+class DefaultAcl:
+    owner: str
+    schema: str
+    kind: str
+    grants: Mapping[str, frozenset[str]]
+
+
+@dataclass
+class DatabaseState:
+    """What the inspector found in one target's database. `roles` is keyed by `Traits.identity`."""
+
+    server_version: str
+    admin_user: str
+    roles: dict[str, RoleState]
+    acl_groups: list[AclGroup]
+    default_acls: list[DefaultAcl]
+    schema_owners: dict[str, str]
+    queries: int = 0
+
+
+@dataclass(frozen=True)
+class SecretState:
+    """A Secrets Manager secret that the provisioner manages (found by its tags)."""
+
+    name: str
+    arn: str
+    target: str
+    account: str
+    tags: Mapping[str, str]
+    kms_key: str | None
+    description: str | None
+    stages: Mapping[str, tuple[str, ...]]  # version id -> staging labels
+    fields: Mapping[str, object]  # AWSCURRENT value without the password
+    has_password: bool
+    rotation_enabled: bool = False
+    rotation_lambda: str | None = None
+    rotation_rules: Mapping[str, object] = field(default_factory=dict)
+    deleted: bool = False
+
+    @property
+    def current_version(self) -> str | None:
+        return next((v for v, s in self.stages.items() if "AWSCURRENT" in s), None)
+
+    @property
+    def pending_version(self) -> str | None:
+        """A pending version that is not also current: an interrupted password change."""
+        return next((v for v, s in self.stages.items() if "AWSPENDING" in s and "AWSCURRENT" not in s), None)
+
+
+@dataclass
+class CurrentState:
+    database: DatabaseState | None
+    secrets: dict[str, SecretState]  # by secret name
+    connection: Mapping[str, object] = field(default_factory=dict)  # host/port/dbname the secrets should hold

@@ -1,0 +1,80 @@
+"""The privilege vocabulary: which privileges exist for which object kind, per engine family.
+
+Shared by validation (is this privilege valid here?) and the diff (what does ALL expand to?). Knows no SQL.
+"""
+
+from __future__ import annotations
+
+DATABASE = "database"
+SCHEMA = "schema"
+TABLE = "table"
+COLUMN = "column"
+SEQUENCE = "sequence"
+FUNCTION = "function"
+PROCEDURE = "procedure"  # MySQL/MariaDB only (PostgreSQL grants ON ROUTINE cover both)
+
+# Manifest key of a grant entry -> object kind.
+GRANT_KEYS: dict[str, str] = {
+    "databases": DATABASE,
+    "schemas": SCHEMA,
+    "tables": TABLE,
+    "columns": COLUMN,
+    "sequences": SEQUENCE,
+    "functions": FUNCTION,
+    "procedures": PROCEDURE,
+}
+
+POSTGRES: dict[str, frozenset[str]] = {
+    DATABASE: frozenset({"CONNECT", "CREATE", "TEMPORARY"}),
+    SCHEMA: frozenset({"USAGE", "CREATE"}),
+    TABLE: frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"}),
+    COLUMN: frozenset({"SELECT", "INSERT", "UPDATE", "REFERENCES"}),
+    SEQUENCE: frozenset({"USAGE", "SELECT", "UPDATE"}),
+    FUNCTION: frozenset({"EXECUTE"}),
+}
+
+# MySQL/MariaDB: a database-level grant (db.*) may hold table privileges and routine/DDL privileges.
+_MYSQL_TABLE = frozenset(
+    {"SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "REFERENCES", "INDEX", "ALTER",
+     "CREATE VIEW", "SHOW VIEW", "TRIGGER"}
+)
+MYSQL: dict[str, frozenset[str]] = {
+    DATABASE: _MYSQL_TABLE
+    | frozenset({"CREATE TEMPORARY TABLES", "LOCK TABLES", "EXECUTE", "CREATE ROUTINE", "ALTER ROUTINE",
+                 "EVENT"}),
+    TABLE: _MYSQL_TABLE,
+    COLUMN: frozenset({"SELECT", "INSERT", "UPDATE", "REFERENCES"}),
+    FUNCTION: frozenset({"EXECUTE", "ALTER ROUTINE"}),
+    PROCEDURE: frozenset({"EXECUTE", "ALTER ROUTINE"}),
+}
+
+ALIASES = {"TEMP": "TEMPORARY", "ALL PRIVILEGES": "ALL"}
+
+ENGINE_FAMILY = {"postgres": POSTGRES, "mysql": MYSQL, "mariadb": MYSQL}
+
+
+def vocabulary(engine: str) -> dict[str, frozenset[str]]:
+    return ENGINE_FAMILY[engine]
+
+
+def normalize(privilege: str) -> str:
+    upper = " ".join(privilege.upper().split())
+    return ALIASES.get(upper, upper)
+
+
+def expand(engine: str, kind: str, privileges: list[str] | tuple[str, ...]) -> frozenset[str]:
+    """Normalise names and expand ALL to every privilege of the kind."""
+    allowed = vocabulary(engine)[kind]
+    result: set[str] = set()
+    for raw in privileges:
+        name = normalize(raw)
+        if name == "ALL":
+            result |= allowed
+        else:
+            result.add(name)
+    return frozenset(result)
+
+
+def all_known(engine: str | None = None) -> frozenset[str]:
+    families = [ENGINE_FAMILY[engine]] if engine else list(ENGINE_FAMILY.values())
+    return frozenset(p for family in families for kind in family.values() for p in kind) | {"ALL"}

@@ -1,0 +1,139 @@
+"""A MySQL/MariaDB admin session: the connection and its dialect, server errors as user-facing errors, the
+target's GET_LOCK, MariaDB's marker table, and password changes for rotation. Every value is bound."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pymysql
+
+from provisioner import redact
+from provisioner.core.model import ConnInfo
+from provisioner.engines.base import AuthenticationFailed, DatabaseUnreachable, Session, Statement
+from provisioner.engines.mysql import queries as q
+from provisioner.engines.mysql.compiler import inline
+from provisioner.engines.mysql.dialect import Dialect, detect
+from provisioner.errors import ProvisionerError
+
+LOCK_TIMEOUT_SECONDS = 600
+PRIVILEGE_ERRORS = {1044, 1045, 1142, 1143, 1227, 1410}
+
+
+class MissingTable(ProvisionerError):
+    pass
+
+
+@contextmanager
+def server_errors(what: str) -> Iterator[None]:
+    """Server errors as user-facing errors; the server's text names the missing privilege."""
+    try:
+        yield
+    except pymysql.err.MySQLError as exc:
+        code = exc.args[0] if exc.args else None
+        message = redact.redact(str(exc.args[-1]) if exc.args else str(exc))
+        if code in PRIVILEGE_ERRORS:
+            raise ProvisionerError(f"the admin lacks a privilege: {message} (error {code})",
+                                   "grant the admin what docs/admin-privileges.md lists for MySQL/MariaDB") from None
+        if code == 1146:
+            raise MissingTable(f"{message} (error {code})") from None
+        raise ProvisionerError(f"the server refused `{redact.redact(str(what))[:200]}`: {message} (error {code})"
+                               ) from None
+
+
+class MySQLSession(Session):
+    def __init__(self, conn: pymysql.connections.Connection[Any], dialect: Dialect, user: str) -> None:
+        self.conn = conn
+        self.dialect = dialect
+        self.user = user
+        self.queries = 0
+        self.statements = 0
+
+    def query(self, query: Any, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        self.queries += 1
+        with server_errors(query), self.conn.cursor() as cur:
+            cur.execute(query, params or None)
+            return list(cur.fetchall())
+
+    def dict_query(self, query: str) -> list[dict[str, Any]]:
+        self.queries += 1
+        with server_errors(query), self.conn.cursor(pymysql.cursors.DictCursor) as cur:
+            cur.execute(query)
+            return list(cur.fetchall())
+
+    def execute(self, statement: Statement) -> None:
+        self.statements += 1
+        with server_errors(statement.display), self.conn.cursor() as cur:
+            # Always with a parameter tuple: the text escapes `%` as `%%` for the driver's formatting.
+            cur.execute(statement.query, tuple(statement.params))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def target_lock(self, target: str, timeout_seconds: int | None = None) -> Iterator[None]:
+        name = "provisioner:" + hashlib.sha256(target.encode()).hexdigest()[:40]
+        wait = timeout_seconds or LOCK_TIMEOUT_SECONDS
+        [(acquired,)] = self.query(q.Q_GET_LOCK, (name, wait))
+        if acquired != 1:
+            raise ProvisionerError(f"target {target} stayed locked by another apply or rotation for {wait}s",
+                                   "try again when it has finished")
+        try:
+            yield
+        finally:
+            if self.conn.open:
+                self.query(q.Q_RELEASE_LOCK, (name,))
+
+    def ensure_marker_table(self) -> None:
+        """MariaDB keeps no comment on accounts: the ownership marker lives in a table of ours."""
+        if self.dialect.mariadb:
+            self.query(q.CREATE_META_DATABASE)
+            self.query(q.CREATE_META_TABLE)
+
+    def host_of(self, user: str) -> str:
+        hosts = [text(h) for (h,) in self.query(q.Q_USER_HOSTS, (user,))]
+        if len(hosts) != 1:
+            raise ProvisionerError(f"user {user!r} exists with {len(hosts)} host parts ({', '.join(hosts)})",
+                                   "keep one account per user name for rotation")
+        return hosts[0]
+
+    def run(self, text_: str, params: tuple[Any, ...], shown: str) -> None:
+        self.execute(Statement(display=shown, query=text_, params=params))
+
+
+def text(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return value.decode("utf-8")
+    return "" if value is None else str(value)
+
+
+def open_session(info: ConnInfo, connect_timeout: int = 10) -> MySQLSession:
+    redact.register(info.password)
+    kwargs: dict[str, Any] = {"host": info.host, "port": info.port, "user": info.user,
+                              "password": info.password, "connect_timeout": connect_timeout,
+                              "autocommit": True, "charset": "utf8mb4"}
+    if info.dbname:
+        kwargs["database"] = info.dbname
+    if info.tls and info.tls.mode in ("require", "verify-ca", "verify-full"):
+        kwargs["ssl"] = {"ca": info.tls.ca} if info.tls.ca else {}
+        kwargs["ssl_verify_cert"] = info.tls.mode != "require"
+        kwargs["ssl_verify_identity"] = info.tls.mode == "verify-full"
+    try:
+        conn = pymysql.connect(**kwargs)
+    except pymysql.err.OperationalError as exc:
+        if exc.args and exc.args[0] == 1045:
+            raise AuthenticationFailed(f"access denied for {info.user}") from None
+        raise DatabaseUnreachable(f"cannot connect to {info.host}:{info.port} as {info.user}: "
+                                  f"{redact.redact(str(exc.args[-1]))}",
+                                  "check the host, port, network path (security groups, VPC) and TLS") from None
+    with conn.cursor() as cur:
+        # The driver escapes values with backslashes: make sure the session interprets them that way.
+        cur.execute("SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')")
+        cur.execute("SELECT VERSION()")
+        row = cur.fetchone()
+    return MySQLSession(conn, detect(text(row[0]) if row else ""), info.user)
+
+
+__all__ = ["MissingTable", "MySQLSession", "inline", "open_session", "server_errors", "text"]

@@ -1,0 +1,59 @@
+"""PostgreSQL: catalog inspection in a constant number of queries (`queries`, `inspector`), statements composed
+with psycopg.sql (`compiler`, pure), and the admin session with its advisory lock, transaction and client-side
+SCRAM verifiers (`session`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from provisioner.core import changes as c
+from provisioner.core.model import ConnInfo, DatabaseState, Traits
+from provisioner.engines.base import Engine, Session, Statement
+from provisioner.engines.postgres import compiler, inspector
+from provisioner.engines.postgres.session import PostgresSession, open_session
+
+POSTGRES_TRAITS = Traits(implied_grants=True, schema_wildcards=True)
+PASSWORD_CHANGES = (c.CreateRole, c.SetPassword, c.ResetPassword, c.FinishPendingPassword)
+
+
+class PostgresEngine(Engine):
+    name = "postgres"
+    family = "postgres"
+    default_port = 5432
+
+    def connect(self, info: ConnInfo, connect_timeout: int = 10) -> PostgresSession:
+        return open_session(info, connect_timeout)
+
+    @property
+    def traits(self) -> Traits:
+        return POSTGRES_TRAITS
+
+    def inspect(self, session: Session) -> DatabaseState:
+        return inspector.inspect(session)
+
+    def statements(self, change: c.AnyChange, password: str | None = None, session: Session | None = None,
+                   server_version: str | None = None) -> list[Statement]:
+        verifier = None
+        if password is not None and isinstance(change, PASSWORD_CHANGES):
+            assert isinstance(session, PostgresSession), "a password needs the admin session for its verifier"
+            verifier = session.verifier(change.name, password)
+        return compiler.statements(change, verifier)
+
+    @contextmanager
+    def target_lock(self, session: Session, target: str, timeout_seconds: int | None = None) -> Iterator[None]:
+        assert isinstance(session, PostgresSession)
+        with session.target_lock(target, timeout_seconds):
+            yield
+
+    @contextmanager
+    def transaction(self, session: Session) -> Iterator[None]:
+        assert isinstance(session, PostgresSession)
+        with session.transaction():
+            yield
+
+    def set_password(self, session: Session, user: str, host: str | None, password: str) -> None:
+        assert isinstance(session, PostgresSession)
+        session.execute(compiler.statements(
+            c.SetPassword(action=c.CHANGE, target="", principal=user, name=user, secret="", reason="rotation"),
+            session.verifier(user, password))[0])

@@ -1,0 +1,73 @@
+"""PostgreSQL catalog SQL: every query inspection sends (a constant number per target, whatever its size).
+
+Objects are grouped server-side by identical ACL; `aclexplode` runs once per group, the owner's own entries
+left out.
+"""
+
+# Acl items as two parallel arrays (grantee, privilege), the owner's own entries left out; grantee 0 is PUBLIC.
+_EXPLODE = """
+LEFT JOIN LATERAL (
+  SELECT array_agg(CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END) AS grantees,
+         array_agg(x.privilege_type) AS privs
+  FROM aclexplode({acl}) x WHERE x.grantee <> {owner}
+) a ON true"""
+
+Q_SERVER = "SELECT current_user, current_setting('server_version'), current_database()"
+
+Q_ROLES = """
+SELECT r.rolname, r.rolcanlogin, r.rolconnlimit, shobj_description(r.oid, 'pg_authid'),
+       r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypassrls,
+       ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid),
+       (SELECT substr(c, 6) FROM unnest(r.rolconfig) c WHERE c LIKE 'role=%' LIMIT 1)
+FROM pg_roles r WHERE r.rolname !~ '^pg_'"""
+
+Q_OWNED = """
+SELECT pg_get_userbyid(d.refobjid), count(*),
+       min(CASE WHEN d.dbid = db.oid OR d.dbid = 0
+                THEN (SELECT o.type || ' ' || o.identity FROM pg_identify_object(d.classid, d.objid, d.objsubid) o)
+           ELSE 'an object in database ' || (SELECT datname FROM pg_database WHERE oid = d.dbid) END)
+FROM pg_shdepend d, (SELECT oid FROM pg_database WHERE datname = current_database()) db
+WHERE d.deptype = 'o' OR (d.deptype = 'a' AND d.dbid NOT IN (0, db.oid))
+GROUP BY d.refobjid"""
+
+Q_DATABASES = """
+SELECT d.datname, a.grantees, a.privs FROM pg_database d""" + _EXPLODE.format(
+    acl="coalesce(d.datacl, acldefault('d', d.datdba))", owner="d.datdba") + """
+WHERE d.datallowconn AND NOT d.datistemplate"""
+
+Q_SCHEMAS = """
+SELECT n.nspname, pg_get_userbyid(n.nspowner), a.grantees, a.privs FROM pg_namespace n""" + _EXPLODE.format(
+    acl="coalesce(n.nspacl, acldefault('n', n.nspowner))", owner="n.nspowner") + """
+WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'"""
+
+Q_RELATIONS = """
+WITH g AS (
+  SELECT n.nspname, CASE WHEN c.relkind = 'S' THEN 'sequence' ELSE 'table' END AS kind, c.relowner,
+         c.relacl::text AS acl, array_agg(c.relname) AS names
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
+  GROUP BY 1, 2, 3, 4
+)
+SELECT g.nspname, g.kind, g.names, a.grantees, a.privs FROM g""" + _EXPLODE.format(
+    acl="g.acl::aclitem[]", owner="g.relowner")
+
+Q_FUNCTIONS = """
+WITH g AS (
+  SELECT n.nspname, p.proowner, p.proacl::text AS acl,
+         array_agg(format('%s(%s)', p.proname, pg_catalog.oidvectortypes(p.proargtypes))) AS names
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+  WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
+  GROUP BY 1, 2, 3
+)
+SELECT g.nspname, g.names, a.grantees, a.privs FROM g""" + _EXPLODE.format(acl="g.acl::aclitem[]", owner="g.proowner")
+
+Q_COLUMNS = """
+SELECT n.nspname, c.relname, t.attname, a.grantees, a.privs
+FROM pg_attribute t JOIN pg_class c ON c.oid = t.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+""" + _EXPLODE.format(acl="t.attacl", owner="c.relowner") + """
+WHERE t.attacl IS NOT NULL AND NOT t.attisdropped AND t.attnum > 0"""
+
+Q_DEFAULT_ACLS = """
+SELECT pg_get_userbyid(d.defaclrole), coalesce(n.nspname, ''), d.defaclobjtype, a.grantees, a.privs
+FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace""" + _EXPLODE.format(
+    acl="d.defaclacl", owner="d.defaclrole")

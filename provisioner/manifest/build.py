@@ -1,0 +1,140 @@
+"""Manifest building: validated documents -> the desired state (`Manifest` of targets and principals), with
+defaults and profiles applied and object names parsed into `ObjectRef`s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from provisioner.core import names, privileges
+from provisioner.core.model import (
+    AdminSource,
+    Grant,
+    Location,
+    Manifest,
+    ObjectRef,
+    PasswordPolicy,
+    Principal,
+    RotationSettings,
+    SecretSettings,
+    Target,
+    Tls,
+)
+from provisioner.manifest.documents import Document, Item, items, merged_defaults, merged_profiles, merged_targets
+
+def build_target(name: str, doc: Document, spec: dict[str, Any]) -> Target:
+    admin = spec.get("admin") or {}
+    tls = spec.get("tls")
+    return Target(
+        name=name,
+        engine=spec["engine"],
+        admin=AdminSource(secret=admin.get("secret"), url_env=admin.get("url_env")),
+        host=spec.get("host"),
+        port=spec.get("port"),
+        database=spec.get("database"),
+        tls=Tls(mode=tls.get("mode", "prefer"), ca=tls.get("ca")) if tls else None,
+        default_privileges_for=tuple(spec.get("default_privileges_for") or ()),
+        location=doc.where(("targets", name)),
+    )
+
+
+def parse_grant(engine: str, entry: dict[str, Any], location: Location | None) -> list[Grant]:
+    """One manifest grant entry -> Grants on individual objects (or wildcards). Raises names.NameError_."""
+    key = next(k for k in entry if k != "privileges")
+    kind = privileges.GRANT_KEYS[key]
+    refs: list[ObjectRef] = []
+    if engine != "postgres" and kind in (privileges.DATABASE, privileges.TABLE, privileges.FUNCTION,
+                                         privileges.PROCEDURE):
+        return [_mysql_grant(engine, kind, obj, entry["privileges"], location) for obj in entry[key]]
+    privs = privileges.expand(engine, kind, entry["privileges"])
+    if kind == privileges.COLUMN:
+        for table, columns in entry[key].items():
+            schema, table_name = names.qualified(table, "table")
+            refs.extend(ObjectRef(kind, schema, table_name, column) for column in columns)
+    elif kind in (privileges.DATABASE, privileges.SCHEMA):
+        refs.extend(ObjectRef(kind, "", obj) for obj in entry[key])
+    elif kind == privileges.FUNCTION:
+        refs.extend(ObjectRef(kind, *names.function(obj)) for obj in entry[key])
+    else:
+        refs.extend(ObjectRef(kind, *names.qualified(obj, kind)) for obj in entry[key])
+    return [Grant(ref, privs, location) for ref in refs]
+
+
+def _mysql_grant(engine: str, kind: str, obj: str, privilege_names: list[str], location: Location | None) -> Grant:
+    """MySQL/MariaDB: `databases: [db]` and `tables: [db.*]` are one database-level grant (mysql.db), which
+    takes database-level privileges; `db.table` a table grant; `db.routine` a function or procedure grant."""
+    if kind == privileges.DATABASE:
+        schema, name = obj, "*"
+    elif kind in (privileges.FUNCTION, privileges.PROCEDURE):
+        schema, name = names.routine(obj)
+    else:
+        schema, name = names.qualified(obj, "table")
+    level = privileges.DATABASE if name == "*" else kind
+    ref = ObjectRef(privileges.TABLE if level == privileges.DATABASE else kind, schema, name)
+    return Grant(ref, privileges.expand(engine, level, privilege_names), location)
+
+
+def _secret_settings(values: dict[str, Any]) -> SecretSettings:
+    return SecretSettings(
+        name=values.get("name", SecretSettings.name),
+        kms_key=values.get("kms_key"),
+        tags=tuple(sorted((values.get("tags") or {}).items())),
+        recovery_days=values.get("recovery_days", 7),
+        description=values.get("description"),
+    )
+
+
+def _rotation_settings(values: dict[str, Any]) -> RotationSettings:
+    schedule = values.get("schedule")
+    return RotationSettings(
+        strategy=values.get("strategy", "single"),
+        schedule=str(schedule) if schedule is not None else None,
+        window=values.get("window"),
+        function=values.get("function"),
+        rotate_immediately=bool(values.get("rotate_immediately", False)),
+    )
+
+
+def build_principal(item: Item, target: Target, defaults: dict[str, Any], profiles: dict[str, Any]) -> Principal:
+    data = item.data
+    grants: list[Grant] = []
+    for i, entry in enumerate(data.get("grants") or []):
+        grants.extend(parse_grant(target.engine, entry, item.doc.where((*item.path, "grants", i))))
+    if data.get("profile"):
+        for entry in profiles.get(data["profile"], []):
+            grants.extend(parse_grant(target.engine, entry, item.doc.where((*item.path, "profile"))))
+
+    def section(name: str) -> dict[str, Any]:
+        return {**(defaults.get(name) or {}), **(data.get(name) or {})}
+
+    policy = section("password")
+    return Principal(
+        name=data["name"],
+        target=data["target"],
+        login=item.login,
+        grants=tuple(grants),
+        member_of=tuple(data.get("member_of") or ()),
+        connection_limit=data.get("connection_limit"),
+        description=data.get("description"),
+        host=data.get("host", "%"),
+        require_tls=bool(data.get("require_tls", False)),
+        state=data.get("state", "present"),
+        adopted=bool(data.get("adopted", False)),
+        secret=_secret_settings(section("secret")),
+        rotation=_rotation_settings(section("rotation")) if item.login else RotationSettings(strategy="none"),
+        password=PasswordPolicy(
+            length=policy.get("length", PasswordPolicy.length),
+            exclude_characters=policy.get("exclude_characters", PasswordPolicy.exclude_characters),
+        ),
+        location=item.location,
+    )
+
+
+def build_manifest(documents: list[Document]) -> Manifest:
+    defaults = merged_defaults(documents)
+    profiles = merged_profiles(documents)
+    targets = {name: build_target(name, doc, spec) for name, (doc, spec) in merged_targets(documents).items()}
+    principals = tuple(
+        build_principal(item, targets[item.data["target"]], defaults, profiles) for item in items(documents)
+    )
+    return Manifest(targets=targets, principals=principals, files=tuple(d.file for d in documents))

@@ -1,0 +1,196 @@
+"""Manifest documents: YAML text -> `Document` (data plus the file, line and column of every key and value), the
+file list behind `-f` paths, and the merged views (defaults, targets, profiles, entries) the checks and the
+builder read. Duplicate keys are problems (PyYAML would keep the last one silently).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from provisioner.core.model import Location
+from provisioner.errors import Problem, ValidationError
+
+Path_ = tuple[Any, ...]
+# libyaml's parser when PyYAML was built with it (the wheels are): same events and marks, many times faster.
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass
+class Document:
+    """One parsed manifest file with the location of every value (by path) and every mapping key."""
+
+    file: str
+    data: Any
+    values: dict[Path_, Location] = field(default_factory=dict)
+    keys: dict[Path_, Location] = field(default_factory=dict)
+
+    def where(self, path: Iterable[Any], key: bool = False) -> Location:
+        """Location of a path, falling back to its nearest ancestor that has one."""
+        path = tuple(path)
+        table = self.keys if key else self.values
+        while path:
+            if path in table:
+                return table[path]
+            if key and path in self.values:
+                return self.values[path]
+            path = path[:-1]
+        return self.values.get((), Location(self.file, 1, 1))
+
+
+def _location(file: str, node: yaml.Node) -> Location:
+    return Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def parse_text(text: str, file: str) -> tuple[Document, list[Problem]]:
+    """Parse YAML text into a Document; duplicate keys and syntax errors become problems."""
+    problems: list[Problem] = []
+    doc = Document(file=file, data=None)
+    loader = LOADER(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
+        problems.append(Problem(loc, f"YAML syntax error: {exc.problem or exc}", "fix the YAML syntax"))
+        return doc, problems
+    finally:
+        loader.dispose()
+    if root is None:
+        doc.data = {}
+        doc.values[()] = Location(file, 1, 1)
+        return doc, problems
+
+    def build(node: yaml.Node, path: Path_) -> Any:
+        doc.values[path] = _location(file, node)
+        if isinstance(node, yaml.MappingNode):
+            result: dict[Any, Any] = {}
+            seen: dict[Any, Location] = {}
+            for key_node, value_node in _flatten(node):
+                key = loader.construct_object(key_node, deep=True)
+                if not isinstance(key, (str, int, float, bool)) or key is None:
+                    problems.append(
+                        Problem(_location(file, key_node), "mapping keys must be plain scalars", "quote the key")
+                    )
+                    continue
+                key_loc = _location(file, key_node)
+                if key in seen:
+                    problems.append(
+                        Problem(
+                            key_loc,
+                            f"duplicate key {key!r} (first defined at line {seen[key].line})",
+                            "remove one of the two; YAML keeps only the last, which would hide the first",
+                        )
+                    )
+                    continue
+                seen[key] = key_loc
+                doc.keys[(*path, key)] = key_loc
+                result[key] = build(value_node, (*path, key))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [build(child, (*path, i)) for i, child in enumerate(node.value)]
+        return loader.construct_object(node, deep=True)
+
+    doc.data = build(root, ())
+    return doc, problems
+
+
+def _flatten(node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
+    """Key/value pairs of a mapping with YAML merge keys (`<<: *anchor`) expanded; explicit keys win."""
+    merged: list[tuple[yaml.Node, yaml.Node]] = []
+    own: list[tuple[yaml.Node, yaml.Node]] = []
+    for key_node, value_node in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            for source in sources:
+                if isinstance(source, yaml.MappingNode):
+                    merged.extend(_flatten(source))
+        else:
+            own.append((key_node, value_node))
+    own_keys = {k.value for k, _ in own if isinstance(k, yaml.ScalarNode)}
+    inherited = [(k, v) for k, v in merged if not (isinstance(k, yaml.ScalarNode) and k.value in own_keys)]
+    return inherited + own
+
+
+def manifest_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand files and directories (their *.yaml / *.yml, sorted) into a list of files."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+            if not found:
+                raise ValidationError([Problem(None, f"directory {path} holds no *.yaml manifest", "")])
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ValidationError(
+                [Problem(None, f"manifest {path} does not exist", "pass an existing file or directory with -f")]
+            )
+    return files
+
+
+def read_documents(sources: Iterable[tuple[str, str]]) -> tuple[list[Document], list[Problem]]:
+    """Parse (display name, text) pairs."""
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    for name, text in sources:
+        doc, found = parse_text(text, name)
+        problems.extend(found)
+        documents.append(doc)
+    return documents, problems
+
+
+# ---------------------------------------------------------------- the entries of merged documents
+
+
+@dataclass
+class Item:
+    """A role or account entry with the document it came from and its path there."""
+
+    doc: Document
+    path: Path_
+    data: dict[str, Any]
+    login: bool
+
+    @property
+    def location(self) -> Location:
+        return self.doc.where(self.path)
+
+
+def merged_defaults(documents: list[Document]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for doc in documents:
+        for section, values in (doc.data.get("defaults") or {}).items():
+            merged.setdefault(section, {}).update(values)
+    return merged
+
+
+def merged_targets(documents: list[Document]) -> dict[str, tuple[Document, dict[str, Any]]]:
+    targets: dict[str, tuple[Document, dict[str, Any]]] = {}
+    for doc in documents:
+        for name, spec in (doc.data.get("targets") or {}).items():
+            targets.setdefault(name, (doc, spec))
+    return targets
+
+
+def merged_profiles(documents: list[Document]) -> dict[str, list[dict[str, Any]]]:
+    profiles: dict[str, list[dict[str, Any]]] = {}
+    for doc in documents:
+        for name, grants in (doc.data.get("profiles") or {}).items():
+            profiles.setdefault(name, grants)
+    return profiles
+
+
+def items(documents: list[Document]) -> list[Item]:
+    found: list[Item] = []
+    for doc in documents:
+        for section, login in (("roles", False), ("accounts", True)):
+            for i, entry in enumerate(doc.data.get(section) or []):
+                found.append(Item(doc, (section, i), entry, login))
+    return found

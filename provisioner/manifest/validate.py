@@ -1,0 +1,413 @@
+"""Validate: JSON Schema and semantic rules of SPEC section 2, each problem with file, line, column and a fix.
+
+Touches nothing and needs no credentials. Runs over the parsed documents (not the built model) so that every
+finding can point at the exact key or value in its file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from provisioner.core import names
+from provisioner.core import privileges
+from provisioner.core import schedule
+from provisioner.errors import Problem
+from provisioner.core import conventions
+from provisioner.core.engine_facts import facts, is_reserved
+from provisioner.core.model import Principal, RotationSettings
+from provisioner.manifest.build import parse_grant
+from provisioner.manifest.documents import Document, Item, items, merged_defaults, merged_profiles, merged_targets
+
+SCHEMA_FILE = "accounts.schema.json"
+
+SECRET_PLACEHOLDERS = set(conventions.SECRET_PLACEHOLDERS)
+SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
+
+
+def schema_path() -> Path:
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "schemas" / SCHEMA_FILE, here / "schemas" / SCHEMA_FILE):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"{SCHEMA_FILE} not found next to the package")
+
+
+@cache
+def schema() -> dict[str, Any]:
+    return json.loads(schema_path().read_text(encoding="utf-8"))
+
+
+def suggest(word: str, choices: list[str] | set[str] | frozenset[str]) -> str:
+    close = difflib.get_close_matches(str(word), sorted(choices), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", int: "an integer", float: "a number",
+            bool: "a boolean", type(None): "empty (null)"}.get(type(value), type(value).__name__)
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "the document"
+
+
+def _schema_problem(doc: Document, error: jsonschema.ValidationError) -> Problem:
+    path = tuple(error.absolute_path)
+    where = _dotted(path)
+    hint = error.schema.get("x-hint", "") if isinstance(error.schema, dict) else ""
+    validator = error.validator
+    if validator == "additionalProperties":
+        allowed = sorted((error.schema.get("properties") or {}).keys())
+        extras = [k for k in error.instance if k not in allowed] if isinstance(error.instance, dict) else []
+        key = extras[0] if extras else "?"
+        return Problem(
+            doc.where((*path, key), key=True),
+            f"unknown key {key!r} in {where}",
+            f"{suggest(key, allowed)}allowed keys: {', '.join(allowed)}",
+        )
+    if validator == "required":
+        missing = re.findall(r"'([^']+)' is a required property", error.message)
+        key = missing[0] if missing else error.message
+        return Problem(doc.where(path), f"{where} is missing the required key {key!r}", hint or f"add `{key}:`")
+    if validator == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return Problem(doc.where(path), f"{where} must be {expected}, not {_type_name(error.instance)}", hint)
+    if validator in ("enum", "const"):
+        options = error.validator_value if validator == "enum" else [error.validator_value]
+        return Problem(
+            doc.where(path),
+            f"{where}: {error.instance!r} is not allowed",
+            hint or f"{suggest(str(error.instance), [str(o) for o in options])}use one of: "
+            + ", ".join(repr(o) for o in options),
+        )
+    if validator in ("minProperties", "maxProperties") and "privileges" in (error.schema.get("properties") or {}):
+        return Problem(doc.where(path), f"{where}: a grant must name exactly one kind of object", hint)
+    if validator in ("minProperties", "maxProperties"):
+        return Problem(doc.where(path), f"{where}: {error.message}", hint)
+    if validator == "oneOf":
+        return Problem(doc.where(path), f"{where}: {error.instance!r} is not valid here", hint)
+    return Problem(doc.where(path), f"{where}: {error.message}", hint)
+
+
+def schema_problems(doc: Document) -> list[Problem]:
+    if not isinstance(doc.data, dict):
+        return [Problem(doc.where(()), "a manifest must be a mapping with `version: 1` at the top",
+                        "start the file with `version: 1`")]
+    validator = jsonschema.Draft202012Validator(schema())
+    problems = []
+    for error in sorted(validator.iter_errors(doc.data), key=lambda e: [str(p) for p in e.absolute_path]):
+        # Report the most specific error of a oneOf/anyOf group rather than the group.
+        best = jsonschema.exceptions.best_match([error]) if error.context else error
+        problems.append(_schema_problem(doc, best))
+    return problems
+
+
+def literal_password_problems(doc: Document) -> list[Problem]:
+    """A `password` key holding a value (not the password policy mapping) anywhere in the file."""
+    problems: list[Problem] = []
+
+    def walk(value: Any, path: tuple[Any, ...]) -> None:
+        if isinstance(value, dict):
+            for key, child in value.items():
+                lowered = str(key).lower()
+                if lowered in ("password", "passwd", "pwd") and not isinstance(child, dict):
+                    problems.append(Problem(
+                        doc.where((*path, key), key=True),
+                        f"{_dotted((*path, key))}: a literal password is never allowed in the manifest",
+                        "remove it: passwords are generated and kept in Secrets Manager; for the admin use "
+                        "`admin: {secret: ...}` or `admin: {url_env: ENV_VAR}`",
+                    ))
+                elif lowered == "url" and isinstance(child, str) and "@" in child:
+                    problems.append(Problem(
+                        doc.where((*path, key), key=True),
+                        f"{_dotted((*path, key))}: a connection URL may hold a password and is not allowed here",
+                        "put the URL in an environment variable and write `url_env: THAT_VARIABLE`",
+                    ))
+                else:
+                    walk(child, (*path, key))
+        elif isinstance(value, list):
+            for i, child in enumerate(value):
+                walk(child, (*path, i))
+
+    walk(doc.data, ())
+    return problems
+
+
+def validate_documents(documents: list[Document]) -> list[Problem]:
+    problems: list[Problem] = []
+    for doc in documents:
+        found = literal_password_problems(doc)
+        lines = {(f.location.file, f.location.line) for f in found if f.location}
+        found += [p for p in schema_problems(doc)
+                  if not p.location or (p.location.file, p.location.line) not in lines]
+        problems.extend(found)
+    if problems:
+        return problems
+    return semantic_problems(documents)
+
+
+def semantic_problems(documents: list[Document]) -> list[Problem]:
+    problems: list[Problem] = []
+    problems += _merge_problems(documents)
+    targets = merged_targets(documents)
+    profiles = merged_profiles(documents)
+    all_items = items(documents)
+    seen: dict[tuple[str, str, str], Item] = {}
+    roles_by_target: dict[str, set[str]] = {}
+    accounts_by_target: dict[str, set[str]] = {}
+    for item in all_items:
+        by_target = accounts_by_target if item.login else roles_by_target
+        by_target.setdefault(item.data["target"], set()).add(item.data["name"])
+
+    for name, (doc, spec) in targets.items():
+        problems += _target_problems(name, doc, spec)
+
+    for item in all_items:
+        data = item.data
+        doc = item.doc
+        target_name = data["target"]
+        if target_name not in targets:
+            problems.append(Problem(
+                doc.where((*item.path, "target")),
+                f"{item_label(item)} names the unknown target {target_name!r}",
+                f"{suggest(target_name, set(targets))}declared targets: {', '.join(sorted(targets)) or 'none'}",
+            ))
+            continue
+        engine = targets[target_name][1]["engine"]
+        problems += _name_problems(item, engine, targets[target_name][1])
+        key = (target_name, data["name"], data.get("host", "%") if engine != "postgres" else "")
+        if key in seen:
+            first = seen[key]
+            problems.append(Problem(
+                doc.where(item.path),
+                f"{item_label(item)} is declared twice (first at {first.location})",
+                "keep one entry per account and target; merge their grants",
+            ))
+        else:
+            seen[key] = item
+        problems += _grant_problems(item, engine, profiles)
+        for i, role in enumerate(data.get("member_of") or []):
+            known = roles_by_target.get(target_name, set())
+            predefined = engine == "postgres" and role.startswith("pg_")
+            if role not in known and not predefined:
+                problems.append(Problem(
+                    doc.where((*item.path, "member_of", i)),
+                    f"{item_label(item)} is a member of {role!r}, which is not a role of target {target_name!r}",
+                    f"{suggest(role, known)}declare it under `roles:` with `target: {target_name}`",
+                ))
+        if item.login:
+            problems += _account_problems(item, engine, targets[target_name][1], documents)
+        elif data["name"] in accounts_by_target.get(target_name, set()):
+            problems.append(Problem(doc.where(item.path), f"role {data['name']!r} is also declared as an account",
+                                    "give the group role and the account different names"))
+    return problems
+
+
+def item_label(item: Item) -> str:
+    kind = "account" if item.login else "role"
+    return f"{kind} {item.data.get('name')!r}"
+
+
+def _merge_problems(documents: list[Document]) -> list[Problem]:
+    problems: list[Problem] = []
+    firsts: dict[tuple[str, ...], tuple[Document, Any]] = {}
+    for doc in documents:
+        for name in doc.data.get("targets") or {}:
+            _first(firsts, ("targets", name), doc, problems, f"target {name!r}")
+        for name in doc.data.get("profiles") or {}:
+            _first(firsts, ("profiles", name), doc, problems, f"profile {name!r}")
+        for section, values in (doc.data.get("defaults") or {}).items():
+            for key, value in values.items():
+                path = ("defaults", section, key)
+                if path in firsts and firsts[path][1] != value:
+                    problems.append(Problem(
+                        doc.where(path, key=True),
+                        f"defaults.{section}.{key} is set differently in {firsts[path][0].file}",
+                        "set each default in one file only",
+                    ))
+                firsts.setdefault(path, (doc, value))
+    return problems
+
+
+def _first(firsts: dict, path: tuple[str, ...], doc: Document, problems: list[Problem], label: str) -> None:
+    if path in firsts:
+        problems.append(Problem(doc.where(path, key=True),
+                                f"{label} is declared again (first in {firsts[path][0].file})",
+                                "declare it in one file only"))
+    else:
+        firsts[path] = (doc, None)
+
+
+def _target_problems(name: str, doc: Document, spec: dict[str, Any]) -> list[Problem]:
+    problems = []
+    if spec["engine"] != "postgres" and spec.get("default_privileges_for"):
+        problems.append(Problem(doc.where(("targets", name, "default_privileges_for"), key=True),
+                                "default_privileges_for applies to PostgreSQL only", "remove it"))
+    return problems
+
+
+def _name_problems(item: Item, engine: str, target: dict[str, Any]) -> list[Problem]:
+    name = item.data["name"]
+    problems = []
+    where = item.doc.where((*item.path, "name"))
+    if is_reserved(name, engine):
+        problems.append(Problem(where, f"{item_label(item)} is a system or reserved account name",
+                                "system and admin accounts are never managed; choose another name"))
+    if engine != "postgres":
+        beyond = [ch for ch in name + str(item.data.get("host", "")) if ord(ch) > 0xFFFF]
+        if beyond:
+            problems.append(Problem(where, f"{item_label(item)} contains {beyond[0]!r}: MySQL and MariaDB keep "
+                                           f"account names in utf8mb3, which has no characters beyond U+FFFF",
+                                    "use characters of the Basic Multilingual Plane"))
+    limit = facts(engine).name_limit
+    length = len(name.encode()) if engine == "postgres" else len(name)
+    if length > limit:
+        problems.append(Problem(where, f"{item_label(item)} is {length} long; {engine} allows at most {limit}",
+                                "shorten the name"))
+    return problems
+
+
+def _account_problems(item: Item, engine: str, target: dict[str, Any],
+                      documents: list[Document]) -> list[Problem]:
+    problems: list[Problem] = []
+    data = item.data
+    doc = item.doc
+    secret = {**merged_defaults(documents).get("secret", {}), **(data.get("secret") or {})}
+    template = secret.get("name", "{target}/{account}")
+    fields = set(re.findall(r"{([^{}]*)}", template))
+    unknown = fields - SECRET_PLACEHOLDERS
+    if unknown:
+        problems.append(Problem(
+            doc.where((*item.path, "secret", "name")) if "name" in (data.get("secret") or {})
+            else doc.where(item.path),
+            f"secret name template {template!r} uses unknown placeholder(s) {', '.join(sorted(unknown))}",
+            "use {target}, {account}, {engine} and {database}",
+        ))
+    else:
+        rendered = template.format(target=data["target"], account=data["name"], engine=engine,
+                                   database=target.get("database") or "")
+        if not SECRET_NAME.match(rendered):
+            problems.append(Problem(
+                doc.where(item.path),
+                f"secret name {rendered!r} for {item_label(item)} is not a valid Secrets Manager name",
+                "secret names use letters, digits and /_+=.@- (at most 512); set `secret.name` or rename",
+            ))
+    problems += _rotation_problems(item, engine, target, {**merged_defaults(documents).get("rotation", {}),
+                                                          **(data.get("rotation") or {})})
+    if engine == "mariadb" and len(data.get("member_of") or []) > 1:
+        problems.append(Problem(doc.where((*item.path, "member_of")),
+                                f"{item_label(item)}: MariaDB activates only one default role at login",
+                                "give the account one role; grant the other roles to that role"))
+    if engine == "postgres" and "host" in data:
+        problems.append(Problem(doc.where((*item.path, "host"), key=True),
+                                "`host` is the MySQL/MariaDB host part; PostgreSQL accounts have none",
+                                "remove `host` (use pg_hba.conf to restrict where a role connects from)"))
+    return problems
+
+
+def _rotation_problems(item: Item, engine: str, target: dict[str, Any], rotation: dict[str, Any]) -> list[Problem]:
+    doc, data = item.doc, item.data
+    where = doc.where((*item.path, "rotation")) if "rotation" in data else doc.where(item.path)
+    problems: list[Problem] = []
+    strategy = rotation.get("strategy", "single")
+    if rotation.get("schedule") is not None:
+        try:
+            schedule.parse(rotation["schedule"])
+        except schedule.ScheduleError as exc:
+            problems.append(Problem(where, f"{item_label(item)}: rotation schedule: {exc}",
+                                    "write rate(N days), rate(N hours) with N >= 4, cron(0 H DoM Mon DoW Y) or a "
+                                    "number of days"))
+    if rotation.get("window") is not None:
+        try:
+            schedule.window_hours(rotation["window"])
+        except schedule.ScheduleError as exc:
+            problems.append(Problem(where, f"{item_label(item)}: rotation window: {exc}", "e.g. window: 4h"))
+    if rotation.get("function") and rotation.get("schedule") is None and strategy != "none":
+        problems.append(Problem(where, f"{item_label(item)} has a rotation function but no schedule",
+                                "add rotation.schedule, e.g. rate(30 days)"))
+    if strategy == "alternating":
+        if not (target.get("admin") or {}).get("secret"):
+            problems.append(Problem(
+                where,
+                f"{item_label(item)} uses alternating rotation, but target {data['target']!r} has no admin secret",
+                "alternating rotation sets the other user's password as the admin, whose credentials the rotation "
+                "reads from the secret's `masterarn`: give the target `admin: {secret: ...}` (or use strategy single)",
+            ))
+        limit = facts(engine).name_limit
+        for longest in conventions.derived_names(_probe(data["name"]), engine):
+            suffix = longest.removeprefix(data["name"])
+            length = len(longest.encode()) if engine == "postgres" else len(longest)
+            if length > limit:
+                problems.append(Problem(
+                    doc.where((*item.path, "name")),
+                    f"alternating rotation needs the user {longest!r} ({length} characters); {engine} allows {limit}",
+                    f"shorten the account name to at most {limit - len(suffix)} characters",
+                ))
+    return problems
+
+
+def _grant_problems(item: Item, engine: str, profiles: dict[str, Any]) -> list[Problem]:
+    problems: list[Problem] = []
+    data = item.data
+    doc = item.doc
+    vocabulary = privileges.vocabulary(engine)
+    if data.get("profile") and data["profile"] not in profiles:
+        problems.append(Problem(doc.where((*item.path, "profile")),
+                                f"{item_label(item)} uses the unknown profile {data['profile']!r}",
+                                f"{suggest(data['profile'], set(profiles))}declared profiles: "
+                                f"{', '.join(sorted(profiles)) or 'none'}"))
+    for i, entry in enumerate(data.get("grants") or []):
+        path = (*item.path, "grants", i)
+        key = next(k for k in entry if k != "privileges")
+        kind = privileges.GRANT_KEYS[key]
+        if kind not in vocabulary:
+            usable = ", ".join(k for k, v in privileges.GRANT_KEYS.items() if v in vocabulary)
+            problems.append(Problem(doc.where((*path, key), key=True),
+                                    f"{engine} has no {key}: they cannot be granted", f"use one of: {usable}"))
+            continue
+        allowed = vocabulary[kind]
+        if engine != "postgres" and (kind == privileges.DATABASE or any(
+                str(o).endswith(".*") for o in (entry[key] if isinstance(entry[key], list) else []))):
+            allowed = vocabulary[privileges.DATABASE]
+        for j, raw in enumerate(entry["privileges"]):
+            name = privileges.normalize(raw)
+            if name != "ALL" and name not in allowed:
+                known_elsewhere = name in privileges.all_known(engine)
+                problems.append(Problem(
+                    doc.where((*path, "privileges", j)),
+                    f"privilege {raw!r} does not apply to {key}" if known_elsewhere
+                    else f"unknown privilege {raw!r}",
+                    f"{'' if known_elsewhere else suggest(name, allowed)}{key} take: "
+                    f"{', '.join(sorted(allowed))} (or ALL)",
+                ))
+        try:
+            parse_grant(engine, entry, None)
+        except names.NameError_ as exc:
+            problems.append(Problem(doc.where((*path, key)), str(exc), _name_hint(engine, kind)))
+        if engine != "postgres" and any(ord(ch) > 0xFFFF for ch in str(entry[key])):
+            problems.append(Problem(doc.where((*path, key)), f"{key}: MySQL and MariaDB identifiers have no "
+                                    f"characters beyond U+FFFF (utf8mb3)", "rename the object"))
+    return problems
+
+
+def _name_hint(engine: str, kind: str) -> str:
+    container = "schema" if engine == "postgres" else "database"
+    if kind == privileges.FUNCTION:
+        return f"write {container}.name(argument types), e.g. public.report(integer), or {container}.*"
+    return f"write {container}.name, or {container}.* for every object; quote odd names with double quotes"
+
+
+def _probe(name: str) -> Principal:
+    """A stand-in alternating account, to ask `conventions` which names the tool would derive from `name`."""
+    return Principal(name=name, target="", login=True, rotation=RotationSettings(strategy="alternating"))

@@ -1,0 +1,116 @@
+"""Apply: carry out a target's plan in an order that never loses a credential.
+
+Per target, under the target's lock (PostgreSQL advisory lock, MySQL GET_LOCK), which rotations take too:
+  1. re-inspect and re-diff, so a plan made before the lock is never applied stale;
+  2. the `before` pass of the secret protocol (`secret_steps`): secrets written first;
+  3. database statements in plan order (batched), passwords taken where the protocol says;
+  4. after the database commit, the `after` pass: pending versions promoted, sync tags removed, secret metadata
+     updated, secrets of dropped accounts scheduled for deletion.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from provisioner import faults
+from provisioner.core.diff import DiffOptions
+from provisioner.core.model import Manifest
+from provisioner.core.plan import Step, TargetPlan
+from provisioner.errors import ApplyError, PlanError, ProvisionerError
+from provisioner.pipeline.batch import batched
+from provisioner.pipeline.connect import Connection
+from provisioner.pipeline.planning import inspect_target, plan_target
+from provisioner.pipeline.report import ApplyReport, failure_message
+from provisioner.pipeline.secret_steps import Passwords, Store, step_of
+from provisioner.secrets.store import SecretStore
+
+log = logging.getLogger(__name__)
+
+
+def apply_target(conn: Connection, manifest: Manifest, store: SecretStore, options: DiffOptions,
+                 expected: TargetPlan | None = None,
+                 on_plan: Callable[[TargetPlan], None] | None = None) -> ApplyReport:
+    """Apply one target, planned again under its lock. With `expected` (the plan a user confirmed), a plan that
+    changed meanwhile aborts; `on_plan` sees the plan about to run."""
+    engine, session = conn.engine, conn.session
+    report: ApplyReport | None = None
+    try:
+        with engine.target_lock(session, conn.target.name):
+            with engine.transaction(session):
+                state = inspect_target(engine, session, conn.info, store, refresh_secrets=True,
+                                       masterarn=conn.masterarn)
+                plan = plan_target(conn, manifest, state, options)
+                report = ApplyReport(conn.target.name, plan, transactional=engine.transactional)
+                _check(conn, plan, expected, on_plan)
+                passwords = Passwords()
+                before_database(plan.steps, store, passwords, report)
+                faults.checkpoint("before-database")
+                in_database(conn, plan.steps, store, passwords, report)
+                faults.checkpoint("before-commit")
+            report.commit()
+            faults.checkpoint("after-commit")
+            # Still under the target's lock: a rotation of the same account waits until the secrets match.
+            after_commit(plan.steps, store, passwords, report)
+    except PlanError:
+        raise ApplyError(f"apply refused: the plan of {conn.target.name} has errors (see above); nothing was "
+                         f"changed", "fix the cause the plan reports, then run apply again") from None
+    except ProvisionerError as exc:
+        raise ApplyError(failure_message(conn.target.name, report, exc), exc.hint) from None
+    except Exception as exc:
+        raise ApplyError(failure_message(conn.target.name, report, exc)) from None
+    return report
+
+
+def _check(conn: Connection, plan: TargetPlan, expected: TargetPlan | None,
+           on_plan: Callable[[TargetPlan], None] | None) -> None:
+    if on_plan:
+        on_plan(plan)
+    if plan.errors:
+        raise PlanError(f"target {conn.target.name}: " + "; ".join(plan.errors))
+    if expected is not None and _lines(plan) != _lines(expected):
+        raise ProvisionerError(f"target {conn.target.name}: the live state changed since the plan was shown",
+                               "run apply again to see the new plan")
+
+
+def _lines(plan: TargetPlan) -> list[tuple[str, ...]]:
+    return [(s.change.action, s.change.type_name, *s.lines, repr(s.change)) for s in plan.steps]
+
+
+def before_database(steps: list[Step], store: Store, passwords: Passwords, report: ApplyReport) -> None:
+    """Pass 1: secret work that must precede every database statement."""
+    for index, step in enumerate(steps):
+        protocol = step_of(step.change)
+        if protocol.before is None:
+            continue
+        protocol.before(step.change, store, passwords, report.note)
+        if protocol.completes == "before":
+            report.completed.add(index)
+        faults.checkpoint("after-secret-write")
+
+
+def in_database(conn: Connection, steps: list[Step], store: Store, passwords: Passwords,
+                report: ApplyReport) -> None:
+    """Pass 2: the database statements in plan order, each with the password the protocol gives it."""
+    for indices, change in batched(steps):
+        protocol = step_of(change)
+        password = protocol.password(change, store, passwords) if protocol.password else None
+        for statement in conn.engine.statements(change, password, conn.session):
+            log.debug("executing %s", statement.display)
+            conn.session.execute(statement)
+            report.record(f"{change.action} {statement.display}")
+        faults.checkpoint("between-statements")
+        if protocol.completes == "database":
+            report.completed.update(indices)
+
+
+def after_commit(steps: list[Step], store: Store, passwords: Passwords, report: ApplyReport) -> None:
+    """Pass 3: secret work that follows the commit (promotions, tag clean-up, metadata, deletions)."""
+    for index, step in enumerate(steps):
+        protocol = step_of(step.change)
+        if protocol.after is None:
+            continue
+        protocol.after(step.change, store, passwords, report.note)
+        if protocol.completes == "after":
+            report.completed.add(index)
+        faults.checkpoint("after-secret-finish")

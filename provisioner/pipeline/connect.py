@@ -1,0 +1,154 @@
+"""Connect: the admin credentials of a target and the admin session to it. Credentials come
+from an env var holding a URL (`admin.url_env`) or from a Secrets Manager secret (`admin.secret`, including RDS-managed `rds!...` secrets that hold only username and password).
+
+Every password found here is registered for redaction before anything else can print it.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import unquote, urlsplit
+
+from dataclasses import dataclass
+
+from provisioner import redact
+from provisioner.core.engine_facts import facts
+from provisioner.core.conventions import secret_database, secret_name, secret_name_needs_database
+from provisioner.core.model import ConnInfo, Principal, Target
+from provisioner.engines import AuthenticationFailed, DatabaseUnreachable, Engine, Session, get_engine
+from provisioner.errors import ProvisionerError
+from provisioner.secrets.store import SecretsError, SecretStore
+
+SCHEMES = {"postgres": ("postgresql", "postgres"), "mysql": ("mysql", "mariadb"), "mariadb": ("mysql", "mariadb")}
+
+
+def parse_url(url: str, engine: str, variable: str) -> dict[str, object]:
+    """Split a postgresql:// or mysql:// URL into parts; errors never echo the URL."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ProvisionerError(f"${variable} is not a valid URL", "expected scheme://user:password@host:port/db"
+                               ) from None
+    redact.register(unquote(parts.password or ""))
+    scheme = parts.scheme.split("+")[0]
+    if scheme not in SCHEMES[engine]:
+        raise ProvisionerError(f"${variable} has the scheme {scheme!r}, expected {SCHEMES[engine][0]}://",
+                               f"a {engine} target needs a {SCHEMES[engine][0]}:// URL")
+    if not parts.username:
+        raise ProvisionerError(f"${variable} names no user", "expected scheme://user:password@host:port/db")
+    return {
+        "user": unquote(parts.username),
+        "password": unquote(parts.password or ""),
+        "host": parts.hostname,
+        "port": port,
+        "dbname": unquote(parts.path.lstrip("/")) or None,
+    }
+
+
+def admin_conninfo(target: Target, store: SecretStore) -> ConnInfo:
+    """Where and as whom the provisioner connects to a target (target fields win over the source's)."""
+    if target.admin.url_env:
+        variable = target.admin.url_env
+        url = os.environ.get(variable)
+        if not url:
+            raise ProvisionerError(f"target {target.name}: the environment variable {variable} is not set",
+                                   f"export {variable}=postgresql://USER:PASSWORD@HOST:PORT/DB (or mysql://...)")
+        found = parse_url(url, target.engine, variable)
+    else:
+        assert target.admin.secret
+        try:
+            value = store.get_value(target.admin.secret)
+        except SecretsError as exc:
+            if exc.code == "ResourceNotFoundException":
+                raise ProvisionerError(f"target {target.name}: the admin secret {target.admin.secret} does not exist",
+                                       "check admin.secret (name or ARN) and AWS_REGION") from None
+            raise
+        if "username" not in value or "password" not in value:
+            raise ProvisionerError(f"target {target.name}: the admin secret {target.admin.secret} has no "
+                                   f"username/password", "store a JSON value with username and password")
+        found = {"user": value["username"], "password": value["password"], "host": value.get("host"),
+                 "port": value.get("port"), "dbname": value.get("dbname")}
+    host = target.host or found.get("host")
+    if not host:
+        raise ProvisionerError(f"target {target.name}: no host to connect to",
+                               "set `host:` on the target (an RDS-managed admin secret holds only username and "
+                               "password)")
+    port = int(target.port or found.get("port") or facts(target.engine).default_port)  # type: ignore[call-overload]
+    dbname = target.database or found.get("dbname")
+    if target.engine == "postgres" and not dbname:
+        dbname = "postgres"
+    return ConnInfo(engine=target.engine, host=str(host), port=port, user=str(found["user"]),
+                    password=str(found["password"]), dbname=str(dbname) if dbname else None, tls=target.tls)
+
+
+def admin_secret_arn(target: Target, store: SecretStore) -> str | None:
+    """The admin secret's ARN (for `masterarn`), when the admin comes from Secrets Manager."""
+    if not target.admin.secret:
+        return None
+    if target.admin.secret.startswith("arn:"):
+        return target.admin.secret
+    return store.describe(target.admin.secret)["ARN"]
+
+
+@dataclass
+class Connection:
+    target: Target
+    engine: Engine
+    info: ConnInfo
+    session: Session
+    masterarn: str | None = None  # the admin secret's ARN, when the admin comes from Secrets Manager
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def connect(target: Target, store: SecretStore) -> Connection:
+    engine = get_engine(target.engine)
+    info = admin_conninfo(target, store)
+    try:
+        session = engine.connect(info)
+    except AuthenticationFailed:
+        raise ProvisionerError(f"target {target.name}: the admin credentials were refused by "
+                               f"{info.host}:{info.port} (user {info.user})",
+                               "check the admin secret / URL; for RDS-managed secrets check that it was not "
+                               "rotated while this ran") from None
+    except DatabaseUnreachable as exc:
+        raise ProvisionerError(f"target {target.name}: {exc.message}", exc.hint) from None
+    except Exception as exc:
+        raise ProvisionerError(f"target {target.name}: cannot connect to {info.host}:{info.port}: "
+                               f"{_first_line(exc)}", "check host, port, network path and TLS settings") from None
+    return Connection(target, engine, info, session, admin_secret_arn(target, store))
+
+
+def _first_line(exc: Exception) -> str:
+    return redact.redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+
+
+def admin_database(target: Target, store: SecretStore | None) -> str | None:
+    """The database the admin connects to, without connecting: the target's, else the one its URL or admin
+    secret names (None when that cannot be read here)."""
+    if target.database:
+        return target.database
+    if target.admin.url_env:
+        url = os.environ.get(target.admin.url_env)
+        return str(parse_url(url, target.engine, target.admin.url_env).get("dbname") or "") or None if url else None
+    if store is not None and target.admin.secret:
+        try:
+            return store.get_value(target.admin.secret).get("dbname") or None
+        except ProvisionerError:
+            return None
+    return None
+
+
+def secret_name_of(account: Principal, target: Target, store: SecretStore | None, find_existing: bool = True
+                   ) -> str:
+    """The name of an account's secret as apply made it: found by its ownership tags when the store is at hand,
+    else built by the one naming convention with the database the admin connection would use."""
+    if store is not None and find_existing:
+        for secret in store.managed().values():
+            if (secret.target, secret.account) == (target.name, account.name) and not secret.deleted:
+                return secret.name
+    database = admin_database(target, store) if secret_name_needs_database(account) else target.database
+    connected = database if database else ("postgres" if target.engine == "postgres" else None)
+    return secret_name(account, target, secret_database(target, connected))

@@ -1,0 +1,95 @@
+"""Planning: for each selected target, connect, inspect (the database and the managed secrets), diff, and attach
+the statements each change will send. The glue between the wings; knows no SQL itself (engines compile it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from provisioner.core.changes import AnyChange
+from provisioner.core.diff import DiffOptions, diff_target
+from provisioner.core.model import ConnInfo, CurrentState, Manifest, Target
+from provisioner.core.plan import Plan, Step, TargetPlan
+from provisioner.engines import Engine, Session, get_engine
+from provisioner.errors import ProvisionerError
+from provisioner.pipeline.connect import Connection, connect
+from provisioner.secrets.store import SecretStore
+
+log = logging.getLogger(__name__)
+DEFAULT_PARALLELISM = 4
+T = TypeVar("T")
+
+
+def select_targets(manifest: Manifest, names: Iterable[str] | None) -> list[Target]:
+    names = list(names or [])
+    unknown = [n for n in names if n not in manifest.targets]
+    if unknown:
+        raise ProvisionerError(f"unknown target(s): {', '.join(unknown)}",
+                               f"targets in the manifest: {', '.join(sorted(manifest.targets)) or 'none'}")
+    return [manifest.targets[n] for n in (names or sorted(manifest.targets))]
+
+
+def inspect_target(engine: Engine, session: Session, conninfo: ConnInfo, store: SecretStore,
+                   refresh_secrets: bool = False, masterarn: str | None = None) -> CurrentState:
+    """The current state of one target: the engine's constant number of catalog queries, plus the managed
+    secrets (one ListSecrets pass and BatchGetSecretValue, shared by every target of the run)."""
+    database = engine.inspect(session)
+    connection: dict[str, object] = {"host": conninfo.host, "port": conninfo.port, "dbname": conninfo.dbname}
+    if masterarn:
+        connection["masterarn"] = masterarn
+    return CurrentState(database=database, secrets=dict(store.managed(refresh=refresh_secrets)),
+                        connection=connection)
+
+
+def steps_of(engine: Engine, changes: Iterable[AnyChange], server_version: str | None = None) -> list[Step]:
+    """Plan steps: each change with the statements it shows (database changes) or none (secret changes)."""
+    return [Step(change, tuple(s.display for s in engine.statements(change, server_version=server_version))
+                 if change.is_database else ()) for change in changes]
+
+
+def plan_target(conn: Connection, manifest: Manifest, state: CurrentState, options: DiffOptions) -> TargetPlan:
+    target = conn.target
+    db = state.database
+    version = db.server_version if db else None
+    result = diff_target(target, manifest.for_target(target.name), state, options, conn.engine.traits_for(version))
+    log.debug("target %s: %d catalog queries, %d roles, %d ACL groups, %d changes", target.name,
+              db.queries if db else 0, len(db.roles) if db else 0, len(db.acl_groups) if db else 0,
+              len(result.changes))
+    return TargetPlan(target=target.name, engine=target.engine, warnings=result.warnings, errors=result.errors,
+                      queries=db.queries if db else 0, labels=result.labels,
+                      steps=steps_of(conn.engine, result.changes, version))
+
+
+def build_plan(manifest: Manifest, target_names: Iterable[str] | None, store: SecretStore,
+               options: DiffOptions, parallelism: int = DEFAULT_PARALLELISM) -> Plan:
+    """Plan every selected target, `parallelism` at a time (each on its own connection)."""
+    targets = select_targets(manifest, target_names)
+    store.managed()  # one ListSecrets pass for every target, before the threads start
+
+    def plan_one(target: Target) -> TargetPlan:
+        conn = connect(target, store)
+        try:
+            state = inspect_target(conn.engine, conn.session, conn.info, store, masterarn=conn.masterarn)
+            return plan_target(conn, manifest, state, options)
+        finally:
+            conn.close()
+
+    plans = run_parallel(plan_one, targets, parallelism)
+    for plan in plans:
+        plan.secrets_calls = store.calls
+    return Plan(plans)
+
+
+def run_parallel(work: Callable[[Target], T], targets: list[Target], parallelism: int) -> list[T]:
+    """`work` for each target, at most `parallelism` at once; results in target order; the first error wins."""
+    if parallelism <= 1 or len(targets) <= 1:
+        return [work(t) for t in targets]
+    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="target") as pool:
+        return list(pool.map(work, targets))
+
+
+__all__ = ["DEFAULT_PARALLELISM", "build_plan", "get_engine", "inspect_target", "plan_target", "run_parallel",
+           "select_targets", "steps_of"]

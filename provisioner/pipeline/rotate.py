@@ -1,0 +1,61 @@
+"""`provisioner rotate`: choose the accounts, find each one's secret, and run the four rotation steps now."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from provisioner.core.model import Manifest, Principal
+from provisioner.errors import ProvisionerError
+from provisioner.pipeline.connect import secret_name_of
+from provisioner.secrets.rotation import rotate_now
+from provisioner.secrets.store import SecretStore
+
+Print = Callable[[str], None]
+
+
+@dataclass
+class RotationOutput:
+    out: Print  # progress, on standard output
+    err: Print  # problems, on standard error
+
+
+def accounts_to_rotate(manifest: Manifest, names: list[str], every: bool, targets: list[str] | None
+                       ) -> list[Principal]:
+    if bool(names) == bool(every):
+        raise ProvisionerError("name the accounts to rotate, or pass --all", "e.g. provisioner rotate reader_user")
+    chosen = set(targets or manifest.targets)
+    accounts = [p for p in manifest.principals
+                if p.login and p.state == "present" and p.target in chosen
+                and ((every and p.rotation.strategy != "none") or p.name in names)]
+    missing = set(names) - {p.name for p in accounts}
+    if missing:
+        raise ProvisionerError(f"no such account in the manifest: {', '.join(sorted(missing))}",
+                               "name login accounts declared under `accounts:` (and check --target)")
+    return accounts
+
+
+def rotate_accounts(manifest: Manifest, accounts: list[Principal], store: SecretStore, show: RotationOutput) -> int:
+    """Rotate each account through the four steps; the number that failed."""
+    failures = 0
+    for account in accounts:
+        if account.rotation.strategy == "none":
+            show.err(f"{account.name}: rotation strategy is none; skipped")
+            continue
+        name = secret_name_of(account, manifest.targets[account.target], store)
+        show.out(f"rotating {name} ({account.rotation.strategy})\n")
+
+        def observe(step: str, info: dict[str, object]) -> None:
+            stages = "; ".join(f"{v[:8]}: {'+'.join(s)}" for v, s in info["stages"].items())  # type: ignore[attr-defined]
+            note = " (nothing to do)" if info["skipped"] else ""
+            user = info.get("username") or "-"
+            show.out(f"  {step:<13} new version for {user:<20} versions {stages}{note}\n")
+
+        try:
+            rotate_now(store, name, account.password, observer=observe)
+            show.out(f"  done: AWSCURRENT of {name} holds the new password\n")
+        except ProvisionerError as exc:
+            failures += 1
+            show.err(f"  rotation of {name} failed: {exc}\n  run rotate again to resume it (the pending version "
+                     f"is reused); AWSCURRENT stays in place until the new password is set and tested")
+    return failures

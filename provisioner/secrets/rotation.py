@@ -1,0 +1,277 @@
+"""Rotation: Secrets Manager's four steps (createSecret, setSecret, testSecret, finishSecret) for the
+single-user and alternating-users strategies, on every engine. One implementation serves the Lambda handler
+that Secrets Manager invokes (`lambda_handler`) and `provisioner rotate`, which runs the same steps now.
+
+Every step is idempotent per ClientRequestToken and never leaves AWSCURRENT unable to log in: the new password
+lives in the AWSPENDING version until it is set in the database and tested, and only then becomes AWSCURRENT.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from provisioner import faults
+from provisioner import redact
+from provisioner.engines import AuthenticationFailed, Engine, get_engine
+from provisioner.errors import ProvisionerError
+from provisioner.core import secret_value
+from provisioner.core.conventions import alternate_username
+from provisioner.core.engine_facts import SECRET_ENGINE_ALIASES
+from provisioner.core.model import ConnInfo, PasswordPolicy
+from provisioner.secrets.store import CURRENT, PENDING, PREVIOUS, SecretsError, SecretStore
+
+log = logging.getLogger(__name__)
+STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+LOCK_WAIT_SECONDS = 120
+
+
+class RotationError(ProvisionerError):
+    pass
+
+
+def engine_of(value: dict[str, Any]) -> Engine:
+    try:
+        return get_engine(secret_value.engine_of(value))
+    except secret_value.SecretValueError as exc:
+        raise RotationError(str(exc), f"use one of: {', '.join(SECRET_ENGINE_ALIASES)}") from None
+
+
+def conninfo(value: dict[str, Any], user: str | None = None, password: str | None = None) -> ConnInfo:
+    try:
+        return secret_value.conninfo(value, user, password)
+    except (secret_value.SecretValueError, KeyError) as exc:
+        raise RotationError(f"the secret cannot be used to connect: {exc}",
+                            "the secret needs engine, host, username and password") from None
+
+
+@dataclass
+class Rotation:
+    """One rotation of one secret, identified by its token (the AWSPENDING version id)."""
+
+    store: SecretStore
+    secret_id: str
+    token: str
+    policy: PasswordPolicy = field(default_factory=PasswordPolicy)
+    require_enabled: bool = True
+    observer: Callable[[str, dict[str, Any]], None] | None = None
+
+    # ------------------------------------------------------------ checks
+
+    def _versions(self) -> dict[str, list[str]]:
+        description = self.store.describe(self.secret_id)
+        if self.require_enabled and not description.get("RotationEnabled"):
+            raise RotationError(f"rotation is not enabled on secret {self.secret_id}",
+                                "configure it with `provisioner apply` (rotation.function and schedule)")
+        return description.get("VersionIdsToStages", {})
+
+    def check(self, creating: bool = False) -> bool:
+        """AWS's start-of-call checks. False when the token is already AWSCURRENT (nothing to do)."""
+        versions = self._versions()
+        if self.token not in versions:
+            if creating:
+                return True  # `provisioner rotate` mints its own token in createSecret
+            raise RotationError(f"version {self.token} of secret {self.secret_id} does not exist")
+        stages = versions[self.token]
+        if CURRENT in stages:
+            log.info("version %s is already AWSCURRENT: nothing to do", self.token)
+            return False
+        if PENDING not in stages:
+            raise RotationError(f"version {self.token} of secret {self.secret_id} is not staged AWSPENDING")
+        return True
+
+    def run(self, step: str, creating: bool = False) -> None:
+        if step not in STEPS:
+            raise RotationError(f"unknown rotation step {step!r}", f"steps: {', '.join(STEPS)}")
+        if not self.check(creating=creating and step == "createSecret"):
+            self._observe(step, skipped=True)
+            return
+        getattr(self, _method(step))()
+        self._observe(step)
+
+    def _observe(self, step: str, skipped: bool = False) -> None:
+        if self.observer:
+            stages = self.store.describe(self.secret_id).get("VersionIdsToStages", {})
+            try:
+                username = self.store.get_value(self.secret_id, version=self.token).get("username")
+            except SecretsError:
+                username = None
+            self.observer(step, {"skipped": skipped, "stages": stages, "username": username})
+
+    # ------------------------------------------------------------ values
+
+    def _current(self) -> dict[str, Any]:
+        return self.store.get_value(self.secret_id, CURRENT)
+
+    def _pending_value(self) -> dict[str, Any] | None:
+        try:
+            value = self.store.get_value(self.secret_id, PENDING, version=self.token)
+        except SecretsError as exc:
+            if exc.code in ("ResourceNotFoundException", "InvalidRequestException"):
+                return None
+            raise
+        return value or None
+
+    # ------------------------------------------------------------ the four steps
+
+    def create_secret(self) -> None:
+        current = self._current()
+        pending = self._pending_value()
+        # A pending value that merely copies AWSCURRENT (moto's RotateSecret leaves one) is no new credential.
+        if pending and pending.get("password") and pending.get("password") != current.get("password"):
+            log.info("createSecret: AWSPENDING already holds a new credential")
+            return
+        new = dict(current)
+        if "masterarn" in current:
+            new["username"] = alternate_username(str(current["username"]))
+        new["password"] = self.store.random_password(self.policy.length, self.policy.exclude_characters)
+        self.store.put_value(self.secret_id, new, [PENDING], token=self.token)
+        log.info("createSecret: new credential for %s staged AWSPENDING", new["username"])
+
+    def set_secret(self) -> None:
+        current = self._current()
+        pending = self._pending_value()
+        if not pending or not pending.get("password"):
+            raise RotationError(f"secret {self.secret_id} has no AWSPENDING value for version {self.token}",
+                                "run createSecret first")
+        for key in ("engine", "host", "port", "dbname"):
+            if str(pending.get(key)) != str(current.get(key)):
+                raise RotationError(f"AWSPENDING {key} differs from AWSCURRENT; refusing to set a password there")
+        allowed = {current["username"], alternate_username(str(current["username"]))}
+        if pending["username"] not in allowed:
+            raise RotationError(f"AWSPENDING names user {pending['username']!r}, expected one of {sorted(allowed)}")
+        engine = engine_of(current)
+        if _logs_in(engine, conninfo(pending)):
+            log.info("setSecret: the pending credential already logs in")
+            return
+        if "masterarn" in current:
+            self._set_alternating(engine, current, pending)
+        else:
+            self._set_single(engine, current, pending)
+
+    def _set_single(self, engine: Engine, current: dict[str, Any], pending: dict[str, Any]) -> None:
+        candidates = [current]
+        try:
+            previous = self.store.get_value(self.secret_id, PREVIOUS)
+            if previous.get("username") == current["username"]:
+                candidates.append(previous)
+        except SecretsError:
+            pass
+        for value in candidates:
+            try:
+                session = engine.connect(conninfo(value))
+            except AuthenticationFailed:
+                continue
+            try:
+                with self._locked(engine, session):
+                    engine.set_password(session, str(pending["username"]), None, str(pending["password"]))
+                log.info("setSecret: %s changed its own password", pending["username"])
+                return
+            finally:
+                session.close()
+        raise RotationError(f"neither AWSCURRENT nor AWSPREVIOUS of {self.secret_id} logs in",
+                            "set a known password with `provisioner apply --reset-password ACCOUNT`")
+
+    def _set_alternating(self, engine: Engine, current: dict[str, Any], pending: dict[str, Any]) -> None:
+        if not _logs_in(engine, conninfo(current)):
+            raise RotationError(f"AWSCURRENT of {self.secret_id} does not log in; refusing to act as the admin",
+                                "repair the current credential first (provisioner apply --reset-password)")
+        try:
+            admin = self.store.get_value(str(current["masterarn"]), CURRENT)
+        except SecretsError as exc:
+            raise RotationError(f"cannot read the admin secret (masterarn) of {self.secret_id}: {exc.code}",
+                                "the rotation role needs secretsmanager:GetSecretValue on the admin secret") from None
+        session = engine.connect(conninfo(current, user=admin["username"], password=admin["password"]))
+        try:
+            with self._locked(engine, session):
+                engine.set_password(session, str(pending["username"]), None, str(pending["password"]))
+        finally:
+            session.close()
+        log.info("setSecret: the admin set the password of %s", pending["username"])
+
+    @contextmanager
+    def _locked(self, engine: Engine, session: Any) -> Iterator[None]:
+        """The target's lock (the one `apply` holds), so a password never changes in the middle of an apply;
+        then a last check that the token is still the pending version (an apply may have replaced it)."""
+        tags = {t["Key"]: t["Value"] for t in self.store.describe(self.secret_id).get("Tags", [])}
+        target = tags.get("provisioner:target")
+        if not target:
+            yield
+            return
+        with engine.target_lock(session, target, timeout_seconds=LOCK_WAIT_SECONDS):
+            if not self.check():
+                raise RotationError(f"version {self.token} of {self.secret_id} became current while waiting")
+            yield
+
+    def test_secret(self) -> None:
+        pending = self._pending_value()
+        if not pending:
+            raise RotationError(f"secret {self.secret_id} has no AWSPENDING value for version {self.token}")
+        try:
+            engine_of(pending).check_login(conninfo(pending))
+        except AuthenticationFailed:
+            raise RotationError(f"the AWSPENDING credential of {self.secret_id} does not log in",
+                                "run setSecret again") from None
+        log.info("testSecret: %s logs in with the pending password", pending["username"])
+
+    def finish_secret(self) -> None:
+        versions = self.store.describe(self.secret_id).get("VersionIdsToStages", {})
+        current = next((v for v, s in versions.items() if CURRENT in s), None)
+        if current != self.token:
+            self.store.move_stage(self.secret_id, CURRENT, self.token, current)
+        if PENDING in versions.get(self.token, []):
+            # The service clears AWSPENDING itself after a Lambda rotation; moto and `rotate` need it done.
+            self.store.move_stage(self.secret_id, PENDING, None, self.token)
+        log.info("finishSecret: version %s is AWSCURRENT", self.token)
+
+
+def _method(step: str) -> str:
+    return {"createSecret": "create_secret", "setSecret": "set_secret", "testSecret": "test_secret",
+            "finishSecret": "finish_secret"}[step]
+
+
+def _logs_in(engine: Engine, info: ConnInfo) -> bool:
+    try:
+        engine.check_login(info)
+        return True
+    except AuthenticationFailed:
+        return False
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def rotate_now(store: SecretStore, secret_id: str, policy: PasswordPolicy | None = None,
+               observer: Callable[[str, dict[str, Any]], None] | None = None) -> str:
+    """Run the four steps now (`provisioner rotate`). Resumes an interrupted rotation's AWSPENDING version.
+
+    Returns the token of the rotation.
+    """
+    versions = store.describe(secret_id).get("VersionIdsToStages", {})
+    pending = next((v for v, s in versions.items() if PENDING in s and CURRENT not in s), None)
+    token = pending or str(uuid.uuid4())
+    rotation = Rotation(store, secret_id, token, policy or PasswordPolicy(), require_enabled=False,
+                        observer=observer)
+    for step in STEPS:
+        rotation.run(step, creating=pending is None)
+        faults.checkpoint(f"after-{step}")
+    return token
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> None:
+    """Entry point Secrets Manager invokes: {"Step", "SecretId", "ClientRequestToken"[, "RotationToken"]}."""
+    logging.getLogger().setLevel(logging.INFO)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redact.RedactingFilter())
+    policy = PasswordPolicy(
+        length=int(os.environ.get("PASSWORD_LENGTH", PasswordPolicy.length)),
+        exclude_characters=os.environ.get("EXCLUDE_CHARACTERS", PasswordPolicy.exclude_characters),
+    )
+    secret_id, token, step = event["SecretId"], event["ClientRequestToken"], event["Step"]
+    log.info("%s for secret %s, version %s", step, secret_id, token)
+    Rotation(SecretStore(), secret_id, token, policy, require_enabled=True).run(step)

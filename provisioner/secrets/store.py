@@ -1,0 +1,263 @@
+"""The secret store (AWS Secrets Manager): the secrets of managed accounts, their values, versions, staging labels and tags.
+
+Knows no SQL. Uses the standard AWS credential chain and endpoint settings (AWS_PROFILE, AWS_REGION,
+AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_SECRETS_MANAGER) and botocore's standard retry mode, which absorbs
+throttling and 5xx answers with backoff. Always reads values by explicit stage (moto's default can be stale).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from provisioner import redact
+from provisioner.errors import ProvisionerError
+from provisioner.core.conventions import ACCOUNT_TAG, MANAGED_TAG, TARGET_TAG
+from provisioner.core.model import SecretState
+
+CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
+BATCH = 20  # BatchGetSecretValue's limit per call
+# Callables (operation, params) told of every request; tests record RotateSecret's RotationRules this way.
+OBSERVERS: list[Any] = []
+log = logging.getLogger(__name__)
+RETRY = Config(retries={"mode": "standard", "max_attempts": 10}, connect_timeout=10, read_timeout=30)
+
+
+def make_client(**kwargs: Any) -> Any:
+    return boto3.session.Session().client("secretsmanager", config=RETRY, **kwargs)
+
+
+def error_code(exc: Exception) -> str:
+    return exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
+
+
+class SecretStore:
+    """Thin, counted access to Secrets Manager for the provisioner's needs."""
+
+    def __init__(self, client: Any = None) -> None:
+        self._client = client
+        self.calls = 0
+        self._managed: dict[str, SecretState] | None = None
+        self._lock = threading.RLock()  # targets are planned and applied in parallel
+
+    @property
+    def client(self) -> Any:
+        with self._lock:
+            return self._make_client()
+
+    def _make_client(self) -> Any:
+        if self._client is None:
+            try:
+                self._client = make_client()
+            except BotoCoreError as exc:
+                raise ProvisionerError(f"cannot set up the Secrets Manager client: {exc}",
+                                       "set AWS_REGION (and credentials, or AWS_ENDPOINT_URL for a local endpoint)"
+                                       ) from None
+            self._client.meta.events.register("before-call.secrets-manager", self._count)
+            self._client.meta.events.register("before-parameter-build.secrets-manager", self._observe)
+        return self._client
+
+    def _count(self, **_: Any) -> None:
+        with self._lock:
+            self.calls += 1
+
+    @staticmethod
+    def _observe(params: dict[str, Any], model: Any = None, **_: Any) -> None:
+        for observer in OBSERVERS:
+            observer(model.name if model else "", params)
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        log.debug("Secrets Manager %s %s", operation, kwargs.get("SecretId") or kwargs.get("Name") or "")
+        try:
+            return getattr(self.client, operation)(**kwargs)
+        except ClientError as exc:
+            raise SecretsError(operation, kwargs.get("SecretId") or kwargs.get("Name"), exc) from None
+        except BotoCoreError as exc:
+            raise ProvisionerError(f"Secrets Manager {operation} failed: {redact.redact(str(exc))}",
+                                   "check AWS_REGION, credentials and the endpoint") from None
+
+    # ------------------------------------------------------------ reading
+
+    def managed(self, refresh: bool = False) -> dict[str, SecretState]:
+        """Every secret tagged as managed (one ListSecrets pass + BatchGetSecretValue, 20 a call)."""
+        with self._lock:
+            if self._managed is not None and not refresh:
+                return self._managed
+            return self._list_managed()
+
+    def _list_managed(self) -> dict[str, SecretState]:
+        listed: list[dict[str, Any]] = []
+        token = None
+        while True:
+            kwargs: dict[str, Any] = {"Filters": [{"Key": "tag-key", "Values": [MANAGED_TAG]}],
+                                      "IncludePlannedDeletion": True, "MaxResults": 100}
+            if token:
+                kwargs["NextToken"] = token
+            page = self._call("list_secrets", **kwargs)
+            listed.extend(page.get("SecretList", []))
+            token = page.get("NextToken")
+            if not token:
+                break
+        live = [s for s in listed if not s.get("DeletedDate")]
+        values = self._values([s["ARN"] for s in live])
+        states: dict[str, SecretState] = {}
+        for entry in listed:
+            tags = {t["Key"]: t["Value"] for t in entry.get("Tags", [])}
+            if tags.get(MANAGED_TAG) != "true":
+                continue
+            value = values.get(entry["ARN"], {})
+            rules = entry.get("RotationRules") or {}
+            states[entry["Name"]] = SecretState(
+                name=entry["Name"], arn=entry["ARN"], target=tags.get(TARGET_TAG, ""),
+                account=tags.get(ACCOUNT_TAG, ""), tags=tags, kms_key=entry.get("KmsKeyId"),
+                description=entry.get("Description"),
+                stages={k: tuple(v) for k, v in (entry.get("SecretVersionsToStages") or {}).items()},
+                fields={k: v for k, v in value.items() if k != "password"}, has_password="password" in value,
+                rotation_enabled=bool(entry.get("RotationEnabled")),
+                rotation_lambda=entry.get("RotationLambdaARN"), rotation_rules=dict(rules),
+                deleted=bool(entry.get("DeletedDate")),
+            )
+        self._managed = states
+        return states
+
+    def _values(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """AWSCURRENT values by ARN, parsed; passwords registered for redaction."""
+        values: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start:start + BATCH]
+            answer = self._call("batch_get_secret_value", SecretIdList=chunk)
+            for item in answer.get("SecretValues", []):
+                values[item["ARN"]] = parse_value(item.get("SecretString"))
+        return values
+
+    def get_value(self, secret_id: str, stage: str = CURRENT, version: str | None = None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"SecretId": secret_id}
+        if version:
+            kwargs["VersionId"] = version
+        else:
+            kwargs["VersionStage"] = stage
+        answer = self._call("get_secret_value", **kwargs)
+        return parse_value(answer.get("SecretString"))
+
+    def describe(self, secret_id: str) -> dict[str, Any]:
+        return self._call("describe_secret", SecretId=secret_id)
+
+    def random_password(self, length: int, exclude_characters: str) -> str:
+        answer = self._call("get_random_password", PasswordLength=length, ExcludeCharacters=exclude_characters,
+                            RequireEachIncludedType=True)
+        password = answer["RandomPassword"]
+        redact.register(password)
+        return password
+
+    # ------------------------------------------------------------ writing
+
+    def create(self, name: str, value: Mapping[str, Any], kms_key: str | None, description: str,
+               tags: Mapping[str, str]) -> str:
+        """Create the secret with its first (AWSCURRENT) value; restore and overwrite one pending deletion."""
+        kwargs: dict[str, Any] = {"Name": name, "SecretString": json.dumps(value), "Description": description,
+                                  "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+                                  "ClientRequestToken": str(uuid.uuid4())}
+        if kms_key:
+            kwargs["KmsKeyId"] = kms_key
+        try:
+            return self._call("create_secret", **kwargs)["ARN"]
+        except SecretsError as exc:
+            if exc.code not in ("ResourceExistsException", "InvalidRequestException"):
+                raise
+            existing = self.describe(name)
+            existing_tags = {t["Key"]: t["Value"] for t in existing.get("Tags", [])}
+            if existing_tags.get(MANAGED_TAG) != "true":
+                raise ProvisionerError(
+                    f"secret {name} already exists and is not managed by provisioner",
+                    "choose another secret name (secret.name) or tag that secret provisioner:managed=true "
+                    "to let provisioner take it over",
+                ) from None
+            if existing.get("DeletedDate"):
+                self._call("restore_secret", SecretId=name)
+            self.put_value(name, value, [CURRENT])
+            self.tag(name, tags)
+            return existing["ARN"]
+
+    def put_value(self, secret_id: str, value: Mapping[str, Any], stages: list[str],
+                  token: str | None = None) -> str:
+        answer = self._call("put_secret_value", SecretId=secret_id, SecretString=json.dumps(value),
+                            VersionStages=stages, ClientRequestToken=token or str(uuid.uuid4()))
+        return answer["VersionId"]
+
+    def move_stage(self, secret_id: str, stage: str, to_version: str | None, from_version: str | None) -> None:
+        kwargs: dict[str, Any] = {"SecretId": secret_id, "VersionStage": stage}
+        if to_version:
+            kwargs["MoveToVersionId"] = to_version
+        if from_version:
+            kwargs["RemoveFromVersionId"] = from_version
+        self._call("update_secret_version_stage", **kwargs)
+
+    def promote(self, secret_id: str, version: str) -> None:
+        """Make `version` AWSCURRENT (the former current becomes AWSPREVIOUS) and clear its AWSPENDING."""
+        stages = self.describe(secret_id).get("VersionIdsToStages", {})
+        current = next((v for v, s in stages.items() if CURRENT in s), None)
+        if current != version:
+            self.move_stage(secret_id, CURRENT, version, current)
+        if PENDING in stages.get(version, []):
+            self.move_stage(secret_id, PENDING, None, version)
+
+    def tag(self, secret_id: str, tags: Mapping[str, str]) -> None:
+        self._call("tag_resource", SecretId=secret_id, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+
+    def untag(self, secret_id: str, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        if keys:
+            self._call("untag_resource", SecretId=secret_id, TagKeys=keys)
+
+    def update(self, secret_id: str, description: str | None = None, kms_key: str | None = None) -> None:
+        kwargs: dict[str, Any] = {"SecretId": secret_id}
+        if description is not None:
+            kwargs["Description"] = description
+        if kms_key is not None:
+            kwargs["KmsKeyId"] = kms_key
+        self._call("update_secret", **kwargs)
+
+    def configure_rotation(self, secret_id: str, function: str, rules: Mapping[str, object],
+                           rotate_immediately: bool) -> None:
+        self._call("rotate_secret", SecretId=secret_id, RotationLambdaARN=function, RotationRules=dict(rules),
+                   RotateImmediately=rotate_immediately)
+
+    def cancel_rotation(self, secret_id: str) -> None:
+        self._call("cancel_rotate_secret", SecretId=secret_id)
+
+    def delete(self, secret_id: str, recovery_days: int) -> None:
+        self._call("delete_secret", SecretId=secret_id, RecoveryWindowInDays=recovery_days)
+
+
+class SecretsError(ProvisionerError):
+    def __init__(self, operation: str, secret_id: str | None, exc: ClientError) -> None:
+        self.code = error_code(exc)
+        message = exc.response.get("Error", {}).get("Message", str(exc))
+        what = f" on {secret_id}" if secret_id else ""
+        hints = {
+            "AccessDeniedException": "the AWS identity lacks a permission; see docs/iam/ for the policies",
+            "ResourceNotFoundException": "check the secret name/ARN and the region",
+        }
+        super().__init__(f"Secrets Manager {operation}{what} failed: {self.code}: {redact.redact(message)}",
+                         hints.get(self.code, ""))
+
+
+def parse_value(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    redact.register(value.get("password"))
+    return value
