@@ -14,15 +14,14 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
-from provisioner import __version__
-from provisioner import redact
-from provisioner import render
+from provisioner import __version__, redact, render
 from provisioner.core.diff import DiffOptions
+from provisioner.core.model import Manifest
 from provisioner.core.plan import Plan, TargetPlan
 from provisioner.errors import ProvisionerError, ValidationError
 from provisioner.manifest import load
-from provisioner.core.model import Manifest, Target
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 log = logging.getLogger("provisioner")
@@ -38,47 +37,42 @@ def _err(text: str) -> None:
     sys.stderr.flush()
 
 
-def build_parser() -> argparse.ArgumentParser:
+class Parser(argparse.ArgumentParser):
+    """argparse with usage errors exiting 1: exit code 2 means "changes" and nothing else (SPEC 4)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def common_options(before_command: bool) -> argparse.ArgumentParser:
+    """The options every command takes, accepted before or after the command name. After it, they default to
+    "not given" so that a value given before the command is not overwritten."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-f", "--file", action="append", dest="files", metavar="PATH",
+
+    def default(value: object) -> object:
+        return value if before_command else argparse.SUPPRESS
+
+    common.add_argument("-f", "--file", action="append", dest="files", metavar="PATH", default=default(None),
                         help="manifest file or directory (repeatable; default accounts.yaml)")
-    common.add_argument("--target", action="append", dest="targets", metavar="NAME",
+    common.add_argument("--target", action="append", dest="targets", metavar="NAME", default=default(None),
                         help="only this target (repeatable)")
-    common.add_argument("--format", choices=sorted(render.RENDERERS), default="text")
-    common.add_argument("--debug", action="store_true", help="debug logs and tracebacks (redacted)")
-    common.add_argument("--parallelism", type=int, default=4, metavar="N",
+    common.add_argument("--format", choices=sorted(render.RENDERERS), default=default("text"))
+    common.add_argument("--debug", action="store_true", default=default(False),
+                        help="debug logs and tracebacks (redacted)")
+    common.add_argument("--parallelism", type=int, metavar="N", default=default(4),
                         help="targets planned and applied at once (default 4)")
+    return common
 
-    parser = argparse.ArgumentParser(prog="provisioner", description="Database accounts as code.")
-    parser.add_argument("--version", action="version", version=f"provisioner {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    commands.add_parser("validate", parents=[common], help="schema and semantic checks; touches nothing")
+def _password_options(command: argparse.ArgumentParser, verb: str) -> None:
+    command.add_argument("--reset-password", action="append", metavar="ACCOUNT", default=[],
+                         help=f"{verb} a new password for this account ('*' for all)")
+    command.add_argument("--create-secrets", action="store_true",
+                         help=f"{verb} secrets (and so new passwords) for adopted accounts that have none")
 
-    plan = commands.add_parser("plan", parents=[common], help="diff of the manifest vs the live databases")
-    plan.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
-    plan.add_argument("--reset-password", action="append", metavar="ACCOUNT", default=[],
-                      help="plan a new password for this account ('*' for all)")
-    plan.add_argument("--create-secrets", action="store_true",
-                      help="plan secrets (and so new passwords) for adopted accounts that have none")
 
-    apply = commands.add_parser("apply", parents=[common], help="make the live state match the manifest")
-    apply.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    apply.add_argument("--reset-password", action="append", metavar="ACCOUNT", default=[],
-                       help="give this account a new password ('*' for all)")
-    apply.add_argument("--create-secrets", action="store_true",
-                       help="create secrets (and so new passwords) for adopted accounts that have none")
-
-    importing = commands.add_parser("import", parents=[common],
-                                    help="print manifest YAML for the accounts and roles that exist on a target")
-    importing.add_argument("--adopt", action="store_true",
-                           help="mark them adopted: managed, passwords kept, no secrets until --create-secrets")
-    diff = commands.add_parser("diff", parents=[common],
-                               help="what a change to the manifest would do (offline: no database, no AWS)")
-    diff.add_argument("base", metavar="BASE", help="git revision or path of the manifest before the change")
-    diff.add_argument("head", metavar="HEAD", nargs="?", help="git revision or path after (default: working tree)")
-    diff.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when something changes")
-
+def _onboard_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     onboard = commands.add_parser("onboard", parents=[common],
                                   help="add a least-privilege account to the manifest; print what the service needs")
     onboard.add_argument("name", metavar="NAME")
@@ -92,9 +86,31 @@ def build_parser() -> argparse.ArgumentParser:
     onboard.add_argument("--region", help="AWS region for the ARN and policy (default: AWS_REGION)")
     onboard.add_argument("--aws-account", help="AWS account id for the ARN and policy")
 
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="provisioner", description="Database accounts as code.", parents=[common_options(True)])
+    parser.add_argument("--version", action="version", version=f"provisioner {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = common_options(False)
+    commands.add_parser("validate", parents=[common], help="schema and semantic checks; touches nothing")
+    plan = commands.add_parser("plan", parents=[common], help="diff of the manifest vs the live databases")
+    plan.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
+    _password_options(plan, "plan")
+    apply = commands.add_parser("apply", parents=[common], help="make the live state match the manifest")
+    apply.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    _password_options(apply, "give")
+    importing = commands.add_parser("import", parents=[common],
+                                    help="print manifest YAML for the accounts and roles that exist on a target")
+    importing.add_argument("--adopt", action="store_true",
+                           help="mark them adopted: managed, passwords kept, no secrets until --create-secrets")
+    diff = commands.add_parser("diff", parents=[common],
+                               help="what a change to the manifest would do (offline: no database, no AWS)")
+    diff.add_argument("base", metavar="BASE", help="git revision or path of the manifest before the change")
+    diff.add_argument("head", metavar="HEAD", nargs="?", help="git revision or path after (default: working tree)")
+    diff.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when something changes")
+    _onboard_parser(commands, common)
     commands.add_parser("doctor", parents=[common],
                         help="check that rotation can work for every managed secret (function, permission, network)")
-
     rotate = commands.add_parser("rotate", parents=[common],
                                  help="rotate passwords now through the four rotation steps")
     rotate.add_argument("accounts", nargs="*", metavar="ACCOUNT")
@@ -148,16 +164,14 @@ def _confirm(prompt: str) -> bool:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from provisioner.pipeline.apply import apply_target
-    from provisioner.pipeline.connect import connect
-    from provisioner.pipeline.planning import build_plan, run_parallel, select_targets
+    from provisioner.pipeline.apply import apply_all
+    from provisioner.pipeline.planning import build_plan
     from provisioner.secrets.store import SecretStore
 
     manifest = load_manifest(args)
     store = SecretStore()
     options = _options(args)
-    targets = select_targets(manifest, args.targets)
-    expected: dict[str, TargetPlan] = {}
+    expected: dict[str, TargetPlan] | None = None
     if not args.yes:
         # Interactive: show the whole plan, ask, then apply exactly that (a drift under the lock aborts).
         plan = build_plan(manifest, args.targets, store, options, args.parallelism)
@@ -171,7 +185,6 @@ def cmd_apply(args: argparse.Namespace) -> int:
             _err("apply cancelled")
             return EXIT_ERROR
         expected = {t.target: t for t in plan.targets}
-        targets = [t for t in targets if expected[t.name].steps]
     shown: list[TargetPlan] = []
     output = threading.Lock()
 
@@ -182,25 +195,16 @@ def cmd_apply(args: argparse.Namespace) -> int:
             if args.format != "json":
                 _out(render.RENDERERS[args.format](Plan([fresh])))
 
-    def apply_one(target: Target) -> TargetPlan:
-        conn = connect(target, store)
-        try:
-            report = apply_target(conn, manifest, store, options, expected.get(target.name),
-                                  on_plan=show if args.yes else None)
-        finally:
-            conn.close()
-        if report.plan.steps:
-            _err(f"target {target.name}: applied {len(report.plan.steps)} change(s)")
-        return report.plan
-
-    totals = {"add": 0, "change": 0, "destroy": 0}
-    for applied in run_parallel(apply_one, targets, args.parallelism):
-        for key, value in applied.counts().items():
-            totals[key] += value
-    if args.yes and args.format == "json":
-        _out(render.as_json(Plan(shown)))
-    _out(f"Apply complete: {totals['add']} added, {totals['change']} changed, {totals['destroy']} destroyed "
-         f"({store.calls} Secrets Manager calls).\n")
+    result = apply_all(manifest, args.targets, store, options, args.parallelism, expected,
+                       on_plan=show if args.yes else None, on_done=_err)
+    summary = (f"Apply complete: {result.totals['add']} added, {result.totals['change']} changed, "
+               f"{result.totals['destroy']} destroyed ({store.calls} Secrets Manager calls).\n")
+    if args.format == "json":
+        _out(render.apply_json(Plan(shown) if args.yes else Plan(list((expected or {}).values())), result.totals,
+                               store.calls))
+        _err(summary)  # stdout holds one JSON document; messages go to stderr
+    else:
+        _out(summary)
     return EXIT_OK
 
 
@@ -259,8 +263,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from provisioner.manifest import load_sources
-    from provisioner.pipeline.offline import offline_plan
     from provisioner.manifest.sources import resolve
+    from provisioner.pipeline.offline import offline_plan
 
     paths = args.files or ["accounts.yaml"]
     _, base_sources = resolve(args.base, paths)

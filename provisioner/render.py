@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any, assert_never
 
 from provisioner.core import changes as c
-from provisioner.core.plan import Plan, Step, TargetPlan
 from provisioner.core.model import ObjectRef
+from provisioner.core.plan import Plan, Step, TargetPlan
 from provisioner.redact import redact
 
 JSON_FORMAT_VERSION = 1
@@ -253,6 +253,18 @@ def change_json(step: Step) -> dict[str, Any]:
 
 
 def as_json(plan: Plan) -> str:
+    return redact(json.dumps(plan_document(plan), indent=2, sort_keys=False)) + "\n"
+
+
+def apply_json(plan: Plan, totals: Mapping[str, int], secrets_calls: int) -> str:
+    """`apply --format json`: the plan that ran and the result, in one document (docs/plan-json.md)."""
+    document = plan_document(plan)
+    document["kind"] = "apply"
+    document["result"] = {"applied": dict(totals), "secrets_manager_calls": secrets_calls}
+    return redact(json.dumps(document, indent=2, sort_keys=False)) + "\n"
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
     document = {
         "format_version": JSON_FORMAT_VERSION,
         "kind": plan.mode,
@@ -272,7 +284,7 @@ def as_json(plan: Plan) -> str:
             for t in plan.targets
         ],
     }
-    return redact(json.dumps(document, indent=2, sort_keys=False)) + "\n"
+    return document
 
 
 RENDERERS = {"text": text, "markdown": markdown, "json": as_json}

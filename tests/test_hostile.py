@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from provisioner import cli
+from provisioner.core.model import Manifest
 from provisioner.errors import ValidationError
 from provisioner.manifest import load_sources
-from provisioner.core.model import Manifest
 from provisioner.pipeline.offline import offline_plan
 
 settings.register_profile("ci", max_examples=2200, deadline=None)

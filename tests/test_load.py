@@ -10,9 +10,9 @@ import jsonschema
 import pytest
 import yaml
 
+from provisioner.core.privileges import SEQUENCE, TABLE
 from provisioner.errors import ValidationError
 from provisioner.manifest import load
-from provisioner.core.privileges import SEQUENCE, TABLE
 from provisioner.manifest.validate import schema, schema_path
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from provisioner.core import changes as c
-from provisioner.engines.mysql import MARIADB, MYSQL8, MySQLEngine, compiler, detect, native_password_hash
-from provisioner.engines.mysql.compiler import inline
 from provisioner.core.model import ObjectRef
 from provisioner.core.privileges import COLUMN, PROCEDURE, TABLE
+from provisioner.engines.mysql import MARIADB, MYSQL8, MySQLEngine, compiler, detect, native_password_hash
+from provisioner.engines.mysql.compiler import inline
 
 BASE = {"target": "billing", "principal": "app"}
 

@@ -16,8 +16,8 @@ from tcp_proxy import TcpProxy
 import provisioner
 from provisioner import client as connect_helper
 from provisioner.core import schedule
-from provisioner.secrets import store as secrets_manager
 from provisioner.core.model import RotationSettings
+from provisioner.secrets import store as secrets_manager
 from provisioner.secrets.rotation import lambda_handler
 
 SEED = """

@@ -20,9 +20,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from provisioner.core import schedule
 from provisioner.core.conventions import ROTATION_TAG
+from provisioner.core.model import Manifest, SecretState
 from provisioner.engines import AuthenticationFailed
 from provisioner.errors import ProvisionerError
-from provisioner.core.model import Manifest, SecretState
 from provisioner.secrets.rotation import conninfo, engine_of
 from provisioner.secrets.store import CURRENT, RETRY, SecretStore
 
@@ -67,6 +67,7 @@ def overdue(rules: dict[str, Any], expression: str | None, last: dt.datetime | N
             now: dt.datetime) -> str | None:
     """Why the last rotation is older than the schedule allows (None when it is not)."""
     parsed = schedule.parse(expression) if expression else schedule.reported_schedule(rules)
+    days: float | None
     if parsed is None or parsed.cron:
         days = 31 if parsed and parsed.cron else None  # a cron schedule fires at least monthly in practice
     else:
@@ -101,7 +102,7 @@ def run_doctor(manifest: Manifest, target_names: Iterable[str] | None, store: Se
         function = _rotation_check(report, secret, bool(wanted))
         configuration = _function_checks(report, aws, function) if function else None
         if configuration is not None:
-            port = int(secret.fields.get("port") or 0)
+            port = int(str(secret.fields.get("port") or 0))
             _network_checks(report, aws, configuration, port, secret, store, manifest)
         else:
             for name in ("vpc-route-to-secrets-manager", "security-groups-reach-database"):
@@ -233,7 +234,7 @@ def _allows(permissions: list[dict[str, Any]], port: int, groups: set[str], cidr
             return True
         for ip_range in rule.get("IpRanges", []):
             network = ipaddress.ip_network(ip_range["CidrIp"], strict=False)
-            if not cidrs or all(ipaddress.ip_network(c).subnet_of(network) for c in cidrs):
+            if not cidrs or all(_within(ipaddress.ip_network(c), network) for c in cidrs):
                 return True
     return False
 
@@ -349,3 +350,8 @@ def render(reports: list[SecretReport]) -> str:
         lines.append("no managed secrets on the selected targets")
     lines.append(f"Doctor: {counts[PASS]} passed, {counts[FAIL]} failed, {counts[SKIP]} skipped.")
     return "\n".join(lines) + "\n"
+
+
+def _within(inner: ipaddress.IPv4Network | ipaddress.IPv6Network,
+            outer: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    return inner.version == outer.version and inner.subnet_of(outer)  # type: ignore[arg-type]

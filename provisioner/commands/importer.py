@@ -18,9 +18,9 @@ import yaml
 
 from provisioner.core.conventions import parse_marker
 from provisioner.core.diff import AclIndex
+from provisioner.core.engine_facts import is_reserved
 from provisioner.core.model import DatabaseState, ObjectRef, Target, Traits
 from provisioner.core.privileges import COLUMN, DATABASE, FUNCTION, PROCEDURE, SCHEMA, SEQUENCE, TABLE
-from provisioner.core.engine_facts import is_reserved
 
 KIND_KEYS = {TABLE: "tables", SEQUENCE: "sequences", FUNCTION: "functions", PROCEDURE: "procedures", SCHEMA: "schemas",
              DATABASE: "databases", COLUMN: "columns"}
@@ -99,7 +99,8 @@ def _grants(grantee: str, index: AclIndex, db: DatabaseState, target: Target, tr
             totals[key] |= group.objects
     defaults: dict[tuple[str, str], set[str]] = defaultdict(set)
     for acl in db.default_acls:
-        owners = target.default_privileges_for or ((db.schema_owners.get(acl.schema),) if acl.schema else ())
+        owner = db.schema_owners.get(acl.schema) if acl.schema else None
+        owners = target.default_privileges_for or ((owner,) if owner else ())
         if acl.owner in owners and grantee in acl.grants:
             defaults[(acl.kind, acl.schema)] |= acl.grants[grantee]
 
@@ -107,14 +108,14 @@ def _grants(grantee: str, index: AclIndex, db: DatabaseState, target: Target, tr
     columns: dict[tuple[str, ...], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     implied_schemas: set[str] = set()
     by_key: dict[tuple[str, str], dict[ObjectRef, set[str]]] = defaultdict(dict)
-    for ref, privs in held.items():
-        by_key[(ref.kind, ref.schema)][ref] = privs
+    for ref, held_privs in held.items():
+        by_key[(ref.kind, ref.schema)][ref] = held_privs
     for (kind, schema), objects in by_key.items():
         if kind in (TABLE, SEQUENCE, FUNCTION, COLUMN):
             implied_schemas.add(schema)
         if kind == COLUMN:
-            for ref, privs in sorted(objects.items()):
-                columns[tuple(sorted(privs))][_qualified(ref.schema, ref.name)].append(ref.column)
+            for ref, column_privs in sorted(objects.items()):
+                columns[tuple(sorted(column_privs))][_qualified(ref.schema, ref.name)].append(ref.column)
             continue
         folded: set[str] = set()
         if traits.schema_wildcards and kind in DEFAULTABLE:
@@ -125,20 +126,21 @@ def _grants(grantee: str, index: AclIndex, db: DatabaseState, target: Target, tr
                     folded.add(privilege)
             if folded:
                 entries.append((kind, tuple(sorted(folded)), f"{_quote(schema)}.*"))
-        for ref, privs in sorted(objects.items()):
-            rest = tuple(sorted(privs - folded))
+        for ref, object_privs in sorted(objects.items()):
+            rest = tuple(sorted(object_privs - folded))
             if rest:
                 entries.append((kind, rest, _object_text(ref, traits)))
     if traits.implied_grants:
         entries = [e for e in entries if not _implied(e, implied_schemas, database)]
     grouped: dict[tuple[str, tuple[str, ...]], list[str]] = defaultdict(list)
-    for kind, privs, text in entries:
-        grouped[(kind, privs)].append(text)
+    for kind, entry_privs, text in entries:
+        grouped[(kind, entry_privs)].append(text)
     result: list[dict[str, Any]] = []
-    for (kind, privs), names in sorted(grouped.items(), key=lambda i: (KIND_ORDER.index(i[0][0]), i[0][1])):
-        result.append({"privileges": list(privs), KIND_KEYS[kind]: names})
-    for privs, tables in sorted(columns.items()):
-        result.append({"privileges": list(privs), "columns": {t: sorted(cols) for t, cols in sorted(tables.items())}})
+    for (kind, group_privs), names in sorted(grouped.items(), key=lambda i: (KIND_ORDER.index(i[0][0]), i[0][1])):
+        result.append({"privileges": list(group_privs), KIND_KEYS[kind]: names})
+    for column_set, tables in sorted(columns.items()):
+        by_table = {t: sorted(cols) for t, cols in sorted(tables.items())}
+        result.append({"privileges": list(column_set), "columns": by_table})
     return result
 
 

@@ -19,11 +19,11 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from provisioner.core import privileges
-from provisioner.pipeline.connect import secret_name_of
-from provisioner.secrets.store import SecretStore
+from provisioner.core.model import Manifest, Principal, Target
 from provisioner.errors import ProvisionerError, ValidationError
 from provisioner.manifest import load_sources, manifest_files
-from provisioner.core.model import Manifest, Principal, Target
+from provisioner.pipeline.connect import secret_name_of
+from provisioner.secrets.store import SecretStore
 
 _GRANT = re.compile(r"^(?P<privs>[A-Za-z ,]+):(?P<kind>[a-z]+)=(?P<objects>.+)$")
 
@@ -120,8 +120,7 @@ def onboard(paths: list[str], name: str, target: str, profile: str | None, grant
     temporary = file.with_name(f".{file.name}.onboard")
     temporary.write_text(edited, encoding="utf-8")
     os.replace(temporary, file)
-    return Onboarded(file, result, account, secret_name_of(account, result.targets[target], store,
-                                                                     find_existing=False))
+    return Onboarded(file, result, account, secret_name_of(account, result.targets[target], store))
 
 
 def iam_policy(secret: str, kms_key: str | None, region: str, account_id: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from provisioner.core.model import (
 )
 from provisioner.manifest.documents import Document, Item, items, merged_defaults, merged_profiles, merged_targets
 
+
 def build_target(name: str, doc: Document, spec: dict[str, Any]) -> Target:
     admin = spec.get("admin") or {}
     tls = spec.get("tls")

@@ -15,13 +15,10 @@ from typing import Any
 
 import jsonschema
 
-from provisioner.core import names
-from provisioner.core import privileges
-from provisioner.core import schedule
-from provisioner.errors import Problem
-from provisioner.core import conventions
+from provisioner.core import conventions, names, privileges, schedule
 from provisioner.core.engine_facts import facts, is_reserved
 from provisioner.core.model import Principal, RotationSettings
+from provisioner.errors import Problem
 from provisioner.manifest.build import parse_grant
 from provisioner.manifest.documents import Document, Item, items, merged_defaults, merged_profiles, merged_targets
 

@@ -11,16 +11,17 @@ Per target, under the target's lock (PostgreSQL advisory lock, MySQL GET_LOCK), 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from provisioner import faults
 from provisioner.core.diff import DiffOptions
-from provisioner.core.model import Manifest
+from provisioner.core.model import Manifest, Target
 from provisioner.core.plan import Step, TargetPlan
 from provisioner.errors import ApplyError, PlanError, ProvisionerError
 from provisioner.pipeline.batch import batched
-from provisioner.pipeline.connect import Connection
-from provisioner.pipeline.planning import inspect_target, plan_target
+from provisioner.pipeline.connect import Connection, connect
+from provisioner.pipeline.planning import inspect_target, plan_target, run_parallel, select_targets
 from provisioner.pipeline.report import ApplyReport, failure_message
 from provisioner.pipeline.secret_steps import Passwords, Store, step_of
 from provisioner.secrets.store import SecretStore
@@ -114,3 +115,36 @@ def after_commit(steps: list[Step], store: Store, passwords: Passwords, report: 
         if protocol.completes == "after":
             report.completed.add(index)
         faults.checkpoint("after-secret-finish")
+
+
+@dataclass
+class ApplyResult:
+    plans: list[TargetPlan]
+    totals: dict[str, int] = field(default_factory=lambda: {"add": 0, "change": 0, "destroy": 0})
+
+
+def apply_all(manifest: Manifest, target_names: Iterable[str] | None, store: SecretStore, options: DiffOptions,
+              parallelism: int, expected: dict[str, TargetPlan] | None = None,
+              on_plan: Callable[[TargetPlan], None] | None = None,
+              on_done: Callable[[str], None] | None = None) -> ApplyResult:
+    """Apply every selected target, `parallelism` at a time, each on its own connection and under its lock.
+    With `expected` (confirmed plans), only targets whose plan had changes run, and a drift aborts them."""
+    targets = select_targets(manifest, target_names)
+    if expected is not None:
+        targets = [t for t in targets if expected[t.name].steps]
+
+    def apply_one(target: Target) -> TargetPlan:
+        conn = connect(target, store)
+        try:
+            report = apply_target(conn, manifest, store, options, (expected or {}).get(target.name), on_plan)
+        finally:
+            conn.close()
+        if report.plan.steps and on_done:
+            on_done(f"target {target.name}: applied {len(report.plan.steps)} change(s)")
+        return report.plan
+
+    result = ApplyResult(run_parallel(apply_one, targets, parallelism))
+    for applied in result.plans:
+        for key, value in applied.counts().items():
+            result.totals[key] += value
+    return result

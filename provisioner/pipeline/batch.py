@@ -36,7 +36,10 @@ def _merged(steps: list[Step], indices: list[int]) -> c.AnyChange:
         other = steps[i].change
         assert isinstance(other, Mergeable)
         others.append((other.grantee, other.host))
-    return replace(first, also=tuple(others)) if others else first  # type: ignore[call-arg]
+    if not others:
+        return first
+    assert isinstance(first, Mergeable)
+    return replace(first, also=tuple(others))
 
 
 def batched(steps: list[Step]) -> Iterator[tuple[list[int], c.AnyChange]]:

@@ -1,5 +1,6 @@
-"""Connect: the admin credentials of a target and the admin session to it. Credentials come
-from an env var holding a URL (`admin.url_env`) or from a Secrets Manager secret (`admin.secret`, including RDS-managed `rds!...` secrets that hold only username and password).
+"""Connect: the admin credentials of a target and the admin session to it. Credentials come from an env var
+holding a URL (`admin.url_env`) or from a Secrets Manager secret (`admin.secret`, including RDS-managed `rds!...`
+secrets that hold only username and password).
 
 Every password found here is registered for redaction before anything else can print it.
 """
@@ -7,13 +8,12 @@ Every password found here is registered for redaction before anything else can p
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from dataclasses import dataclass
-
 from provisioner import redact
-from provisioner.core.engine_facts import facts
 from provisioner.core.conventions import secret_database, secret_name, secret_name_needs_database
+from provisioner.core.engine_facts import facts
 from provisioner.core.model import ConnInfo, Principal, Target
 from provisioner.engines import AuthenticationFailed, DatabaseUnreachable, Engine, Session, get_engine
 from provisioner.errors import ProvisionerError
@@ -141,14 +141,10 @@ def admin_database(target: Target, store: SecretStore | None) -> str | None:
     return None
 
 
-def secret_name_of(account: Principal, target: Target, store: SecretStore | None, find_existing: bool = True
-                   ) -> str:
-    """The name of an account's secret as apply made it: found by its ownership tags when the store is at hand,
-    else built by the one naming convention with the database the admin connection would use."""
-    if store is not None and find_existing:
-        for secret in store.managed().values():
-            if (secret.target, secret.account) == (target.name, account.name) and not secret.deleted:
-                return secret.name
+def secret_name_of(account: Principal, target: Target, store: SecretStore | None) -> str:
+    """The name of an account's secret as apply made it, for commands that do not inspect the database (rotate,
+    onboard): the one naming convention, with the database the admin connection uses (read from the admin URL
+    or secret only when the name template needs it and the target does not say)."""
     database = admin_database(target, store) if secret_name_needs_database(account) else target.database
     connected = database if database else ("postgres" if target.engine == "postgres" else None)
     return secret_name(account, target, secret_database(target, connected))

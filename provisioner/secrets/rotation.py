@@ -16,14 +16,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioner import faults
-from provisioner import redact
-from provisioner.engines import AuthenticationFailed, Engine, get_engine
-from provisioner.errors import ProvisionerError
+from provisioner import faults, redact
 from provisioner.core import secret_value
 from provisioner.core.conventions import alternate_username
 from provisioner.core.engine_facts import SECRET_ENGINE_ALIASES
 from provisioner.core.model import ConnInfo, PasswordPolicy
+from provisioner.engines import AuthenticationFailed, Engine, get_engine
+from provisioner.errors import ProvisionerError
 from provisioner.secrets.store import CURRENT, PENDING, PREVIOUS, SecretsError, SecretStore
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,5 @@
-"""The secret store (AWS Secrets Manager): the secrets of managed accounts, their values, versions, staging labels and tags.
+"""The secret store (AWS Secrets Manager): the secrets of managed accounts, their values, versions, staging
+labels and tags.
 
 Knows no SQL. Uses the standard AWS credential chain and endpoint settings (AWS_PROFILE, AWS_REGION,
 AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_SECRETS_MANAGER) and botocore's standard retry mode, which absorbs
@@ -19,9 +20,9 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from provisioner import redact
-from provisioner.errors import ProvisionerError
 from provisioner.core.conventions import ACCOUNT_TAG, MANAGED_TAG, TARGET_TAG
 from provisioner.core.model import SecretState
+from provisioner.errors import ProvisionerError
 
 CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
 BATCH = 20  # BatchGetSecretValue's limit per call

@@ -13,12 +13,12 @@ from dataclasses import replace
 
 from provisioner.core import changes as c
 from provisioner.core.conventions import account_of, parse_marker, secret_database, secret_name
-from provisioner.core.model import CurrentState, DatabaseState, Grant, Principal, RoleState, Target, Traits
-from provisioner.core.privileges import FUNCTION, PROCEDURE
 from provisioner.core.diff.access import DesiredAccess, desired_access, provided_by
 from provisioner.core.diff.context import AclIndex, DiffContext, DiffOptions, DiffResult, Grantee
 from provisioner.core.diff.roles import database_principals, drop_role, reconcile_role
 from provisioner.core.diff.secrets import secret_changes
+from provisioner.core.model import CurrentState, DatabaseState, Grant, Principal, RoleState, Target, Traits
+from provisioner.core.privileges import FUNCTION, PROCEDURE
 
 ROUTINE_KINDS = (FUNCTION, PROCEDURE)
 __all__ = ["AclIndex", "DesiredAccess", "DiffContext", "DiffOptions", "DiffResult", "Grantee",

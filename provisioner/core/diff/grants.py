@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from provisioner.core import changes as c
-from provisioner.core.model import ObjectRef
-from provisioner.core.privileges import COLUMN, DATABASE, FUNCTION, PROCEDURE, SCHEMA, SEQUENCE, TABLE
 from provisioner.core.diff.access import DesiredAccess
 from provisioner.core.diff.context import DiffContext, Grantee
+from provisioner.core.model import ObjectRef
+from provisioner.core.privileges import COLUMN, DATABASE, FUNCTION, PROCEDURE, SCHEMA, SEQUENCE, TABLE
 
 EMPTY: frozenset[str] = frozenset()
 DEFAULTABLE = (TABLE, SEQUENCE, FUNCTION)
@@ -110,12 +111,13 @@ def _bucketed(ctx: DiffContext, who: Grantee, key: Key, total: int,
             bool(wildcard) and set(privs) <= wildcard if wildcard is not None
             else total > 1 and len(objects) == total)
         for group in (_by_table(ordered) if kind == COLUMN else [ordered]):
-            fields = {"target": ctx.target.name, "principal": who.principal, "implied": implied,
+            fields: dict[str, Any] = {"target": ctx.target.name, "principal": who.principal, "implied": implied,
                       "grantee": who.name, "kind": kind, "schema": schema, "objects": group,
                       "privileges": tuple(sorted(privs)), "host": who.host, "all_in_schema": all_in_schema}
-            result.append(c.GrantPrivileges(action=c.ADD, **fields) if grant  # type: ignore[arg-type]
-                          else c.RevokePrivileges(action=c.DESTROY, **fields))  # type: ignore[arg-type]
-    return sorted(result, key=lambda ch: (ch.implied is False, ch.objects, ch.privileges))
+            result.append(c.GrantPrivileges(action=c.ADD, **fields) if grant
+                          else c.RevokePrivileges(action=c.DESTROY, **fields))
+    result.sort(key=lambda ch: (ch.implied is False, ch.objects, ch.privileges))
+    return list[c.AnyChange](result)
 
 
 def _by_table(columns: tuple[ObjectRef, ...]) -> list[tuple[ObjectRef, ...]]:
@@ -147,8 +149,8 @@ def default_privilege_changes(ctx: DiffContext, who: Grantee, access: DesiredAcc
     for key in sorted(set(desired) | set(current)):
         owner, schema, kind = key
         want, have = desired.get(key, EMPTY), current.get(key, EMPTY)
-        fields = {"target": ctx.target.name, "principal": who.principal, "owner": owner, "schema": schema,
-                  "kind": kind, "grantee": who.identity}
+        fields: dict[str, Any] = {"target": ctx.target.name, "principal": who.principal, "owner": owner,
+                                  "schema": schema, "kind": kind, "grantee": who.identity}
         if want - have:
             ctx.result.changes.append(c.GrantDefaultPrivileges(action=c.ADD, privileges=tuple(sorted(want - have)),
                                                                **fields))

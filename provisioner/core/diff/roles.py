@@ -4,13 +4,14 @@ for one database role of the manifest at a time."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from provisioner.core import changes as c
 from provisioner.core.conventions import clone_name, group_name, parse_marker, role_comment, user_names
-from provisioner.core.model import Principal, RoleState
 from provisioner.core.diff.access import DesiredAccess
 from provisioner.core.diff.context import DiffContext, Grantee
 from provisioner.core.diff.grants import default_privilege_changes, privilege_changes
+from provisioner.core.model import Principal, RoleState
 
 
 def database_principals(p: Principal, engine: str) -> list[Principal]:
@@ -59,7 +60,7 @@ def reconcile_role(ctx: DiffContext, p: Principal, principal: str, access: Desir
 
 def role_changes(ctx: DiffContext, p: Principal, who: Grantee, existing: RoleState | None, comment: str | None,
                  secret: str | None) -> list[c.AnyChange]:
-    base = {"target": ctx.target.name, "principal": who.principal, "host": p.host, "name": p.name}
+    base: dict[str, Any] = {"target": ctx.target.name, "principal": who.principal, "host": p.host, "name": p.name}
     default_roles = ctx.traits.default_roles and p.login
     if existing is None:
         found: list[c.AnyChange] = [c.CreateRole(
@@ -92,10 +93,10 @@ def membership_changes(ctx: DiffContext, p: Principal, who: Grantee, existing: R
                        ) -> list[c.AnyChange]:
     have = existing.member_of if existing else frozenset()
     want = frozenset(p.member_of)
-    base = {"target": ctx.target.name, "principal": who.principal, "member": p.name, "host": p.host}
-    return [c.GrantMembership(action=c.ADD, role=r, **base) for r in sorted(want - have)] + [
-        c.RevokeMembership(action=c.DESTROY, role=r, **base) for r in sorted(have - want)
-    ]
+    base: dict[str, Any] = {"target": ctx.target.name, "principal": who.principal, "member": p.name, "host": p.host}
+    found: list[c.AnyChange] = [c.GrantMembership(action=c.ADD, role=r, **base) for r in sorted(want - have)]
+    found += [c.RevokeMembership(action=c.DESTROY, role=r, **base) for r in sorted(have - want)]
+    return found
 
 
 def drop_role(ctx: DiffContext, identity: str, role: RoleState, principal: str | None = None) -> bool:

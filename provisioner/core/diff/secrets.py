@@ -4,6 +4,7 @@ keep the credential JSON, description, KMS key and tags in line, and configure r
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from provisioner.core import changes as c
 from provisioner.core import schedule
@@ -17,9 +18,9 @@ from provisioner.core.conventions import (
     secret_tags,
     user_names,
 )
+from provisioner.core.diff.context import DiffContext
 from provisioner.core.model import Principal, SecretState
 from provisioner.core.secret_value import USERNAME, fields_for
-from provisioner.core.diff.context import DiffContext
 
 
 def same_kms_key(desired: str | None, current: str | None) -> bool:
@@ -43,14 +44,14 @@ def secret_changes(ctx: DiffContext, p: Principal, role_created: bool) -> None:
     if (secret.target, secret.account) != (ctx.target.name, p.name):
         ctx.result.warnings.append(f"secret {name} is tagged for {secret.target}/{secret.account}; not touched")
         return
-    base = {"target": ctx.target.name, "principal": p.name, "secret": name}
+    base: dict[str, Any] = {"target": ctx.target.name, "principal": p.name, "secret": name}
     ctx.result.changes += _password_changes(ctx, p, secret, role_created, base)
     ctx.result.changes += _metadata_changes(ctx, p, secret, base)
     ctx.result.changes += rotation_changes(p, secret, base)
 
 
 def _new_secret(ctx: DiffContext, p: Principal, name: str, secret: SecretState | None, role_created: bool) -> None:
-    base = {"target": ctx.target.name, "principal": p.name, "secret": name}
+    base: dict[str, Any] = {"target": ctx.target.name, "principal": p.name, "secret": name}
     ctx.result.changes.append(c.CreateSecret(
         action=c.ADD, fields=fields_for(p, ctx.target, ctx.state.connection), kms_key=p.secret.kms_key,
         description=secret_description(p), tags=secret_tags(p), password_length=p.password.length,
@@ -70,7 +71,7 @@ def current_username(p: Principal, secret: SecretState) -> str:
 
 
 def _password_changes(ctx: DiffContext, p: Principal, secret: SecretState, role_created: bool,
-                      base: dict[str, str]) -> list[c.AnyChange]:
+                      base: dict[str, Any]) -> list[c.AnyChange]:
     username = current_username(p, secret)
     sync = secret.tags.get(SYNC_TAG, "")
     reset = p.name in ctx.options.reset_passwords or "*" in ctx.options.reset_passwords
@@ -92,7 +93,7 @@ def _password_changes(ctx: DiffContext, p: Principal, secret: SecretState, role_
     return []
 
 
-def _metadata_changes(ctx: DiffContext, p: Principal, secret: SecretState, base: dict[str, str]
+def _metadata_changes(ctx: DiffContext, p: Principal, secret: SecretState, base: dict[str, Any]
                       ) -> list[c.AnyChange]:
     fields = fields_for(p, ctx.target, ctx.state.connection)
     fields[USERNAME] = current_username(p, secret)
@@ -115,7 +116,7 @@ def _metadata_changes(ctx: DiffContext, p: Principal, secret: SecretState, base:
     return found
 
 
-def rotation_changes(p: Principal, secret: SecretState | None, base: dict[str, str]) -> list[c.AnyChange]:
+def rotation_changes(p: Principal, secret: SecretState | None, base: dict[str, Any]) -> list[c.AnyChange]:
     """RotateSecret / CancelRotateSecret when the secret's rotation differs from the manifest (semantically)."""
     settings = p.rotation
     enabled = bool(secret and secret.rotation_enabled)
