@@ -20,7 +20,7 @@ from provisioner import __version__, redact, render
 from provisioner.core.diff import DiffOptions
 from provisioner.core.model import Manifest
 from provisioner.core.plan import Plan, TargetPlan
-from provisioner.errors import ProvisionerError, ValidationError
+from provisioner.errors import Problem, ProvisionerError, ValidationError
 from provisioner.manifest import load
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
@@ -123,17 +123,41 @@ def load_manifest(args: argparse.Namespace) -> Manifest:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    manifest = load_manifest(args)
+    try:
+        manifest = load_manifest(args)
+    except ValidationError as exc:
+        if args.format != "json":
+            raise
+        _out(json.dumps({"valid": False, "problems": [_problem_json(p) for p in exc.problems]}, indent=2) + "\n")
+        return EXIT_ERROR
     accounts = sum(1 for p in manifest.principals if p.login)
     roles = len(manifest.principals) - accounts
-    _out(f"{', '.join(manifest.files)}: valid ({len(manifest.targets)} target(s), {accounts} account(s), "
-         f"{roles} role(s))\n")
+    if args.format == "json":
+        _out(json.dumps({"valid": True, "files": list(manifest.files), "targets": len(manifest.targets),
+                         "accounts": accounts, "roles": roles, "problems": []}, indent=2) + "\n")
+    else:
+        _out(f"{', '.join(manifest.files)}: valid ({len(manifest.targets)} target(s), {accounts} account(s), "
+             f"{roles} role(s))\n")
     return EXIT_OK
 
 
-def _options(args: argparse.Namespace) -> DiffOptions:
-    return DiffOptions(reset_passwords=frozenset(args.reset_password or ()),
-                       create_secrets=bool(getattr(args, "create_secrets", False)))
+def _problem_json(problem: Problem) -> dict[str, object]:
+    where = problem.location
+    return {"file": where.file if where else None, "line": where.line if where else None,
+            "column": where.column if where else None, "message": problem.message, "hint": problem.hint}
+
+
+TEXT_ONLY = {"rotate": "progress lines", "import": "manifest YAML", "onboard": "the edit and the IAM policy"}
+
+
+def _options(args: argparse.Namespace, manifest: Manifest) -> DiffOptions:
+    names = frozenset(args.reset_password or ())
+    accounts = {p.name for p in manifest.principals if p.login and (not args.targets or p.target in args.targets)}
+    unknown = sorted(names - accounts - {"*"})
+    if unknown:
+        raise ProvisionerError(f"--reset-password names no account of the manifest: {', '.join(unknown)}",
+                               "name login accounts declared under `accounts:` (and check --target), or '*'")
+    return DiffOptions(reset_passwords=names, create_secrets=bool(getattr(args, "create_secrets", False)))
 
 
 def _print_plan(plan: Plan, fmt: str) -> None:
@@ -145,7 +169,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from provisioner.secrets.store import SecretStore
 
     manifest = load_manifest(args)
-    plan = build_plan(manifest, args.targets, SecretStore(), _options(args), args.parallelism)
+    plan = build_plan(manifest, args.targets, SecretStore(), _options(args, manifest), args.parallelism)
     _print_plan(plan, args.format)
     if plan.errors:
         return EXIT_ERROR
@@ -170,7 +194,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
     manifest = load_manifest(args)
     store = SecretStore()
-    options = _options(args)
+    options = _options(args, manifest)
     expected: dict[str, TargetPlan] | None = None
     if not args.yes:
         # Interactive: show the whole plan, ask, then apply exactly that (a drift under the lock aborts).
@@ -306,6 +330,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = args.debug or os.environ.get("PROVISIONER_DEBUG") == "1"
     redact.install_logging(logging.DEBUG if debug else logging.WARNING)
     try:
+        if args.command in TEXT_ONLY and args.format != "text":
+            raise ProvisionerError(f"{args.command} prints {TEXT_ONLY[args.command]}; --format {args.format} is not "
+                                   f"available for it", "run it without --format")
         return COMMANDS[args.command](args)
     except ValidationError as exc:
         _err(str(exc))

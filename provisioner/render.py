@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, assert_never
 
 from provisioner.core import changes as c
@@ -151,10 +152,29 @@ def markdown(plan: Plan, budget: int = MARKDOWN_BUDGET) -> str:
     return _markdown(plan, detail="summary", note=len(full), budget=budget)
 
 
+@dataclass
+class _Budget:
+    """Characters left for a PR comment (0 = unlimited); `used` counts what is already written."""
+
+    limit: int
+    used: int = 0
+
+    def fits(self, size: int) -> bool:
+        return not self.limit or self.used + size <= self.limit
+
+
 def _markdown(plan: Plan, detail: str, note: int = 0, budget: int = 0) -> str:
-    out: list[str] = []
-    title = "provisioner diff" if plan.mode == "diff" else "provisioner plan"
-    out.append(f"### {title}")
+    out = _markdown_header(plan, note)
+    footer = f"\n**{summary_line(plan.counts())}**"
+    room = _Budget(budget, sum(len(line) + 1 for line in out) + len(footer) + 200)
+    for target in plan.targets:
+        out += _markdown_target(target, detail, room)
+    out.append(footer)
+    return redact("\n".join(out)) + "\n"
+
+
+def _markdown_header(plan: Plan, note: int) -> list[str]:
+    out = ["### provisioner diff" if plan.mode == "diff" else "### provisioner plan"]
     if plan.mode == "diff":
         out.append("> [!NOTE]\n> Intended change computed from the two manifests alone; the live databases were not "
                    "consulted.")
@@ -162,57 +182,50 @@ def _markdown(plan: Plan, detail: str, note: int = 0, budget: int = 0) -> str:
         out.append(f"> [!IMPORTANT]\n> Summarised: the full plan ({note:,} characters) exceeds GitHub's comment limit. "
                    "Run the same command with `--format text` (or keep its JSON as a build artifact) for every "
                    "statement.")
-    out.append("")
-    out.append("| target | engine | add | change | destroy |")
-    out.append("|---|---|---:|---:|---:|")
+    out += ["", "| target | engine | add | change | destroy |", "|---|---|---:|---:|---:|"]
     for target in plan.targets:
         n = target.counts()
         out.append(f"| {target.target} | {target.engine} | {n['add']} | {n['change']} | {n['destroy']} |")
     destructive = [(t.target, s) for t in plan.targets for s in t.steps if s.change.destructive]
     if destructive:
-        out.append("")
-        out.append("> [!WARNING]")
-        out.append(f"> {len(destructive)} destructive change(s): drops, revokes or secret deletions.")
+        out += ["", "> [!WARNING]", f"> {len(destructive)} destructive change(s): drops, revokes or secret deletions."]
         for target_name, step in destructive[:20]:
             out.append(f"> - <code>{_html(target_name)}</code> <code>{_html(step_lines(step)[0])}</code>")
         if len(destructive) > 20:
             out.append(f"> - and {len(destructive) - 20} more (listed per account below)")
-    footer = f"\n**{summary_line(plan.counts())}**"
-    used = sum(len(line) + 1 for line in out) + len(footer) + 200
-    for target in plan.targets:
-        out.append("")
-        out.append(f"#### {target.target}")
-        for error in target.errors:
-            out.append(f"- :x: {error}")
-        for warning in target.warnings:
-            out.append(f"- :warning: {warning}")
-        if not target.steps:
-            out.append("No changes.")
-        principals = list(by_principal(target).items())
-        if detail == "summary" and principals:
-            out.append("<details><summary>accounts and roles that change</summary>\n")
-        for shown, (principal, steps) in enumerate(principals):
-            counts = TargetPlan(target.target, target.engine, steps).counts()
-            label = f"{_principal_label(target, principal)} <code>{_html(principal)}</code>: " + ", ".join(
-                f"{v} to {k}" for k, v in counts.items() if v)
-            if detail == "sql":
-                block = [f"<details><summary>{label}</summary>\n\n```diff", *(
-                    line for step in steps for line in step_lines(step)), "```\n</details>"]
-            else:
-                block = [f"- {label}"]
-            size = sum(len(line) + 1 for line in block)
-            if budget and used + size > budget:
-                rest = principals[shown:]
-                changes_left = sum(len(s) for _, s in rest)
-                out.append(f"- **{len(rest)} more account(s)/role(s) with {changes_left} change(s) not listed** "
-                           f"(comment size limit)")
-                break
-            used += size
-            out += block
-        if detail == "summary" and principals:
-            out.append("\n</details>")
-    out.append(footer)
-    return redact("\n".join(out)) + "\n"
+    return out
+
+
+def _markdown_target(target: TargetPlan, detail: str, room: _Budget) -> list[str]:
+    out = ["", f"#### {target.target}"]
+    out += [f"- :x: {error}" for error in target.errors]
+    out += [f"- :warning: {warning}" for warning in target.warnings]
+    if not target.steps:
+        out.append("No changes.")
+    principals = list(by_principal(target).items())
+    if detail == "summary" and principals:
+        out.append("<details><summary>accounts and roles that change</summary>\n")
+    for shown, (principal, steps) in enumerate(principals):
+        counts = TargetPlan(target.target, target.engine, steps).counts()
+        label = f"{_principal_label(target, principal)} <code>{_html(principal)}</code>: " + ", ".join(
+            f"{v} to {k}" for k, v in counts.items() if v)
+        if detail == "sql":
+            block = [f"<details><summary>{label}</summary>\n\n```diff", *(
+                line for step in steps for line in step_lines(step)), "```\n</details>"]
+        else:
+            block = [f"- {label}"]
+        size = sum(len(line) + 1 for line in block)
+        if not room.fits(size):
+            rest = principals[shown:]
+            changes_left = sum(len(s) for _, s in rest)
+            out.append(f"- **{len(rest)} more account(s)/role(s) with {changes_left} change(s) not listed** "
+                       f"(comment size limit)")
+            break
+        room.used += size
+        out += block
+    if detail == "summary" and principals:
+        out.append("\n</details>")
+    return out
 
 
 def _html(text_: str) -> str:

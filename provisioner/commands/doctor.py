@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from provisioner.core import schedule
@@ -24,7 +23,7 @@ from provisioner.core.model import Manifest, SecretState
 from provisioner.engines import AuthenticationFailed
 from provisioner.errors import ProvisionerError
 from provisioner.secrets.rotation import conninfo, engine_of
-from provisioner.secrets.store import CURRENT, RETRY, SecretStore
+from provisioner.secrets.store import CURRENT, RETRY, SecretStore, aws_session
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 
@@ -52,7 +51,7 @@ class Aws:
     """The AWS clients doctor reads from (standard credential chain and endpoints, standard retries)."""
 
     def __init__(self) -> None:
-        session = boto3.session.Session()
+        session = aws_session()
         self.region = session.region_name or "us-east-1"
         self.lambda_ = session.client("lambda", config=RETRY)
         self.ec2 = session.client("ec2", config=RETRY)

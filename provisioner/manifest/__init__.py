@@ -10,7 +10,7 @@ from pathlib import Path
 from provisioner.core.model import Manifest
 from provisioner.errors import ValidationError
 from provisioner.manifest.build import build_manifest
-from provisioner.manifest.documents import manifest_files, read_documents
+from provisioner.manifest.documents import decode, manifest_files, read_documents
 from provisioner.manifest.validate import validate_documents
 
 __all__ = ["load", "load_sources", "manifest_files"]
@@ -19,7 +19,14 @@ __all__ = ["load", "load_sources", "manifest_files"]
 def load(paths: Iterable[str | Path]) -> Manifest:
     """Read, validate and build the manifest from files/directories. Raises ValidationError."""
     files = manifest_files(paths)
-    return load_sources([(str(f), f.read_text(encoding="utf-8")) for f in files])
+    sources, problems = [], []
+    for f in files:
+        text, found = decode(f.read_bytes(), str(f))
+        sources.append((str(f), text))
+        problems += found
+    if problems:
+        raise ValidationError(problems)
+    return load_sources(sources)
 
 
 def load_sources(sources: Iterable[tuple[str, str]]) -> Manifest:

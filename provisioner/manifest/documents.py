@@ -18,6 +18,11 @@ from provisioner.errors import Problem, ValidationError
 Path_ = tuple[Any, ...]
 # libyaml's parser when PyYAML was built with it (the wheels are): same events and marks, many times faster.
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Limits for files that arrive in pull requests: a manifest of thousands of accounts stays far below them, an
+# alias bomb ("billion laughs") or a pathological nesting is refused before anything expands it.
+MAX_BYTES = 16 * 1024 * 1024
+MAX_NODES = 500_000  # values after alias expansion
+MAX_DEPTH = 64
 
 
 @dataclass
@@ -46,10 +51,51 @@ def _location(file: str, node: yaml.Node) -> Location:
     return Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def parse_text(text: str, file: str) -> tuple[Document, list[Problem]]:
-    """Parse YAML text into a Document; duplicate keys and syntax errors become problems."""
-    problems: list[Problem] = []
-    doc = Document(file=file, data=None)
+def decode(data: bytes, file: str) -> tuple[str, list[Problem]]:
+    """File bytes as text; bytes that are not UTF-8 are a problem naming the line and column."""
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        return "", [Problem(Location(file, line, column), f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x})",
+                            "save the manifest as UTF-8")]
+
+
+def _size_problem(root: yaml.Node, file: str) -> Problem | None:
+    """The size of the document once aliases are expanded, counted without expanding them (each node once)."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, depth: int) -> int:
+        if depth > MAX_DEPTH:
+            raise OverflowError("depth")
+        if id(node) in sizes:
+            return sizes[id(node)]
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            total += sum(size(k, depth + 1) + size(v, depth + 1) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(child, depth + 1) for child in node.value)
+        sizes[id(node)] = total = min(total, MAX_NODES + 1)
+        return total
+
+    try:
+        if size(root, 0) <= MAX_NODES:
+            return None
+        return Problem(Location(file, 1, 1), f"the document expands to more than {MAX_NODES:,} values (YAML "
+                       f"aliases repeat what they point at)", "use fewer aliases: an anchor reused inside lists of "
+                       "anchors grows exponentially")
+    except OverflowError:
+        return Problem(Location(file, 1, 1), f"the document nests deeper than {MAX_DEPTH} levels",
+                       "a manifest needs a handful of levels: flatten the structure")
+
+
+def _compose(text: str, file: str, problems: list[Problem]) -> tuple[Any, yaml.Node | None]:
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        problems.append(Problem(Location(file, 1, 1), f"the file is larger than {MAX_BYTES // 2**20} MiB",
+                                "split the manifest into several files (a directory of *.yaml)"))
+        return None, None
     loader = LOADER(text)
     try:
         root = loader.get_single_node()
@@ -57,10 +103,24 @@ def parse_text(text: str, file: str) -> tuple[Document, list[Problem]]:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
         problems.append(Problem(loc, f"YAML syntax error: {exc.problem or exc}", "fix the YAML syntax"))
-        return doc, problems
-    finally:
         loader.dispose()
+        return None, None
+    if root is not None and (problem := _size_problem(root, file)):
+        problems.append(problem)
+        loader.dispose()
+        return None, None
+    return loader, root
+
+
+def parse_text(text: str, file: str) -> tuple[Document, list[Problem]]:
+    """Parse YAML text into a Document; duplicate keys and syntax errors become problems."""
+    problems: list[Problem] = []
+    doc = Document(file=file, data=None)
+    loader, root = _compose(text, file, problems)
+    if loader is None:
+        return doc, problems
     if root is None:
+        loader.dispose()
         doc.data = {}
         doc.values[()] = Location(file, 1, 1)
         return doc, problems
@@ -95,7 +155,10 @@ def parse_text(text: str, file: str) -> tuple[Document, list[Problem]]:
             return [build(child, (*path, i)) for i, child in enumerate(node.value)]
         return loader.construct_object(node, deep=True)
 
-    doc.data = build(root, ())
+    try:
+        doc.data = build(root, ())
+    finally:
+        loader.dispose()
     return doc, problems
 
 

@@ -208,6 +208,32 @@ def semantic_problems(documents: list[Document]) -> list[Problem]:
         elif data["name"] in accounts_by_target.get(target_name, set()):
             problems.append(Problem(doc.where(item.path), f"role {data['name']!r} is also declared as an account",
                                     "give the group role and the account different names"))
+    problems += _derived_name_problems(all_items, targets, merged_defaults(documents).get("rotation", {}))
+    return problems
+
+
+def _derived_name_problems(all_items: list[Item], targets: dict[str, Any], rotation_defaults: dict[str, Any]
+                           ) -> list[Problem]:
+    """A name the tool derives (an alternating account's `_clone` user, its PostgreSQL `_group` role) must not be
+    declared by another entry of the same target: that would be one role with two owners."""
+    derived: dict[tuple[str, str], Item] = {}
+    for item in all_items:
+        target = targets.get(item.data["target"])
+        strategy = {**rotation_defaults, **(item.data.get("rotation") or {})}.get("strategy", "single")
+        if target is None or not item.login or strategy != "alternating":
+            continue
+        for name in conventions.derived_names(_probe(item.data["name"]), target[1]["engine"]):
+            derived[(item.data["target"], name)] = item
+    problems = []
+    for item in all_items:
+        owner = derived.get((item.data["target"], item.data["name"]))
+        if owner is not None and owner is not item:
+            problems.append(Problem(
+                item.doc.where((*item.path, "name")),
+                f"{item_label(item)} has the name provisioner derives for {item_label(owner)} (alternating "
+                f"rotation, declared at {owner.location})",
+                f"rename it, or give {owner.data['name']!r} another strategy: {item.data['name']!r} would be one "
+                f"role with two owners"))
     return problems
 
 

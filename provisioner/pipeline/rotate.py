@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from provisioner.core.model import Manifest, Principal
 from provisioner.errors import ProvisionerError
 from provisioner.pipeline.connect import secret_name_of
+from provisioner.pipeline.planning import select_targets
 from provisioner.secrets.rotation import rotate_now
-from provisioner.secrets.store import SecretStore
+from provisioner.secrets.store import SecretsError, SecretStore
 
 Print = Callable[[str], None]
 
@@ -24,7 +25,7 @@ def accounts_to_rotate(manifest: Manifest, names: list[str], every: bool, target
                        ) -> list[Principal]:
     if bool(names) == bool(every):
         raise ProvisionerError("name the accounts to rotate, or pass --all", "e.g. provisioner rotate reader_user")
-    chosen = set(targets or manifest.targets)
+    chosen = {t.name for t in select_targets(manifest, targets)}
     accounts = [p for p in manifest.principals
                 if p.login and p.state == "present" and p.target in chosen
                 and ((every and p.rotation.strategy != "none") or p.name in names)]
@@ -32,6 +33,11 @@ def accounts_to_rotate(manifest: Manifest, names: list[str], every: bool, target
     if missing:
         raise ProvisionerError(f"no such account in the manifest: {', '.join(sorted(missing))}",
                                "name login accounts declared under `accounts:` (and check --target)")
+    unrotated = sorted(p.name for p in accounts if p.rotation.strategy == "none")
+    if unrotated:
+        raise ProvisionerError(f"rotation strategy is none for {', '.join(unrotated)}: nothing rotates it",
+                               f"for a new password now run `provisioner apply --reset-password "
+                               f"{unrotated[0]}`; to rotate it, set `rotation: {{strategy: single}}` and apply")
     return accounts
 
 
@@ -39,9 +45,6 @@ def rotate_accounts(manifest: Manifest, accounts: list[Principal], store: Secret
     """Rotate each account through the four steps; the number that failed."""
     failures = 0
     for account in accounts:
-        if account.rotation.strategy == "none":
-            show.err(f"{account.name}: rotation strategy is none; skipped")
-            continue
         name = secret_name_of(account, manifest.targets[account.target], store)
         show.out(f"rotating {name} ({account.rotation.strategy})\n")
 
@@ -54,8 +57,19 @@ def rotate_accounts(manifest: Manifest, accounts: list[Principal], store: Secret
         try:
             rotate_now(store, name, account.password, observer=observe)
             show.out(f"  done: AWSCURRENT of {name} holds the new password\n")
+        except SecretsError as exc:
+            failures += 1
+            if exc.code != "ResourceNotFoundException":
+                show.err(_resume_hint(name, exc))
+            else:
+                show.err(f"  secret {name} does not exist: {account.name} was never applied\n  run `provisioner "
+                         f"apply` first: it creates the account and its secret")
         except ProvisionerError as exc:
             failures += 1
-            show.err(f"  rotation of {name} failed: {exc}\n  run rotate again to resume it (the pending version "
-                     f"is reused); AWSCURRENT stays in place until the new password is set and tested")
+            show.err(_resume_hint(name, exc))
     return failures
+
+
+def _resume_hint(name: str, exc: ProvisionerError) -> str:
+    return (f"  rotation of {name} failed: {exc}\n  run rotate again to resume it (the pending version is reused); "
+            f"AWSCURRENT stays in place until the new password is set and tested")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Iterable, Mapping
@@ -32,8 +33,15 @@ log = logging.getLogger(__name__)
 RETRY = Config(retries={"mode": "standard", "max_attempts": 10}, connect_timeout=10, read_timeout=30)
 
 
+def aws_session() -> Any:
+    """A boto3 session on the standard chain, with the region from AWS_REGION or AWS_DEFAULT_REGION (botocore
+    reads only the second; SPEC 4 promises both, AWS_REGION first as the AWS SDKs and Lambda set it)."""
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+    return boto3.session.Session(region_name=region)
+
+
 def make_client(**kwargs: Any) -> Any:
-    return boto3.session.Session().client("secretsmanager", config=RETRY, **kwargs)
+    return aws_session().client("secretsmanager", config=RETRY, **kwargs)
 
 
 def error_code(exc: Exception) -> str:

@@ -1,0 +1,111 @@
+"""Test harness: a throwaway PostgreSQL (scram-sha-256 enforced on TCP), MariaDB and moto's Secrets Manager
+server, started once per session and only when a test needs them; a fresh database and target name per test;
+every CLI output collected and, at the end of the session, searched for every password the suite generated
+(none may appear). The shared pieces live in `tests/support`.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from support.engines import ADAPTERS
+from support.env import Env, Result
+from support.recorders import (
+    ADMIN_PASSWORDS,
+    ENDPOINT,
+    FAULTS,
+    LEAK_REPORT,
+    SERVER_LOGS,
+    STARTED,
+    collect_passwords,
+    leaks,
+)
+
+from devtools import sandbox
+
+__all__ = ["Env", "Result"]
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    server = sandbox.start_postgres(settings={"log_statement": "all"})
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def aws():
+    endpoint = sandbox.start_secrets_manager()
+    STARTED.append("aws")
+    ENDPOINT.append(endpoint.url)
+    saved = {k: os.environ.get(k) for k in endpoint.environment()}
+    os.environ.update(endpoint.environment())
+    os.environ.pop("AWS_PROFILE", None)
+    yield endpoint
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    endpoint.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def leak_guard(request):
+    """After the whole suite: no generated or admin password in any output, nor in a server's statement log."""
+    yield
+    if not STARTED:
+        return
+    in_outputs, in_logs = leaks()
+    assert not in_outputs, f"{len(in_outputs)} password(s) appeared in CLI output"
+    assert not in_logs, f"{len(in_logs)} password(s) appeared in a database server's statement log"
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FAULTS["injected"]:
+        terminalreporter.write_line(
+            "crash-safety: {injected} faults injected (process killed with SIGKILL), {lost} credentials lost, "
+            "{pending_only} moments where only AWSPENDING logged in (single-user change between setting the "
+            "password and promoting it; recovered by the rerun)".format(**FAULTS))
+    if LEAK_REPORT:
+        terminalreporter.write_line(
+            "secret-leak check: {outputs} outputs scanned for {passwords} passwords: {leaks} leaked in output, "
+            "{server_log_leaks} in the PostgreSQL and MariaDB statement logs".format(**LEAK_REPORT))
+
+
+@pytest.fixture(scope="session")
+def rotation_lambda(aws) -> str:
+    return sandbox.register_rotation_function()
+
+
+def _world(server: sandbox.Server, engine: str, prefix: str, target_prefix: str, tmp_path, monkeypatch):
+    ADMIN_PASSWORDS.add(server.password)
+    if server.log_file and server.log_file not in SERVER_LOGS:
+        SERVER_LOGS.append(server.log_file)
+    suffix = uuid.uuid4().hex[:8]
+    database = f"{prefix}_{suffix}"
+    ADAPTERS[engine].create_database(server, database)
+    monkeypatch.chdir(tmp_path)
+    yield Env(server, database, f"{target_prefix}{suffix}", tmp_path, monkeypatch, engine=engine)
+    collect_passwords()
+    ADAPTERS[engine].reset(server, database)
+
+
+@pytest.fixture
+def env(pg_server, aws, tmp_path, monkeypatch):
+    yield from _world(pg_server, "postgres", "db", "t", tmp_path, monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def maria_server():
+    server = sandbox.start_mariadb(general_log=True)  # every statement logged: searched for passwords at the end
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def menv(maria_server, aws, tmp_path, monkeypatch):
+    """Like `env`, on the session's MariaDB: a database `billing_<id>` and a target of its own."""
+    yield from _world(maria_server, "mariadb", "billing", "m", tmp_path, monkeypatch)
