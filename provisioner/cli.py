@@ -45,10 +45,10 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
 
 
-def common_options(before_command: bool) -> argparse.ArgumentParser:
+def common_options(before_command: bool) -> Parser:
     """The options every command takes, accepted before or after the command name. After it, they default to
     "not given" so that a value given before the command is not overwritten."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
 
     def default(value: object) -> object:
         return value if before_command else argparse.SUPPRESS
@@ -72,7 +72,7 @@ def _password_options(command: argparse.ArgumentParser, verb: str) -> None:
                          help=f"{verb} secrets (and so new passwords) for adopted accounts that have none")
 
 
-def _onboard_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+def _onboard_parser(commands: Any, common: Parser) -> None:
     onboard = commands.add_parser("onboard", parents=[common],
                                   help="add a least-privilege account to the manifest; print what the service needs")
     onboard.add_argument("name", metavar="NAME")

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from support.engines import ADAPTERS, EngineAdapter
-from support.recorders import OUTPUTS, sm_client
-
 from devtools import sandbox
 from provisioner import cli
+from support.engines import ADAPTERS, EngineAdapter
+from support.recorders import OUTPUTS, sm_client
 
 
 @dataclass
@@ -97,8 +96,10 @@ class Env:
             assert code == expect, f"exit {code} != {expect}\n{result.text}"
         return result
 
-    def cli_process(self, *args: str, env: dict[str, str] | None = None, expect: int | None = 0) -> Result:
-        full_env = {**os.environ, **(env or {})}
+    def cli_process(self, *args: str, env: dict[str, str] | None = None, expect: int | None = 0,
+                    clean: dict[str, str] | None = None) -> Result:
+        """The CLI as a process; `clean`: exactly this environment (nothing inherited), as a user's shell."""
+        full_env = clean if clean is not None else {**os.environ, **(env or {})}
         proc = subprocess.run([sys.executable, "-m", "provisioner", *map(str, args)], capture_output=True,
                               text=True, env=full_env, cwd=self.tmp, timeout=300)
         result = Result(proc.returncode, proc.stdout, proc.stderr)

@@ -12,6 +12,8 @@ import pytest
 
 from provisioner import faults
 from provisioner.core import changes as c
+from provisioner.core.conventions import SYNC_TAG, role_comment
+from provisioner.core.diff import DiffOptions
 from provisioner.core.model import (
     AclGroup,
     AdminSource,
@@ -25,8 +27,6 @@ from provisioner.core.model import (
     Target,
     Traits,
 )
-from provisioner.core.conventions import SYNC_TAG, role_comment
-from provisioner.core.diff import DiffOptions
 from provisioner.engines.base import Engine, Session, Statement
 from provisioner.errors import ApplyError
 from provisioner.pipeline.apply import apply_target

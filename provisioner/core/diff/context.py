@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from provisioner.core import changes as c
-from provisioner.core.model import AclGroup, CurrentState, DatabaseState, Target, Traits
+from provisioner.core.model import AclGroup, CurrentState, DatabaseState, ObjectRef, Target, Traits
 
 
 @dataclass(frozen=True)
@@ -27,24 +27,41 @@ class DiffResult:
 
 @dataclass
 class AclIndex:
-    """Current ACL groups by (kind, schema), and which keys each grantee holds something in."""
+    """Current ACL groups by (kind, schema); which keys each grantee holds something in, the groups it holds
+    something in, and the group of each object (so a principal without wildcards visits only the groups that
+    concern it: the cost follows what it holds and names, not the size of the schema)."""
 
     groups: dict[tuple[str, str], list[AclGroup]]
     holders: dict[str, set[tuple[str, str]]]
     sizes: dict[tuple[str, str], int]
+    held: dict[tuple[str, tuple[str, str]], list[AclGroup]] = field(default_factory=dict)
+    group_of: dict[ObjectRef, list[AclGroup]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, groups: Iterable[AclGroup]) -> AclIndex:
         by_key: dict[tuple[str, str], list[AclGroup]] = defaultdict(list)
         holders: dict[str, set[tuple[str, str]]] = defaultdict(set)
         sizes: dict[tuple[str, str], int] = defaultdict(int)
+        held: dict[tuple[str, tuple[str, str]], list[AclGroup]] = defaultdict(list)
+        group_of: dict[ObjectRef, list[AclGroup]] = defaultdict(list)
         for group in groups:
             key = (group.kind, group.schema)
             by_key[key].append(group)
             sizes[key] += len(group.objects)
             for grantee in group.grants:
                 holders[grantee].add(key)
-        return cls(dict(by_key), dict(holders), dict(sizes))
+                held[(grantee, key)].append(group)
+            for ref in group.objects:
+                group_of[ref].append(group)
+        return cls(dict(by_key), dict(holders), dict(sizes), dict(held), dict(group_of))
+
+    def concerning(self, identity: str, key: tuple[str, str], named: list[ObjectRef]) -> list[AclGroup]:
+        """The groups of `key` where `identity` holds something or that contain a `named` object, in index order."""
+        chosen = {id(g): g for g in self.held.get((identity, key), [])}
+        for ref in named:
+            chosen.update((id(g), g) for g in self.group_of.get(ref, []))
+        order = {id(g): i for i, g in enumerate(self.groups.get(key, []))}
+        return sorted(chosen.values(), key=lambda g: order.get(id(g), 0))
 
 
 @dataclass(frozen=True)

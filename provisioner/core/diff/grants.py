@@ -68,7 +68,9 @@ def _gaps(ctx: DiffContext, who: Grantee, key: Key, specials: list[ObjectRef], w
     located: set[ObjectRef] = set()
     # An empty schema is fine for `schema.*`: there is nothing to grant now, default privileges cover the
     # future (a missing schema is reported by the default privileges and the implied USAGE).
-    for group in ctx.index.groups.get(key, []):
+    # Without a wildcard, a group where the role holds nothing and that holds no named object changes nothing.
+    groups = ctx.index.groups.get(key, []) if want_rest else ctx.index.concerning(who.identity, key, specials)
+    for group in groups:
         have = group.grants.get(who.identity, EMPTY)
         here = [ref for ref in specials if ref in group.objects]
         rest = group.objects.difference(here) if here else group.objects

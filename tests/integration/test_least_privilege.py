@@ -12,7 +12,7 @@ import pytest
 
 from provisioner.secrets import store as secrets_manager
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def actions(policy: str) -> set[str]:

@@ -178,7 +178,7 @@ def test_offline_model_converges_for_the_example_manifest():
     from provisioner.manifest import load
     from provisioner.pipeline.offline import applied_state
 
-    manifest = load([Path(__file__).resolve().parent.parent / "accounts.yaml"])
+    manifest = load([Path(__file__).resolve().parents[2] / "accounts.yaml"])
     for name, target in manifest.targets.items():
         traits = get_engine(target.engine).traits
         principals = manifest.for_target(name)

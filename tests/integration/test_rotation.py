@@ -11,7 +11,7 @@ import uuid
 import boto3
 import psycopg
 import pytest
-from tcp_proxy import TcpProxy
+from support.tcp_proxy import TcpProxy
 
 import provisioner
 from provisioner import client as connect_helper

@@ -9,7 +9,7 @@ faults injected and of credentials lost (must be 0).
 from __future__ import annotations
 
 import pytest
-from conftest import record_fault
+from support.recorders import record_fault
 
 APPLY_POINTS = ("after-secret-write", "before-database", "between-statements", "before-commit", "after-commit",
                 "after-secret-finish")

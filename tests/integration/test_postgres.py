@@ -325,7 +325,7 @@ def test_plan_output_formats(seeded):
     env = seeded
     env.manifest(READER.format(target=env.target))
     document = env.plan_json()
-    schema = json.loads((Path(__file__).resolve().parent.parent / "schemas" / "plan.schema.json").read_text())
+    schema = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "plan.schema.json").read_text())
     jsonschema.Draft202012Validator(schema).validate(document)
     assert document["format_version"] == 1 and document["kind"] == "plan"
     target = document["targets"][0]

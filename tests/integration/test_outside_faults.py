@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from flaky_http import FlakyProxy
-from tcp_proxy import TcpProxy
+from support.flaky_http import FlakyProxy
+from support.tcp_proxy import TcpProxy
 
 from provisioner import faults
 

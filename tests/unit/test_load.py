@@ -15,7 +15,7 @@ from provisioner.errors import ValidationError
 from provisioner.manifest import load
 from provisioner.manifest.validate import schema, schema_path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 HEADER = """\
 version: 1

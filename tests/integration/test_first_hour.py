@@ -1,0 +1,54 @@
+"""The first hour against real servers: the region from AWS_REGION alone in a clean environment, `apply
+--format json` as one document on stdout, and rotate of an account that was never applied."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import jsonschema
+
+ROOT = Path(__file__).resolve().parents[2]
+READER = """
+accounts:
+  - name: reader_user
+    target: {target}
+    grants:
+      - {{privileges: [SELECT], tables: [public.films]}}
+"""
+
+
+def clean_environment(env, aws, **region: str) -> dict[str, str]:
+    """Only what a user's shell would have: PATH, HOME, the admin URL, the endpoint, credentials, `region`."""
+    keep = {k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}
+    aws_env = {k: v for k, v in aws.environment().items() if not k.endswith("REGION")}
+    return {**keep, **aws_env, env.url_env: env.server.url(env.database), **region}
+
+
+def test_aws_region_alone_and_aws_default_region_alone_both_work(env, aws, monkeypatch):
+    env.sql("CREATE TABLE public.films (id int)")
+    env.manifest(READER.format(target=env.target))
+    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        result = env.cli_process("plan", "-f", "accounts.yaml", expect=None,
+                                 clean=clean_environment(env, aws, **{variable: "us-east-1"}))
+        assert result.code == 0, f"{variable} alone: {result.text}"
+        assert "You must specify a region" not in result.text and "create with a new 32-character" in result.out
+
+
+def test_apply_json_is_one_document_with_plan_and_result(env, aws):
+    env.sql("CREATE TABLE public.films (id int)")
+    env.manifest(READER.format(target=env.target))
+    result = env.cli("apply", "--yes", "-f", "accounts.yaml", "--format", "json")
+    document = json.loads(result.out)  # nothing but the document on stdout
+    schema = json.loads((ROOT / "schemas" / "plan.schema.json").read_text())
+    jsonschema.validate(document, schema)
+    assert document["kind"] == "apply" and document["result"]["applied"]["add"] >= 3
+    assert "Apply complete" in result.err and "Apply complete" not in result.out
+
+
+def test_rotate_of_an_account_never_applied_says_to_apply_first(env, aws):
+    env.manifest(READER.format(target=env.target))
+    result = env.cli("rotate", "-f", "accounts.yaml", "reader_user", expect=1)
+    assert "was never applied" in result.err and "run `provisioner apply` first" in result.err
+    assert "run rotate again to resume" not in result.err
