@@ -54,6 +54,7 @@ lint: venv
 	$(BIN)/ruff check provisioner devtools tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python -m devtools.import_cycles provisioner devtools benchmarks
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

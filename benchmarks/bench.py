@@ -18,7 +18,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import workload
+from measure import Stopped, timed
 
 from devtools import sandbox
 
@@ -98,31 +98,6 @@ class Server:
         with psycopg.connect(dbname=database, autocommit=True, **self.admin) as conn:
             cur = conn.execute(query, params or None)
             return cur.fetchall() if cur.description else []
-
-
-class Stopped(Exception):
-    """The run exceeded its time limit and was stopped."""
-
-
-def timed(command: list[str], env: dict[str, str], cwd: Path, limit: float | None = None
-          ) -> tuple[float, float, str]:
-    start = time.monotonic()
-    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
-    timer = threading.Timer(limit, process.kill) if limit else None
-    if timer:
-        timer.start()
-    output = process.stdout.read() if process.stdout else ""
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.monotonic() - start
-    if timer:
-        timer.cancel()
-        if limit and elapsed >= limit:
-            raise Stopped(f"stopped after {limit:.0f} s")
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 2):
-        raise RuntimeError(f"{' '.join(command[:3])} exited {code}: {output[-600:]}")
-    return elapsed, usage.ru_maxrss / 1024, output
 
 
 # ---------------------------------------------------------------- the tools

@@ -13,13 +13,12 @@ from pathlib import Path
 import pymysql
 import workload
 import yaml
+from measure import timed
 
 from devtools import sandbox
 
 
 def _cli(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str]:
-    from bench import timed
-
     seconds, _, out = timed([sys.executable, "-m", "provisioner", *args], env, cwd)
     return seconds, out
 

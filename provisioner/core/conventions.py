@@ -66,6 +66,11 @@ def sync_version(version: str) -> str:
     return SYNC_VERSION_PREFIX + version
 
 
+# ---------------------------------------------------------------- the target lock
+
+LOCK_PREFIX = "provisioner:"  # applies and rotations of a target take the lock of this name (hashed per engine)
+
+
 # ---------------------------------------------------------------- derived role names
 
 CLONE_SUFFIX = "_clone"

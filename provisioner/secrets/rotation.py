@@ -18,7 +18,7 @@ from typing import Any
 
 from provisioner import faults, redact
 from provisioner.core import secret_value
-from provisioner.core.conventions import alternate_username
+from provisioner.core.conventions import TARGET_TAG, alternate_username
 from provisioner.core.engine_facts import SECRET_ENGINE_ALIASES
 from provisioner.core.model import ConnInfo, PasswordPolicy
 from provisioner.engines import AuthenticationFailed, Engine, get_engine
@@ -198,7 +198,7 @@ class Rotation:
         """The target's lock (the one `apply` holds), so a password never changes in the middle of an apply;
         then a last check that the token is still the pending version (an apply may have replaced it)."""
         tags = {t["Key"]: t["Value"] for t in self.store.describe(self.secret_id).get("Tags", [])}
-        target = tags.get("provisioner:target")
+        target = tags.get(TARGET_TAG)
         if not target:
             yield
             return

@@ -11,6 +11,7 @@ from typing import Any
 import pymysql
 
 from provisioner import redact
+from provisioner.core.conventions import LOCK_PREFIX
 from provisioner.core.model import ConnInfo
 from provisioner.engines.base import AuthenticationFailed, DatabaseUnreachable, Session, Statement
 from provisioner.engines.mysql import queries as q
@@ -74,7 +75,7 @@ class MySQLSession(Session):
 
     @contextmanager
     def target_lock(self, target: str, timeout_seconds: int | None = None) -> Iterator[None]:
-        name = "provisioner:" + hashlib.sha256(target.encode()).hexdigest()[:40]
+        name = LOCK_PREFIX + hashlib.sha256(target.encode()).hexdigest()[:40]
         wait = timeout_seconds or LOCK_TIMEOUT_SECONDS
         [(acquired,)] = self.query(q.Q_GET_LOCK, (name, wait))
         if acquired != 1:

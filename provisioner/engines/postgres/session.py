@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 
 from provisioner import redact
+from provisioner.core.conventions import LOCK_PREFIX
 from provisioner.core.model import ConnInfo
 from provisioner.engines.base import AuthenticationFailed, DatabaseUnreachable, Session, Statement
 from provisioner.errors import ProvisionerError
@@ -133,5 +134,5 @@ def open_session(info: ConnInfo, connect_timeout: int = 10) -> PostgresSession:
 
 
 def lock_key(target: str) -> int:
-    digest = hashlib.sha256(f"provisioner:{target}".encode()).digest()
+    digest = hashlib.sha256(f"{LOCK_PREFIX}{target}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
