@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from provisioner.core.model import Manifest
-from provisioner.errors import ValidationError
+from provisioner.errors import Problem, ValidationError
 from provisioner.manifest.build import build_manifest
 from provisioner.manifest.documents import decode, manifest_files, read_documents
 from provisioner.manifest.validate import validate_documents
@@ -32,9 +32,14 @@ def load(paths: Iterable[str | Path]) -> Manifest:
 def load_sources(sources: Iterable[tuple[str, str]]) -> Manifest:
     """Read, validate and build the manifest from (name, text) pairs (files, git blobs, tests)."""
     documents, problems = read_documents(sources)
+    # A file that does not parse is left out of the checks; every other problem of every file is reported in the
+    # same run, in file and line order.
+    problems += validate_documents([doc for doc in documents if doc.data is not None])
     if problems:
-        raise ValidationError(problems)
-    problems = validate_documents(documents)
-    if problems:
-        raise ValidationError(problems)
+        raise ValidationError(sorted(problems, key=_position))
     return build_manifest(documents)
+
+
+def _position(problem: Problem) -> tuple[str, int, int]:
+    where = problem.location
+    return (where.file, where.line, where.column) if where else ("", 0, 0)

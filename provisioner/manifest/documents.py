@@ -100,9 +100,7 @@ def _compose(text: str, file: str, problems: list[Problem]) -> tuple[Any, yaml.N
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
-        problems.append(Problem(loc, f"YAML syntax error: {exc.problem or exc}", "fix the YAML syntax"))
+        problems.append(_syntax_problem(exc, file))
         loader.dispose()
         return None, None
     if root is not None and (problem := _size_problem(root, file)):
@@ -110,6 +108,16 @@ def _compose(text: str, file: str, problems: list[Problem]) -> tuple[Any, yaml.N
         loader.dispose()
         return None, None
     return loader, root
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, file: str) -> Problem:
+    """Where the mistake is: the parser notices it at the next token (often the next line), while its context
+    (the unclosed bracket, the key without a colon) is where it was made."""
+    found, context = exc.problem_mark, exc.context_mark
+    mark = context if context is not None and (found is None or context.line < found.line) else found
+    where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
+    noticed = f" ({exc.context}; noticed at line {found.line + 1})" if mark is context and found else ""
+    return Problem(where, f"YAML syntax error: {exc.problem or exc}{noticed}", "fix the YAML syntax")
 
 
 def parse_text(text: str, file: str) -> tuple[Document, list[Problem]]:
@@ -255,5 +263,6 @@ def items(documents: list[Document]) -> list[Item]:
     for doc in documents:
         for section, login in (("roles", False), ("accounts", True)):
             for i, entry in enumerate(doc.data.get(section) or []):
-                found.append(Item(doc, (section, i), entry, login))
+                if isinstance(entry, dict):  # entries the schema refused are None in the checked copy
+                    found.append(Item(doc, (section, i), entry, login))
     return found

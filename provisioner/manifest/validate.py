@@ -61,6 +61,10 @@ def _dotted(path: tuple[Any, ...]) -> str:
 def _schema_problem(doc: Document, error: jsonschema.ValidationError) -> Problem:
     path = tuple(error.absolute_path)
     where = _dotted(path)
+    if path and path[-1] == "url_env" and "://" in str(error.instance):
+        return Problem(doc.where(path), f"{where} names an environment variable, not the URL itself",
+                       "export the URL in a variable (export FILMS_ADMIN_URL='postgresql://...') and write "
+                       "`url_env: FILMS_ADMIN_URL`; the URL, which holds a password, never goes in the file")
     hint = error.schema.get("x-hint", "") if isinstance(error.schema, dict) else ""
     validator = error.validator
     if validator == "additionalProperties":
@@ -97,17 +101,22 @@ def _schema_problem(doc: Document, error: jsonschema.ValidationError) -> Problem
     return Problem(doc.where(path), f"{where}: {error.message}", hint)
 
 
+def schema_errors(doc: Document) -> list[jsonschema.ValidationError]:
+    if not isinstance(doc.data, dict):
+        return []
+    validator = jsonschema.Draft202012Validator(schema())
+    found = []
+    for error in sorted(validator.iter_errors(doc.data), key=lambda e: [str(p) for p in e.absolute_path]):
+        # Report the most specific error of a oneOf/anyOf group rather than the group.
+        found.append(jsonschema.exceptions.best_match([error]) if error.context else error)
+    return found
+
+
 def schema_problems(doc: Document) -> list[Problem]:
     if not isinstance(doc.data, dict):
         return [Problem(doc.where(()), "a manifest must be a mapping with `version: 1` at the top",
                         "start the file with `version: 1`")]
-    validator = jsonschema.Draft202012Validator(schema())
-    problems = []
-    for error in sorted(validator.iter_errors(doc.data), key=lambda e: [str(p) for p in e.absolute_path]):
-        # Report the most specific error of a oneOf/anyOf group rather than the group.
-        best = jsonschema.exceptions.best_match([error]) if error.context else error
-        problems.append(_schema_problem(doc, best))
-    return problems
+    return [_schema_problem(doc, error) for error in schema_errors(doc)]
 
 
 def literal_password_problems(doc: Document) -> list[Problem]:
@@ -142,24 +151,74 @@ def literal_password_problems(doc: Document) -> list[Problem]:
 
 
 def validate_documents(documents: list[Document]) -> list[Problem]:
+    """Every problem of every document in one pass: literal passwords, the schema, and the semantic rules on
+    every part the schema accepted (a broken entry is reported once, by the schema, and left out of the rest)."""
     problems: list[Problem] = []
+    checked: list[Document] = []
+    broken_targets: set[str] = set()
     for doc in documents:
         found = literal_password_problems(doc)
         lines = {(f.location.file, f.location.line) for f in found if f.location}
-        found += [p for p in schema_problems(doc)
-                  if not p.location or (p.location.file, p.location.line) not in lines]
+        errors = schema_errors(doc)
+        found += [_schema_problem(doc, e) for e in errors
+                  if not _at_line(doc, e, lines)] if isinstance(doc.data, dict) else schema_problems(doc)
         problems.extend(found)
-    if problems:
-        return problems
-    return semantic_problems(documents)
+        if isinstance(doc.data, dict):
+            clean, broken = _without(doc, [tuple(e.absolute_path) for e in errors])
+            checked.append(clean)
+            broken_targets |= broken
+    return problems + semantic_problems(checked, broken_targets)
 
 
-def semantic_problems(documents: list[Document]) -> list[Problem]:
+def _at_line(doc: Document, error: jsonschema.ValidationError, lines: set[tuple[str, int]]) -> bool:
+    where = _schema_problem(doc, error).location
+    return where is not None and (where.file, where.line) in lines
+
+
+def _without(doc: Document, bad: list[tuple[Any, ...]]) -> tuple[Document, set[str]]:
+    """A copy of the document without the parts the schema refused (list entries become None, keeping the
+    indices that locations use), and the names of the targets left out."""
+    data: dict[Any, Any] = {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
+                            for k, v in doc.data.items()}
+    broken_targets: set[str] = set()
+    for path in bad:
+        if not path:
+            continue
+        section = path[0]
+        if len(path) == 1 or section not in ("roles", "accounts", "targets", "defaults", "profiles"):
+            data.pop(section, None)
+        elif section in ("roles", "accounts"):
+            if isinstance(data.get(section), list):
+                _drop_entry(data[section], path)
+        elif section == "targets" and len(path) > 2 and path[2] != "engine":
+            continue  # a target with a known engine still checks its accounts (e.g. a URL put in url_env)
+        elif isinstance(data.get(section), dict):
+            data[section].pop(path[1], None)
+            if section == "targets":
+                broken_targets.add(str(path[1]))
+    return Document(doc.file, data, doc.values, doc.keys), broken_targets
+
+
+def _drop_entry(entries: list[Any], path: tuple[Any, ...]) -> None:
+    """Leave out a refused account/role (None), or only its refused grant when the rest of it is sound."""
+    index = path[1]
+    entry = entries[index] if isinstance(index, int) and index < len(entries) else None
+    if isinstance(entry, dict) and len(path) > 3 and path[2] == "grants" and isinstance(entry.get("grants"), list):
+        grants = list(entry["grants"])
+        grants[path[3]] = None
+        entries[index] = {**entry, "grants": grants}
+    elif isinstance(index, int) and index < len(entries):
+        entries[index] = None
+
+
+def semantic_problems(documents: list[Document], broken_targets: set[str] | None = None) -> list[Problem]:
+    """The rules of SPEC section 2 over schema-valid data; entries of a target the schema refused are skipped
+    (that target's problem is reported already)."""
     problems: list[Problem] = []
     problems += _merge_problems(documents)
     targets = merged_targets(documents)
     profiles = merged_profiles(documents)
-    all_items = items(documents)
+    all_items = [item for item in items(documents) if item.data["target"] not in (broken_targets or set())]
     seen: dict[tuple[str, str, str], Item] = {}
     roles_by_target: dict[str, set[str]] = {}
     accounts_by_target: dict[str, set[str]] = {}
@@ -391,6 +450,8 @@ def _grant_problems(item: Item, engine: str, profiles: dict[str, Any]) -> list[P
                                 f"{suggest(data['profile'], set(profiles))}declared profiles: "
                                 f"{', '.join(sorted(profiles)) or 'none'}"))
     for i, entry in enumerate(data.get("grants") or []):
+        if entry is None:
+            continue  # refused by the schema, reported there
         path = (*item.path, "grants", i)
         key = next(k for k in entry if k != "privileges")
         kind = privileges.GRANT_KEYS[key]

@@ -119,3 +119,30 @@ def test_silent_no_ops_are_errors(manifest, capsys):
     code, _, err = run(capsys, "rotate", "batch")
     assert code == 1 and "rotation strategy is none for batch" in err
     assert "provisioner apply --reset-password batch" in err
+
+
+def test_every_problem_of_every_file_in_one_run_in_file_and_line_order(tmp_path, capsys):
+    first = tmp_path / "a.yaml"
+    first.write_text("""\
+version: 1
+targets:
+  films: {engine: postgres, database: filmdb, admin: {url_env: "postgresql://u:secret-pw@h/db"}}
+accounts:
+  - name: reader_user
+    target: films
+    target: films
+  - name: postgres
+    target: films
+  - {name: y, target: films, grants: [{privileges: [SELEKT], tables: [public.t]}]}
+""")
+    broken = tmp_path / "b.yaml"
+    broken.write_text("version: 1\naccounts:\n  - name: a\n    target: [films\n  - name: b\n")
+    third = tmp_path / "c.yaml"
+    third.write_text("version: 1\naccounts:\n  - {name: x, target: nosuch}\n")
+    code, _, err = run(capsys, "validate", "-f", str(tmp_path))
+    assert code == 1
+    found = [line.split(": error: ")[0] for line in err.splitlines() if ": error: " in line]
+    assert found == [f"{first}:3:64", f"{first}:7:5", f"{first}:8:11", f"{first}:10:53", f"{broken}:4:13",
+                     f"{third}:3:23"]
+    assert "names an environment variable, not the URL itself" in err and "secret-pw" not in err
+    assert "while parsing a flow sequence; noticed at line 5" in err
