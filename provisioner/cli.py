@@ -32,6 +32,12 @@ def _out(text: str) -> None:
     sys.stdout.flush()
 
 
+def _progress(text: str) -> None:
+    """Progress and retry notes: on standard error, and only when it is a terminal."""
+    if sys.stderr.isatty():
+        _err(f"... {text}")
+
+
 def _err(text: str) -> None:
     sys.stderr.write(redact.redact(text) + ("" if text.endswith("\n") else "\n"))
     sys.stderr.flush()
@@ -169,7 +175,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from provisioner.secrets.store import SecretStore
 
     manifest = load_manifest(args)
-    plan = build_plan(manifest, args.targets, SecretStore(), _options(args, manifest), args.parallelism)
+    store = SecretStore(retry_note=_progress)
+    plan = build_plan(manifest, args.targets, store, _options(args, manifest), args.parallelism, _progress)
     _print_plan(plan, args.format)
     if plan.errors:
         return EXIT_ERROR
@@ -193,12 +200,12 @@ def cmd_apply(args: argparse.Namespace) -> int:
     from provisioner.secrets.store import SecretStore
 
     manifest = load_manifest(args)
-    store = SecretStore()
+    store = SecretStore(retry_note=_progress)
     options = _options(args, manifest)
     expected: dict[str, TargetPlan] | None = None
     if not args.yes:
         # Interactive: show the whole plan, ask, then apply exactly that (a drift under the lock aborts).
-        plan = build_plan(manifest, args.targets, store, options, args.parallelism)
+        plan = build_plan(manifest, args.targets, store, options, args.parallelism, _progress)
         _print_plan(plan, args.format)
         if plan.errors:
             _err("apply refused: the plan has errors (see above)")
@@ -220,7 +227,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 _out(render.RENDERERS[args.format](Plan([fresh])))
 
     result = apply_all(manifest, args.targets, store, options, args.parallelism, expected,
-                       on_plan=show if args.yes else None, on_done=_err)
+                       on_plan=show if args.yes else None, on_done=_err, progress=_progress)
     summary = (f"Apply complete: {result.totals['add']} added, {result.totals['change']} changed, "
                f"{result.totals['destroy']} destroyed ({store.calls} Secrets Manager calls).\n")
     if args.format == "json":
@@ -244,7 +251,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if target is None:
         raise ProvisionerError(f"unknown target {args.targets[0]!r}",
                                f"targets in the manifest: {', '.join(sorted(manifest.targets)) or 'none'}")
-    conn = connect(target, SecretStore())
+    conn = connect(target, SecretStore(retry_note=_progress))
     try:
         state = conn.engine.inspect(conn.session)
         imported = import_target(target, state, conn.engine.traits, adopt=args.adopt)
@@ -276,7 +283,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     manifest = load_manifest(args)
     targets = [t.name for t in select_targets(manifest, args.targets)]
-    reports = run_doctor(manifest, targets, SecretStore())
+    reports = run_doctor(manifest, targets, SecretStore(retry_note=_progress))
     if args.format == "json":
         _out(json.dumps([{"secret": r.secret, "target": r.target, "account": r.account,
                           "checks": [vars(c) for c in r.checks]} for r in reports], indent=2) + "\n")
@@ -308,7 +315,8 @@ def cmd_rotate(args: argparse.Namespace) -> int:
 
     manifest = load_manifest(args)
     accounts = accounts_to_rotate(manifest, args.accounts, args.all, args.targets)
-    failures = rotate_accounts(manifest, accounts, SecretStore(), RotationOutput(out=_out, err=_err))
+    store = SecretStore(retry_note=_progress)
+    failures = rotate_accounts(manifest, accounts, store, RotationOutput(out=_out, err=_err))
     return EXIT_ERROR if failures else EXIT_OK
 
 

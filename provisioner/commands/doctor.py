@@ -23,7 +23,7 @@ from provisioner.core.model import Manifest, SecretState
 from provisioner.engines import AuthenticationFailed
 from provisioner.errors import ProvisionerError
 from provisioner.secrets.rotation import conninfo, engine_of
-from provisioner.secrets.store import CURRENT, RETRY, SecretStore, aws_session
+from provisioner.secrets.store import CURRENT, RETRY, SecretStore, aws_access_error, aws_session
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 
@@ -53,9 +53,12 @@ class Aws:
     def __init__(self) -> None:
         session = aws_session()
         self.region = session.region_name or "us-east-1"
-        self.lambda_ = session.client("lambda", config=RETRY)
-        self.ec2 = session.client("ec2", config=RETRY)
-        self.rds = session.client("rds", config=RETRY)
+        try:
+            self.lambda_ = session.client("lambda", config=RETRY)
+            self.ec2 = session.client("ec2", config=RETRY)
+            self.rds = session.client("rds", config=RETRY)
+        except BotoCoreError as exc:
+            raise aws_access_error("cannot set up the AWS clients doctor reads", exc) from None
 
 
 def _code(exc: Exception) -> str:

@@ -20,7 +20,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from provisioner.core import privileges
 from provisioner.core.model import Manifest, Principal, Target
-from provisioner.errors import ProvisionerError, ValidationError
+from provisioner.errors import Problem, ProvisionerError, ValidationError
 from provisioner.manifest import load_sources, manifest_files
 from provisioner.pipeline.connect import secret_name_of
 from provisioner.secrets.store import SecretStore
@@ -112,10 +112,18 @@ def onboard(paths: list[str], name: str, target: str, profile: str | None, grant
     yaml.dump(document, buffer)
     edited = buffer.getvalue()
 
+    # Problems in the edited file cite lines that exist only after the edit: they are labelled so, and a last
+    # note says which lines the new entry would take (the file itself is left as it was).
+    label = f"{file} (after the edit)"
     try:
-        result = load_sources([(f, edited if f == str(file) else text) for f, text in current.items()])
+        result = load_sources([(label if f == str(file) else f, edited if f == str(file) else text)
+                               for f, text in current.items()])
     except ValidationError as exc:
-        raise ValidationError(exc.problems) from None  # the file is left as it was
+        first = len(current[str(file)].splitlines()) + 1
+        note = Problem(None, f"{file} was not changed; lines cited as '{label}' are those the file would have: the "
+                             f"new account {name!r} would be lines {first}-{len(edited.splitlines())}",
+                       "fix the flag that produced the entry (--grant, --profile, --member-of, --host, --rotation)")
+        raise ValidationError([*exc.problems, note]) from None
     account = next(p for p in result.principals if p.name == name and p.target == target and p.login)
     temporary = file.with_name(f".{file.name}.onboard")
     temporary.write_text(edited, encoding="utf-8")

@@ -21,7 +21,7 @@ from provisioner.core.plan import Step, TargetPlan
 from provisioner.errors import ApplyError, PlanError, ProvisionerError
 from provisioner.pipeline.batch import batched
 from provisioner.pipeline.connect import Connection, connect
-from provisioner.pipeline.planning import inspect_target, plan_target, run_parallel, select_targets
+from provisioner.pipeline.planning import Progress, inspect_target, plan_target, quiet, run_parallel, select_targets
 from provisioner.pipeline.report import ApplyReport, failure_message
 from provisioner.pipeline.secret_steps import Passwords, Store, step_of
 from provisioner.secrets.store import SecretStore
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 def apply_target(conn: Connection, manifest: Manifest, store: SecretStore, options: DiffOptions,
                  expected: TargetPlan | None = None,
-                 on_plan: Callable[[TargetPlan], None] | None = None) -> ApplyReport:
+                 on_plan: Callable[[TargetPlan], None] | None = None, progress: Progress = quiet) -> ApplyReport:
     """Apply one target, planned again under its lock. With `expected` (the plan a user confirmed), a plan that
     changed meanwhile aborts; `on_plan` sees the plan about to run."""
     engine, session = conn.engine, conn.session
@@ -45,13 +45,17 @@ def apply_target(conn: Connection, manifest: Manifest, store: SecretStore, optio
                 report = ApplyReport(conn.target.name, plan, transactional=engine.transactional)
                 _check(conn, plan, expected, on_plan)
                 passwords = Passwords()
+                _phase(progress, conn, plan, "before", "secret write(s) first")
                 before_database(plan.steps, store, passwords, report)
                 faults.checkpoint("before-database")
+                progress(f"target {conn.target.name}: {sum(s.change.is_database for s in plan.steps)} database "
+                         f"change(s)")
                 in_database(conn, plan.steps, store, passwords, report)
                 faults.checkpoint("before-commit")
             report.commit()
             faults.checkpoint("after-commit")
             # Still under the target's lock: a rotation of the same account waits until the secrets match.
+            _phase(progress, conn, plan, "after", "secret follow-up(s) after the commit")
             after_commit(plan.steps, store, passwords, report)
     except PlanError:
         raise ApplyError(f"apply refused: the plan of {conn.target.name} has errors (see above); nothing was "
@@ -61,6 +65,12 @@ def apply_target(conn: Connection, manifest: Manifest, store: SecretStore, optio
     except Exception as exc:
         raise ApplyError(failure_message(conn.target.name, report, exc)) from None
     return report
+
+
+def _phase(progress: Progress, conn: Connection, plan: TargetPlan, phase: str, what: str) -> None:
+    count = sum(getattr(step_of(s.change), phase) is not None for s in plan.steps)
+    if count:
+        progress(f"target {conn.target.name}: {count} {what}")
 
 
 def _check(conn: Connection, plan: TargetPlan, expected: TargetPlan | None,
@@ -126,7 +136,7 @@ class ApplyResult:
 def apply_all(manifest: Manifest, target_names: Iterable[str] | None, store: SecretStore, options: DiffOptions,
               parallelism: int, expected: dict[str, TargetPlan] | None = None,
               on_plan: Callable[[TargetPlan], None] | None = None,
-              on_done: Callable[[str], None] | None = None) -> ApplyResult:
+              on_done: Callable[[str], None] | None = None, progress: Progress = quiet) -> ApplyResult:
     """Apply every selected target, `parallelism` at a time, each on its own connection and under its lock.
     With `expected` (confirmed plans), only targets whose plan had changes run, and a drift aborts them."""
     targets = select_targets(manifest, target_names)
@@ -134,9 +144,11 @@ def apply_all(manifest: Manifest, target_names: Iterable[str] | None, store: Sec
         targets = [t for t in targets if expected[t.name].steps]
 
     def apply_one(target: Target) -> TargetPlan:
+        progress(f"target {target.name}: connecting")
         conn = connect(target, store)
         try:
-            report = apply_target(conn, manifest, store, options, (expected or {}).get(target.name), on_plan)
+            report = apply_target(conn, manifest, store, options, (expected or {}).get(target.name), on_plan,
+                                  progress)
         finally:
             conn.close()
         if report.plan.steps and on_done:

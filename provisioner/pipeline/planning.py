@@ -63,17 +63,28 @@ def plan_target(conn: Connection, manifest: Manifest, state: CurrentState, optio
                       steps=steps_of(conn.engine, result.changes, version))
 
 
+Progress = Callable[[str], None]
+
+
+def quiet(_: str) -> None:
+    """The default progress: nothing (the command line shows progress on a terminal only)."""
+
+
 def build_plan(manifest: Manifest, target_names: Iterable[str] | None, store: SecretStore,
-               options: DiffOptions, parallelism: int = DEFAULT_PARALLELISM) -> Plan:
+               options: DiffOptions, parallelism: int = DEFAULT_PARALLELISM, progress: Progress = quiet) -> Plan:
     """Plan every selected target, `parallelism` at a time (each on its own connection)."""
     targets = select_targets(manifest, target_names)
+    progress(f"reading the managed secrets ({len(targets)} target(s))")
     store.managed()  # one ListSecrets pass for every target, before the threads start
 
     def plan_one(target: Target) -> TargetPlan:
+        progress(f"target {target.name}: connecting")
         conn = connect(target, store)
         try:
             state = inspect_target(conn.engine, conn.session, conn.info, store, masterarn=conn.masterarn)
-            return plan_target(conn, manifest, state, options)
+            plan = plan_target(conn, manifest, state, options)
+            progress(f"target {target.name}: {plan.queries} catalog queries, {len(plan.steps)} change(s)")
+            return plan
         finally:
             conn.close()
 
@@ -91,5 +102,5 @@ def run_parallel(work: Callable[[Target], T], targets: list[Target], parallelism
         return list(pool.map(work, targets))
 
 
-__all__ = ["DEFAULT_PARALLELISM", "build_plan", "get_engine", "inspect_target", "plan_target", "run_parallel",
-           "select_targets", "steps_of"]
+__all__ = ["DEFAULT_PARALLELISM", "Progress", "build_plan", "get_engine", "inspect_target", "plan_target", "quiet",
+           "run_parallel", "select_targets", "steps_of"]

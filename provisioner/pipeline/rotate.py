@@ -10,7 +10,7 @@ from provisioner.errors import ProvisionerError
 from provisioner.pipeline.connect import secret_name_of
 from provisioner.pipeline.planning import select_targets
 from provisioner.secrets.rotation import rotate_now
-from provisioner.secrets.store import SecretsError, SecretStore
+from provisioner.secrets.store import AwsAccessError, SecretsError, SecretStore
 
 Print = Callable[[str], None]
 
@@ -57,6 +57,9 @@ def rotate_accounts(manifest: Manifest, accounts: list[Principal], store: Secret
         try:
             rotate_now(store, name, account.password, observer=observe)
             show.out(f"  done: AWSCURRENT of {name} holds the new password\n")
+        except AwsAccessError as exc:
+            show.err(f"  rotation of {name} did not start: {exc}")
+            return failures + len(accounts) - accounts.index(account)  # the same for every account: stop
         except SecretsError as exc:
             failures += 1
             if exc.code != "ResourceNotFoundException":

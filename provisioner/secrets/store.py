@@ -18,7 +18,16 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+)
 
 from provisioner import redact
 from provisioner.core.conventions import ACCOUNT_TAG, MANAGED_TAG, TARGET_TAG
@@ -30,7 +39,8 @@ BATCH = 20  # BatchGetSecretValue's limit per call
 # Callables (operation, params) told of every request; tests record RotateSecret's RotationRules this way.
 OBSERVERS: list[Any] = []
 log = logging.getLogger(__name__)
-RETRY = Config(retries={"mode": "standard", "max_attempts": 10}, connect_timeout=10, read_timeout=30)
+MAX_ATTEMPTS = 6  # throttling and 5xx bursts are absorbed; a dead endpoint fails within seconds, not minutes
+RETRY = Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS}, connect_timeout=10, read_timeout=30)
 
 
 def aws_session() -> Any:
@@ -44,6 +54,42 @@ def make_client(**kwargs: Any) -> Any:
     return aws_session().client("secretsmanager", config=RETRY, **kwargs)
 
 
+class AwsAccessError(ProvisionerError):
+    """AWS cannot be reached or used as configured (region, credentials, endpoint): the same for every call, so
+    commands stop rather than retry or resume."""
+
+
+def aws_access_error(what: str, exc: BotoCoreError) -> AwsAccessError:
+    """A botocore failure as a clear message with the hint that fixes it."""
+    text = redact.redact(str(exc))
+    if isinstance(exc, NoRegionError):
+        hint = "set AWS_REGION (or AWS_DEFAULT_REGION), or use an AWS_PROFILE that has a region"
+    elif isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        hint = ("no AWS credentials were found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+                "or run where an instance, task or OIDC role provides them")
+    elif isinstance(exc, (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError)):
+        hint = ("the Secrets Manager endpoint did not answer: check the network path (VPC endpoint, proxy, "
+                "security groups) and AWS_ENDPOINT_URL if you set one")
+    else:
+        hint = "check AWS_REGION, credentials and the endpoint"
+    return AwsAccessError(f"{what}: {text}", hint)
+
+
+def on_retry(note: Any) -> Any:
+    """A botocore `needs-retry` handler that tells `note` (a one-line message) each time a call is retried."""
+
+    def handler(attempts: int = 0, response: Any = None, caught_exception: Any = None, operation: Any = None,
+                **_: Any) -> None:
+        reason = caught_exception or (response[1].get("Error", {}).get("Code") if response else None)
+        if reason is not None and attempts < MAX_ATTEMPTS:
+            name = getattr(operation, "name", "a call")
+            note(f"Secrets Manager {name}: attempt {attempts} failed ({redact.redact(str(reason))[:120]}); "
+                 f"retrying")
+
+    return handler
+
+
+
 def error_code(exc: Exception) -> str:
     return exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
 
@@ -51,8 +97,9 @@ def error_code(exc: Exception) -> str:
 class SecretStore:
     """Thin, counted access to Secrets Manager for the provisioner's needs."""
 
-    def __init__(self, client: Any = None) -> None:
+    def __init__(self, client: Any = None, retry_note: Any = None) -> None:
         self._client = client
+        self._retry_note = retry_note  # told of each retried call (the command line shows it on a terminal)
         self.calls = 0
         self._managed: dict[str, SecretState] | None = None
         self._lock = threading.RLock()  # targets are planned and applied in parallel
@@ -67,10 +114,10 @@ class SecretStore:
             try:
                 self._client = make_client()
             except BotoCoreError as exc:
-                raise ProvisionerError(f"cannot set up the Secrets Manager client: {exc}",
-                                       "set AWS_REGION (and credentials, or AWS_ENDPOINT_URL for a local endpoint)"
-                                       ) from None
+                raise aws_access_error("cannot set up the Secrets Manager client", exc) from None
             self._client.meta.events.register("before-call.secrets-manager", self._count)
+            if self._retry_note is not None:
+                self._client.meta.events.register("needs-retry.secrets-manager", on_retry(self._retry_note))
             self._client.meta.events.register("before-parameter-build.secrets-manager", self._observe)
         return self._client
 
@@ -90,8 +137,7 @@ class SecretStore:
         except ClientError as exc:
             raise SecretsError(operation, kwargs.get("SecretId") or kwargs.get("Name"), exc) from None
         except BotoCoreError as exc:
-            raise ProvisionerError(f"Secrets Manager {operation} failed: {redact.redact(str(exc))}",
-                                   "check AWS_REGION, credentials and the endpoint") from None
+            raise aws_access_error(f"Secrets Manager {operation} failed", exc) from None
 
     # ------------------------------------------------------------ reading
 

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import jsonschema
+from support.terminal import run_on_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
 READER = """
@@ -52,3 +53,12 @@ def test_rotate_of_an_account_never_applied_says_to_apply_first(env, aws):
     result = env.cli("rotate", "-f", "accounts.yaml", "reader_user", expect=1)
     assert "was never applied" in result.err and "run `provisioner apply` first" in result.err
     assert "run rotate again to resume" not in result.err
+
+
+def test_apply_shows_progress_per_target_and_phase_on_a_terminal(env, aws):
+    env.sql("CREATE TABLE public.films (id int)")
+    env.manifest(READER.format(target=env.target))
+    shown = run_on_terminal(["apply", "--yes", "-f", "accounts.yaml"], env.tmp, {**os.environ})
+    for line in (f"... target {env.target}: connecting", f"... target {env.target}: 1 secret write(s) first",
+                 "database change(s)", f"... target {env.target}: 1 secret follow-up(s) after the commit"):
+        assert line in shown, shown
