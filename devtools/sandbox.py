@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import importlib.util
 import os
 import pwd
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -53,6 +55,25 @@ def docker_available() -> bool:
         return False
 
 
+def run_group(command: list[str]) -> None:
+    """Run a set-up command (initdb, mariadb-install-db, pg_ctl) in a process group of its own, and kill the whole
+    group if we are interrupted: such scripts start servers of their own that would outlive a plain kill."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        output, _ = process.communicate()
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        raise
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, command, output)
+
+
+class StartFailed(RuntimeError):
+    """A server cannot start (its process exited, a package is missing): waiting longer would not help."""
+
+
 def _wait(check, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     last: Exception | None = None
@@ -60,6 +81,8 @@ def _wait(check, timeout: float, what: str) -> None:
         try:
             if check():
                 return
+        except StartFailed:
+            raise
         except Exception as exc:
             last = exc
         time.sleep(0.1)
@@ -132,39 +155,45 @@ def start_postgres(workdir: Path | None = None, settings: dict[str, str] | None 
         return _postgres_container(password)
     bindir = postgres_bindir()
     base = Path(workdir or tempfile.mkdtemp(prefix="provisioner-pg-"))
-    base.mkdir(parents=True, exist_ok=True)
+    data, log = base / "data", base / "postgres.log"
+    prefix = _run_as()
+
+    def stop() -> None:
+        if data.exists():
+            subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+                           capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+    try:
+        port = _init_and_start_postgres(bindir, base, password, settings or {}, prefix)
+    except BaseException:  # Ctrl-C or a failure while starting: no server and no directory are left behind
+        stop()
+        raise
+    return Server("postgres", "127.0.0.1", port, ADMIN_USER, password, "postgres", [stop], log)
+
+
+def _init_and_start_postgres(bindir: Path, base: Path, password: str, settings: dict[str, str],
+                             prefix: list[str]) -> int:
     data, sockets = base / "data", base / "sock"
+    base.mkdir(parents=True, exist_ok=True)
     sockets.mkdir(exist_ok=True)
     pwfile = base / "pwfile"
     pwfile.write_text(password + "\n")
     _chown_for_server(base)
     os.chmod(base, 0o755)
-    prefix = _run_as()
-    subprocess.run(
-        [*prefix, str(bindir / "initdb"), "-D", str(data), "-U", ADMIN_USER, f"--pwfile={pwfile}",
-         "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"],
-        check=True, capture_output=True,
-    )
+    run_group([*prefix, str(bindir / "initdb"), "-D", str(data), "-U", ADMIN_USER, f"--pwfile={pwfile}",
+               "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"])
     pwfile.unlink()
     port = free_port()
     options = {
         "listen_addresses": "127.0.0.1", "port": str(port), "unix_socket_directories": str(sockets),
         "password_encryption": "scram-sha-256", "fsync": "off", "synchronous_commit": "off",
-        "full_page_writes": "off", "max_connections": "200", "shared_buffers": "128MB",
-        **(settings or {}),
+        "full_page_writes": "off", "max_connections": "200", "shared_buffers": "128MB", **settings,
     }
-    log = base / "postgres.log"
     args = " ".join(f"-c {k}={v}" for k, v in options.items())
-    subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", args, "-w", "-t",
-                    "60", "start"], check=True, capture_output=True)
-
-    def stop() -> None:
-        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-                       capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
-
-    server = Server("postgres", "127.0.0.1", port, ADMIN_USER, password, "postgres", [stop], log)
-    return server
+    run_group([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(base / "postgres.log"), "-o", args,
+               "-w", "-t", "60", "start"])
+    return port
 
 
 def _postgres_container(password: str) -> Server:
@@ -195,30 +224,50 @@ def start_mariadb(workdir: Path | None = None, general_log: bool = False) -> Ser
         return _mariadb_container(password)
     server_bin, install_bin = mariadb_binaries()
     base = Path(workdir or tempfile.mkdtemp(prefix="provisioner-mariadb-"))
-    data, sock = base / "data", base / "mysqld.sock"
+    data, sock, log = base / "data", base / "mysqld.sock", base / "mariadb.log"
     as_root = ["--user=root"] if os.geteuid() == 0 else []
-    subprocess.run([install_bin, "--no-defaults", f"--datadir={data}", "--auth-root-authentication-method=normal",
-                    "--skip-test-db", *as_root], check=True, capture_output=True)
-    port = free_port()
-    log = base / "mariadb.log"
-    process = subprocess.Popen(
-        [server_bin, "--no-defaults", f"--datadir={data}", f"--port={port}", "--bind-address=127.0.0.1",
-         f"--socket={sock}", "--skip-name-resolve", "--skip-log-bin", "--innodb-buffer-pool-size=64M",
-         "--innodb-log-file-size=16M", "--max-connections=300", f"--log-error={log}",
-         f"--pid-file={base / 'mariadb.pid'}", *as_root,
-         *(["--general-log=1", f"--general-log-file={base / 'general.log'}"] if general_log else [])],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    started: list[subprocess.Popen[bytes]] = []
 
-    def socket_ready() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(f"mariadbd exited; see {log}")
-        import pymysql
+    def stop() -> None:
+        for process in started:
+            process.terminate()
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(base, ignore_errors=True)
 
-        pymysql.connect(unix_socket=str(sock), user="root", password="").close()
-        return True
+    try:
+        run_group([install_bin, "--no-defaults", f"--datadir={data}", "--auth-root-authentication-method=normal",
+                   "--skip-test-db", *as_root])
+        port = free_port()
+        started.append(subprocess.Popen(
+            [server_bin, "--no-defaults", f"--datadir={data}", f"--port={port}", "--bind-address=127.0.0.1",
+             f"--socket={sock}", "--skip-name-resolve", "--skip-log-bin", "--innodb-buffer-pool-size=64M",
+             "--innodb-log-file-size=16M", "--max-connections=300", f"--log-error={log}",
+             f"--pid-file={base / 'mariadb.pid'}", *as_root,
+             *(["--general-log=1", f"--general-log-file={base / 'general.log'}"] if general_log else [])],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))
+        _wait(lambda: _mariadb_ready(started[0], sock, log), 60, "MariaDB")
+        _mariadb_admin(sock, password)
+    except BaseException:  # Ctrl-C or a failure while starting: no server and no directory are left behind
+        stop()
+        raise
+    return Server("mariadb", "127.0.0.1", port, ADMIN_USER, password, "mysql", [stop],
+                  base / "general.log" if general_log else log)
 
-    _wait(socket_ready, 60, "MariaDB")
+
+def _mariadb_ready(process: subprocess.Popen[bytes], sock: Path, log: Path) -> bool:
+    if process.poll() is not None:
+        raise StartFailed(f"mariadbd exited; see {log}")
+    import pymysql
+
+    pymysql.connect(unix_socket=str(sock), user="root", password="").close()
+    return True
+
+
+def _mariadb_admin(sock: Path, password: str) -> None:
     import pymysql
 
     with pymysql.connect(unix_socket=str(sock), user="root", password="", autocommit=True) as conn, \
@@ -231,17 +280,6 @@ def start_mariadb(workdir: Path | None = None, general_log: bool = False) -> Ser
 
         cur.execute("CREATE USER %s@'%%' IDENTIFIED BY PASSWORD %s", (ADMIN_USER, native_password_hash(password)))
         cur.execute("GRANT ALL PRIVILEGES ON *.* TO %s@'%%' WITH GRANT OPTION", (ADMIN_USER,))
-
-    def stop() -> None:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        shutil.rmtree(base, ignore_errors=True)
-
-    return Server("mariadb", "127.0.0.1", port, ADMIN_USER, password, "mysql", [stop],
-                  base / "general.log" if general_log else log)
 
 
 def _mariadb_container(password: str) -> Server:
@@ -322,6 +360,9 @@ class SecretsEndpoint:
 
 def start_secrets_manager() -> SecretsEndpoint:
     """moto's server in its own process: a real HTTP endpoint for Secrets Manager (and Lambda, EC2, IAM)."""
+    if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
+        raise StartFailed("moto's server is not installed: `pip install 'moto[server]'` (make demo and make test "
+                          "install it into .venv)")
     port = free_port()
     log_fd, log_path = tempfile.mkstemp(prefix="provisioner-moto-", suffix=".log")
     process = subprocess.Popen(
@@ -333,15 +374,9 @@ def start_secrets_manager() -> SecretsEndpoint:
 
     def ready() -> bool:
         if process.poll() is not None:
-            raise RuntimeError("moto server exited; is moto[server] installed?")
+            raise StartFailed(f"moto server exited: {Path(log_path).read_text(errors='replace')[-400:]}")
         with urllib.request.urlopen(url + "/moto-api/", timeout=1) as response:
             return response.status == 200
-
-    _wait(ready, 60, "moto server")
-    # moto would try to run rotation Lambdas in Docker; rotation is driven by our own code in tests.
-    request = urllib.request.Request(url + "/moto-api/config", data=b'{"lambda": {"use_docker": false}}',
-                                     headers={"Content-Type": "application/json"}, method="POST")
-    urllib.request.urlopen(request, timeout=5).close()
 
     def stop() -> None:
         process.terminate()
@@ -349,6 +384,17 @@ def start_secrets_manager() -> SecretsEndpoint:
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
-        os.unlink(log_path)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(log_path)
+
+    try:
+        _wait(ready, 60, "moto server")
+        # moto would try to run rotation Lambdas in Docker; rotation is driven by our own code in tests.
+        request = urllib.request.Request(url + "/moto-api/config", data=b'{"lambda": {"use_docker": false}}',
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        urllib.request.urlopen(request, timeout=5).close()
+    except BaseException:  # Ctrl-C or a failure while starting: no server is left behind
+        stop()
+        raise
 
     return SecretsEndpoint(url, [stop])

@@ -260,6 +260,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     _out(to_yaml(imported, target))
     for note in imported.notes:
         _err(f"note: {note}")
+    if not args.adopt and imported.accounts:
+        _err(f"warning: this manifest takes over {len(imported.accounts)} live login account(s): `apply` gives each "
+             f"a new password (kept in its secret), and applications using the current one are locked out; run "
+             f"`import --adopt` to keep their passwords")
     return EXIT_OK
 
 

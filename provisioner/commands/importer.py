@@ -75,8 +75,9 @@ def import_target(target: Target, db: DatabaseState, traits: Traits, adopt: bool
                 entry["rotation"] = {"strategy": "none"}
         (result.accounts if role.login else result.roles).append(entry)
         if role.attributes:
-            result.notes.append(f"{role.name} has {', '.join(sorted(role.attributes))}: the manifest cannot express "
-                                f"role attributes, and apply resets them")
+            entry["attributes"] = sorted(role.attributes)
+            result.notes.append(f"{role.name} has {', '.join(sorted(role.attributes))}: written as `attributes:`, "
+                                f"so apply keeps them; remove them from the file to take them away")
         held = {g for grp in db.acl_groups if grp.kind == "global" for g, p in grp.grants.items() if g == key and p}
         if held:
             result.notes.append(f"{role.name} holds global privileges (*.*): the manifest cannot express them, and "

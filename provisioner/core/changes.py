@@ -57,7 +57,8 @@ class ConnectionLimit:
 
 @dataclass(frozen=True)
 class Attributes:
-    """Role attributes beyond LOGIN (SUPERUSER, CREATEDB, NOINHERIT, ...); a managed role holds none."""
+    """Role attributes beyond LOGIN (SUPERUSER, CREATEDB, NOINHERIT, ...); a managed role holds those its entry
+    lists, and no other."""
 
     value: tuple[str, ...]
 
@@ -95,6 +96,7 @@ class CreateRole(Change):
     require_tls: bool = False
     session_role: str | None = None
     secret: str | None = None  # login accounts: created with the password of this secret's AWSCURRENT
+    attributes: tuple[str, ...] = ()  # PostgreSQL role attributes beyond LOGIN
 
 
 @dataclass(frozen=True, kw_only=True)

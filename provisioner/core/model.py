@@ -141,6 +141,8 @@ class Principal:
     # Existed before the provisioner (imported with --adopt): its password is never reset and no secret is
     # created unless asked (`apply --create-secrets`); its comment is left alone unless a description is given.
     adopted: bool = False
+    # PostgreSQL role attributes beyond LOGIN (SUPERUSER, CREATEDB, ...): authoritative, none unless listed.
+    attributes: frozenset[str] = frozenset()
     state: str = "present"  # present | absent
     secret: SecretSettings = field(default_factory=SecretSettings)
     rotation: RotationSettings = field(default_factory=RotationSettings)

@@ -116,6 +116,7 @@ def build_principal(item: Item, target: Target, defaults: dict[str, Any], profil
         grants=tuple(grants),
         member_of=tuple(data.get("member_of") or ()),
         connection_limit=data.get("connection_limit"),
+        attributes=frozenset(data.get("attributes") or ()),
         description=data.get("description"),
         host=data.get("host", "%"),
         require_tls=bool(data.get("require_tls", False)),

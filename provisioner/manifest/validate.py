@@ -253,6 +253,10 @@ def semantic_problems(documents: list[Document], broken_targets: set[str] | None
         else:
             seen[key] = item
         problems += _grant_problems(item, engine, profiles)
+        if engine != "postgres" and data.get("attributes"):
+            problems.append(Problem(doc.where((*item.path, "attributes"), key=True),
+                                    "`attributes` are PostgreSQL role attributes; MySQL/MariaDB have none",
+                                    "remove `attributes` (grant global privileges outside the manifest)"))
         for i, role in enumerate(data.get("member_of") or []):
             known = roles_by_target.get(target_name, set())
             predefined = engine == "postgres" and role.startswith("pg_")

@@ -133,10 +133,10 @@ class Simulator:
     def _create_role(self, ch: c.CreateRole) -> None:
         self.roles[self._key(ch.name, ch.host)] = RoleState(
             name=ch.name, host=ch.host, login=ch.login, connection_limit=ch.connection_limit, comment=ch.comment,
-            require_tls=ch.require_tls, session_role=ch.session_role)
+            require_tls=ch.require_tls, session_role=ch.session_role, attributes=frozenset(ch.attributes))
 
     def _alter_role(self, ch: c.AlterRole) -> None:
-        value = frozenset() if isinstance(ch.to, c.Attributes) else ch.new
+        value = frozenset(ch.to.value) if isinstance(ch.to, c.Attributes) else ch.new
         self._update_role(ch.name, ch.host, **{ch.setting: value})
 
     def _update_role(self, name: str, host: str, **values: object) -> None:

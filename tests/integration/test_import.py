@@ -78,9 +78,34 @@ def test_postgres_import_adopt_round_trip_has_no_changes(env):
     assert env.cli("plan", "-f", "manifests", "--detailed-exitcode").code == 0
 
 
+def test_role_attributes_round_trip_and_are_kept(env):
+    env.sql("CREATE ROLE ops_admin LOGIN SUPERUSER CREATEDB PASSWORD 'ops-pass-123'; CREATE ROLE etl NOLOGIN "
+            "NOINHERIT")
+    targets_only(env)
+    document = imported_manifest(env, "--adopt")
+    accounts = {a["name"]: a for a in document["accounts"]}
+    roles = {r["name"]: r for r in document["roles"]}
+    assert accounts["ops_admin"]["attributes"] == ["CREATEDB", "SUPERUSER"]
+    assert roles["etl"]["attributes"] == ["NOINHERIT"]
+    plan = env.cli("plan", "-f", "manifests", "--detailed-exitcode")
+    assert "NOSUPERUSER" not in plan.out and "Plan: 0 to add, 0 to change, 0 to destroy." in plan.out
+    # Authoritative: an attribute taken out of the file is removed, one listed is granted.
+    text = (env.tmp / "manifests" / "imported.yaml").read_text()
+    (env.tmp / "manifests" / "imported.yaml").write_text(
+        text.replace("- CREATEDB\n", "").replace("- NOINHERIT", "- CREATEROLE"))
+    env.cli("apply", "--yes", "-f", "manifests")
+    assert env.sql("SELECT rolname, rolsuper, rolcreatedb, rolcreaterole, rolinherit FROM pg_roles "
+                   "WHERE rolname IN ('ops_admin', 'etl') ORDER BY 1") == [
+        ("etl", False, False, True, True), ("ops_admin", True, False, False, True)]
+    assert env.cli("plan", "-f", "manifests", "--detailed-exitcode").code == 0
+
+
 def test_import_without_adopt_takes_accounts_over(env):
     env.sql(PG_SETUP)
     targets_only(env)
+    result = env.cli("import", "-f", "accounts.yaml", "--target", env.target)
+    assert "warning: this manifest takes over 1 live login account(s)" in result.err
+    assert "import --adopt" in result.err and "warning" not in result.out
     document = imported_manifest(env)
     assert all("adopted" not in a for a in document["accounts"])
     plan = env.cli("plan", "-f", "manifests", "--detailed-exitcode", expect=2)

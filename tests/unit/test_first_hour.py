@@ -146,3 +146,12 @@ accounts:
                      f"{third}:3:23"]
     assert "names an environment variable, not the URL itself" in err and "secret-pw" not in err
     assert "while parsing a flow sequence; noticed at line 5" in err
+
+
+def test_onboard_errors_cite_the_edited_file_as_such(manifest, capsys):
+    lines = len(manifest.read_text().splitlines())
+    code, out, err = run(capsys, "onboard", "newsvc", "--target", "films", "--grant", "SELEKT:tables=public.a")
+    assert code == 1 and out == ""
+    cited = next(line for line in err.splitlines() if "unknown privilege 'SELEKT'" in line)
+    assert cited.startswith("accounts.yaml (after the edit):") and int(cited.split(":")[1]) > lines
+    assert f"the new account 'newsvc' would be lines {lines + 1}-" in err and "accounts.yaml was not changed" in err

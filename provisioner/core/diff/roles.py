@@ -65,7 +65,8 @@ def role_changes(ctx: DiffContext, p: Principal, who: Grantee, existing: RoleSta
     if existing is None:
         found: list[c.AnyChange] = [c.CreateRole(
             action=c.ADD, login=p.login, connection_limit=_limit(p.connection_limit), comment=comment or "",
-            require_tls=p.require_tls, session_role=p.session_role, secret=secret, **base)]
+            require_tls=p.require_tls, session_role=p.session_role, secret=secret,
+            attributes=tuple(sorted(p.attributes)), **base)]
         if default_roles and p.member_of:
             found.append(c.SetDefaultRoles(action=c.ADD, old=(), new=tuple(sorted(p.member_of)), **base))
         return found
@@ -76,7 +77,7 @@ def role_changes(ctx: DiffContext, p: Principal, who: Grantee, existing: RoleSta
     settings: list[tuple[c.RoleSetting, c.RoleSetting]] = [
         (c.Login(existing.login), c.Login(p.login)),
         (c.ConnectionLimit(existing.connection_limit), c.ConnectionLimit(_limit(p.connection_limit))),
-        (c.Attributes(tuple(sorted(existing.attributes))), c.Attributes(())),
+        (c.Attributes(tuple(sorted(existing.attributes))), c.Attributes(tuple(sorted(p.attributes)))),
         (c.Comment(existing.comment), c.Comment(comment)),
         (c.RequireTls(existing.require_tls), c.RequireTls(p.require_tls)),
         (c.SessionRole(existing.session_role), c.SessionRole(p.session_role)),

@@ -65,7 +65,8 @@ def compose(change: c.AnyChange, verifier: str | None) -> list[sql.Composable]:
 
 def _create_role(change: c.CreateRole, verifier: str | None) -> list[sql.Composable]:
     ident = sql.Identifier
-    create = sql.SQL("CREATE ROLE {} {}").format(ident(change.name), sql.SQL("LOGIN" if change.login else "NOLOGIN"))
+    words = ["LOGIN" if change.login else "NOLOGIN", *(_attribute(a) for a in change.attributes)]
+    create = sql.SQL("CREATE ROLE {} {}").format(ident(change.name), sql.SQL(" ".join(words)))
     if change.secret:
         create = sql.SQL("{} PASSWORD {}").format(create, _verifier(verifier))
     if change.connection_limit is not None:
@@ -89,15 +90,22 @@ def alter_role(name: str, was: c.RoleSetting, to: c.RoleSetting) -> sql.Composab
                                                                                         else value))
         case c.SessionRole(value):
             return _session_role(name, value)
-        case c.Attributes():
-            # A managed role holds no attribute beyond LOGIN: reset the ones it holds now.
+        case c.Attributes(wanted):
+            # Grant the listed attributes the role lacks, reset the ones it holds that are not listed.
             held = was.value if isinstance(was, c.Attributes) else ()
-            resets = [ATTRIBUTE_RESET[a] for a in held]
-            return sql.SQL("ALTER ROLE {} {}").format(role, sql.SQL(" ".join(resets)))
+            words = [_attribute(a) for a in wanted if a not in held]
+            words += [ATTRIBUTE_RESET[a] for a in held if a not in wanted]
+            return sql.SQL("ALTER ROLE {} {}").format(role, sql.SQL(" ".join(words)))
         case c.RequireTls():
             raise ValueError("PostgreSQL roles have no setting require_tls (use pg_hba.conf hostssl)")
         case _:
             assert_never(to)
+
+
+def _attribute(name: str) -> str:
+    if name not in ATTRIBUTE_RESET:
+        raise ValueError(f"unknown role attribute {name!r}")
+    return name
 
 
 def password(role: str, verifier: str | None) -> sql.Composable:

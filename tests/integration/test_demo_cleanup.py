@@ -1,0 +1,52 @@
+"""`make demo` stops every server it started on every exit path: a missing moto (said at once, not after a
+minute of waiting) and Ctrl-C during start-up leave no PostgreSQL or MariaDB running and no data directory."""
+
+from __future__ import annotations
+
+import glob
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PATTERNS = ("provisioner-pg-*", "provisioner-mariadb-*")
+
+
+def leftovers() -> set[str]:
+    found = {p for pattern in PATTERNS for p in glob.glob(os.path.join(tempfile.gettempdir(), pattern))}
+    running = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return found | {line for line in running.splitlines() if any(p.rstrip("*") in line for p in PATTERNS)}
+
+
+def demo(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "devtools.demo"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def test_missing_moto_is_said_at_once_and_nothing_is_left_running(tmp_path):
+    before = leftovers()
+    fake = tmp_path / "site"
+    (fake / "moto").mkdir(parents=True)
+    (fake / "moto" / "__init__.py").write_text("")  # a moto without its server
+    (fake / "flask").mkdir()
+    (fake / "flask" / "__init__.py").write_text("")
+    start = time.monotonic()
+    process = demo({**os.environ, "PYTHONPATH": f"{fake}{os.pathsep}{ROOT}"})
+    output, _ = process.communicate(timeout=180)
+    assert process.returncode != 0 and "moto server exited" in output
+    assert time.monotonic() - start < 45, "the demo waited instead of saying what is missing"
+    assert leftovers() <= before
+
+
+def test_ctrl_c_during_start_up_leaves_nothing_running():
+    before = leftovers()
+    process = demo({**os.environ, "PYTHONPATH": str(ROOT)})
+    time.sleep(1.5)  # PostgreSQL's initdb or start, or MariaDB's, is under way
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=120)
+    assert process.returncode != 0
+    assert leftovers() <= before
