@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from provisioner import redact
 from provisioner.core.secret_value import conninfo
@@ -20,6 +21,7 @@ from provisioner.secrets.store import CURRENT, PENDING, SecretsError, SecretStor
 _lock = threading.Lock()
 _cache: dict[str, tuple[float, dict[str, Any]]] = {}
 _store: SecretStore | None = None
+T = TypeVar("T")
 
 
 class CredentialsRejected(Exception):
@@ -74,15 +76,13 @@ def _rejected(exc: Exception) -> bool:
     return "password authentication failed" in text or code == 1045 or "Access denied" in text
 
 
-def connect(secret_id: str, *, ttl: float = 300.0, attempts: int = 3, **kwargs: Any) -> Any:
-    """A psycopg (PostgreSQL) or pymysql (MySQL/MariaDB) connection for the account in `secret_id`.
-
-    Extra keyword arguments go to the driver's connect(). When the cached password is refused, AWSCURRENT and
-    AWSPENDING are read again (a rotation may be finishing between the two reads) up to `attempts` times.
-    """
+def with_credentials(secret_id: str, open_: Callable[[dict[str, Any]], T], *, ttl: float = 300.0,
+                     attempts: int = 3) -> T:
+    """`open_(secret value)` with the cached credentials; when the database refuses them, AWSCURRENT and then
+    AWSPENDING are read again (a rotation may be finishing between the two reads) up to `attempts` times."""
     value = _value(secret_id, ttl)
     try:
-        return _open(value, **kwargs)
+        return open_(value)
     except Exception as exc:
         if not _rejected(exc):
             raise
@@ -95,10 +95,29 @@ def connect(secret_id: str, *, ttl: float = 300.0, attempts: int = 3, **kwargs: 
             if not candidate.get("password") or candidate.get("password") in tried:
                 continue
             try:
-                return _open(candidate, **kwargs)
+                return open_(candidate)
             except Exception as exc:
                 if not _rejected(exc):
                     raise
                 tried.add(candidate.get("password"))
         time.sleep(0.1 * (attempt + 1))
     raise CredentialsRejected(f"the database refused every credential of secret {secret_id}")
+
+
+def connect(secret_id: str, *, ttl: float = 300.0, attempts: int = 3, **kwargs: Any) -> Any:
+    """A psycopg (PostgreSQL) or pymysql (MySQL/MariaDB) connection for the account in `secret_id`.
+
+    Extra keyword arguments go to the driver's connect(). When the cached password is refused, AWSCURRENT and
+    AWSPENDING are read again (a rotation may be finishing between the two reads) up to `attempts` times.
+    """
+    return with_credentials(secret_id, lambda value: _open(value, **kwargs), ttl=ttl, attempts=attempts)
+
+
+def driver_parameters(value: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of the driver's connect() for a secret value (psycopg: dbname, pymysql: database)."""
+    redact.register(value.get("password"))
+    info = conninfo(value)
+    base: dict[str, Any] = {"host": info.host, "port": info.port, "user": info.user, "password": info.password}
+    if info.engine == "postgres":
+        return {**base, "dbname": info.dbname}
+    return {**base, "database": info.dbname} if info.dbname else base
