@@ -138,17 +138,22 @@ class SetPassword(Change):
 
 
 @dataclass(frozen=True, kw_only=True)
-class GrantMembership(Change):
+class MembershipChange(Change):
+    """Shared shape of GrantMembership and RevokeMembership (not itself a change type): `member` in `role`."""
+
     role: str
     member: str
-    host: str = "%"
+    host: str = "%"  # the member's host part (MySQL/MariaDB)
 
 
 @dataclass(frozen=True, kw_only=True)
-class RevokeMembership(Change):
-    role: str
-    member: str
-    host: str = "%"
+class GrantMembership(MembershipChange):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevokeMembership(MembershipChange):
+    pass
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,21 +167,35 @@ class SetDefaultRoles(Change):
 
 
 @dataclass(frozen=True, kw_only=True)
-class PrivilegeChange(Change):
-    """Shared shape of GrantPrivileges and RevokePrivileges (not itself a change type)."""
+class ToGrantees(Change):
+    """Privileges given to or taken from a grantee, and more grantees in the same statement (batched execution)."""
 
     grantee: str
-    kind: str
-    schema: str
-    objects: tuple[ObjectRef, ...]
     privileges: tuple[str, ...]
-    all_in_schema: bool = False
-    host: str = "%"
-    also: tuple[tuple[str, str], ...] = ()  # more (grantee, host) in the same statement (batched execution)
+    also: tuple[tuple[str, str], ...] = ()  # more (grantee, host)
 
     @property
     def grantees(self) -> tuple[tuple[str, str], ...]:
-        return ((self.grantee, self.host), *self.also)
+        return ((self.grantee, self.grantee_host), *self.also)
+
+    @property
+    def grantee_host(self) -> str:
+        return "%"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrivilegeChange(ToGrantees):
+    """Shared shape of GrantPrivileges and RevokePrivileges (not itself a change type)."""
+
+    kind: str
+    schema: str
+    objects: tuple[ObjectRef, ...]
+    all_in_schema: bool = False
+    host: str = "%"
+
+    @property
+    def grantee_host(self) -> str:
+        return self.host
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,23 +209,16 @@ class RevokePrivileges(PrivilegeChange):
 
 
 @dataclass(frozen=True, kw_only=True)
-class DefaultPrivilegeChange(Change):
+class DefaultPrivilegeChange(ToGrantees):
     """Shared shape of Grant/RevokeDefaultPrivileges (not itself a change type)."""
 
     owner: str
     schema: str
     kind: str
-    grantee: str
-    privileges: tuple[str, ...]
-    also: tuple[tuple[str, str], ...] = ()  # more grantees in the same statement (batched execution)
 
     @property
     def host(self) -> str:
         return "%"
-
-    @property
-    def grantees(self) -> tuple[tuple[str, str], ...]:
-        return ((self.grantee, "%"), *self.also)
 
 
 @dataclass(frozen=True, kw_only=True)

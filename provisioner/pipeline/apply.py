@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from provisioner import faults
 from provisioner.core.diff import DiffOptions
@@ -90,14 +91,21 @@ def _lines(plan: TargetPlan) -> list[tuple[str, ...]]:
 
 def before_database(steps: list[Step], store: Store, passwords: Passwords, report: ApplyReport) -> None:
     """Pass 1: secret work that must precede every database statement."""
+    _secret_pass(steps, "before", store, passwords, report, "after-secret-write")
+
+
+def _secret_pass(steps: list[Step], phase: Literal["before", "after"], store: Store, passwords: Passwords,
+                 report: ApplyReport, checkpoint: str) -> None:
+    """One of the two secret passes: the protocol's `before` or `after` work of every step, in plan order."""
     for index, step in enumerate(steps):
         protocol = step_of(step.change)
-        if protocol.before is None:
+        work = protocol.before if phase == "before" else protocol.after
+        if work is None:
             continue
-        protocol.before(step.change, store, passwords, report.note)
-        if protocol.completes == "before":
+        work(step.change, store, passwords, report.note)
+        if protocol.completes == phase:
             report.completed.add(index)
-        faults.checkpoint("after-secret-write")
+        faults.checkpoint(checkpoint)
 
 
 def in_database(conn: Connection, steps: list[Step], store: Store, passwords: Passwords,
@@ -117,14 +125,7 @@ def in_database(conn: Connection, steps: list[Step], store: Store, passwords: Pa
 
 def after_commit(steps: list[Step], store: Store, passwords: Passwords, report: ApplyReport) -> None:
     """Pass 3: secret work that follows the commit (promotions, tag clean-up, metadata, deletions)."""
-    for index, step in enumerate(steps):
-        protocol = step_of(step.change)
-        if protocol.after is None:
-            continue
-        protocol.after(step.change, store, passwords, report.note)
-        if protocol.completes == "after":
-            report.completed.add(index)
-        faults.checkpoint("after-secret-finish")
+    _secret_pass(steps, "after", store, passwords, report, "after-secret-finish")
 
 
 @dataclass
