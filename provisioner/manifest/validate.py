@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -219,7 +220,6 @@ def semantic_problems(documents: list[Document], broken_targets: set[str] | None
     targets = merged_targets(documents)
     profiles = merged_profiles(documents)
     all_items = [item for item in items(documents) if item.data["target"] not in (broken_targets or set())]
-    seen: dict[tuple[str, str, str], Item] = {}
     roles_by_target: dict[str, set[str]] = {}
     accounts_by_target: dict[str, set[str]] = {}
     for item in all_items:
@@ -229,49 +229,71 @@ def semantic_problems(documents: list[Document], broken_targets: set[str] | None
     for name, (doc, spec) in targets.items():
         problems += _target_problems(name, doc, spec)
 
+    seen: dict[tuple[str, str, str], Item] = {}
+    context = _Known(targets, profiles, roles_by_target, accounts_by_target, documents)
     for item in all_items:
-        data = item.data
-        doc = item.doc
-        target_name = data["target"]
-        if target_name not in targets:
-            problems.append(Problem(
-                doc.where((*item.path, "target")),
-                f"{item_label(item)} names the unknown target {target_name!r}",
-                f"{suggest(target_name, set(targets))}declared targets: {', '.join(sorted(targets)) or 'none'}",
-            ))
-            continue
-        engine = targets[target_name][1]["engine"]
-        problems += _name_problems(item, engine, targets[target_name][1])
-        key = (target_name, data["name"], data.get("host", "%") if engine != "postgres" else "")
-        if key in seen:
-            first = seen[key]
-            problems.append(Problem(
-                doc.where(item.path),
-                f"{item_label(item)} is declared twice (first at {first.location})",
-                "keep one entry per account and target; merge their grants",
-            ))
-        else:
-            seen[key] = item
-        problems += _grant_problems(item, engine, profiles)
-        if engine != "postgres" and data.get("attributes"):
-            problems.append(Problem(doc.where((*item.path, "attributes"), key=True),
-                                    "`attributes` are PostgreSQL role attributes; MySQL/MariaDB have none",
-                                    "remove `attributes` (grant global privileges outside the manifest)"))
-        for i, role in enumerate(data.get("member_of") or []):
-            known = roles_by_target.get(target_name, set())
-            predefined = engine == "postgres" and role.startswith("pg_")
-            if role not in known and not predefined:
-                problems.append(Problem(
-                    doc.where((*item.path, "member_of", i)),
-                    f"{item_label(item)} is a member of {role!r}, which is not a role of target {target_name!r}",
-                    f"{suggest(role, known)}declare it under `roles:` with `target: {target_name}`",
-                ))
-        if item.login:
-            problems += _account_problems(item, engine, targets[target_name][1], documents)
-        elif data["name"] in accounts_by_target.get(target_name, set()):
-            problems.append(Problem(doc.where(item.path), f"role {data['name']!r} is also declared as an account",
-                                    "give the group role and the account different names"))
+        problems += _item_problems(item, context, seen)
     problems += _derived_name_problems(all_items, targets, merged_defaults(documents).get("rotation", {}))
+    return problems
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What the checks of one entry look up: targets, profiles, the role and account names of each target."""
+
+    targets: dict[str, Any]
+    profiles: dict[str, Any]
+    roles_by_target: dict[str, set[str]]
+    accounts_by_target: dict[str, set[str]]
+    documents: list[Document]
+
+
+def _item_problems(item: Item, ctx: _Known, seen: dict[tuple[str, str, str], Item]) -> list[Problem]:
+    """The problems of one account or role entry (`seen` collects entries, to find one declared twice)."""
+    problems: list[Problem] = []
+    targets, profiles = ctx.targets, ctx.profiles
+    roles_by_target, accounts_by_target, documents = ctx.roles_by_target, ctx.accounts_by_target, ctx.documents
+    data = item.data
+    doc = item.doc
+    target_name = data["target"]
+    if target_name not in targets:
+        problems.append(Problem(
+            doc.where((*item.path, "target")),
+            f"{item_label(item)} names the unknown target {target_name!r}",
+            f"{suggest(target_name, set(targets))}declared targets: {', '.join(sorted(targets)) or 'none'}",
+        ))
+        return problems
+    engine = targets[target_name][1]["engine"]
+    problems += _name_problems(item, engine, targets[target_name][1])
+    key = (target_name, data["name"], data.get("host", "%") if engine != "postgres" else "")
+    if key in seen:
+        first = seen[key]
+        problems.append(Problem(
+            doc.where(item.path),
+            f"{item_label(item)} is declared twice (first at {first.location})",
+            "keep one entry per account and target; merge their grants",
+        ))
+    else:
+        seen[key] = item
+    problems += _grant_problems(item, engine, profiles)
+    if engine != "postgres" and data.get("attributes"):
+        problems.append(Problem(doc.where((*item.path, "attributes"), key=True),
+                                "`attributes` are PostgreSQL role attributes; MySQL/MariaDB have none",
+                                "remove `attributes` (grant global privileges outside the manifest)"))
+    for i, role in enumerate(data.get("member_of") or []):
+        known = roles_by_target.get(target_name, set())
+        predefined = engine == "postgres" and role.startswith("pg_")
+        if role not in known and not predefined:
+            problems.append(Problem(
+                doc.where((*item.path, "member_of", i)),
+                f"{item_label(item)} is a member of {role!r}, which is not a role of target {target_name!r}",
+                f"{suggest(role, known)}declare it under `roles:` with `target: {target_name}`",
+            ))
+    if item.login:
+        problems += _account_problems(item, engine, targets[target_name][1], documents)
+    elif data["name"] in accounts_by_target.get(target_name, set()):
+        problems.append(Problem(doc.where(item.path), f"role {data['name']!r} is also declared as an account",
+                                "give the group role and the account different names"))
     return problems
 
 
