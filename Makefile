@@ -10,7 +10,7 @@ LAMBDA_ARCH   ?= x86_64
 LAMBDA_DIR    := build/lambda
 LAMBDA_ZIP    := build/provisioner-rotation.zip
 
-.PHONY: venv test test-unit test-integration demo lint clean lambda fuzz bench
+.PHONY: venv test test-unit test-integration test-pg-matrix demo lint clean lambda fuzz bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,20 @@ test-unit: venv
 test-integration: venv
 	$(BIN)/python -m pytest -q tests/integration
 
+# The PostgreSQL engine's integration tests and the crash tests on every other supported major (15 runs above).
+PG_MATRIX ?= 14 16 17 18
+PG_MATRIX_TESTS := tests/integration/test_postgres.py tests/integration/test_least_privilege.py \
+	tests/integration/test_crash.py
+test-pg-matrix: venv
+	bash devtools/install-postgres-versions.sh
+	@for version in $(PG_MATRIX); do \
+		echo "== PostgreSQL $$version"; \
+		PROVISIONER_PG_VERSION=$$version $(BIN)/python -m pytest -q $(PG_MATRIX_TESTS) || exit 1; \
+	done
+
 test: venv
 	$(BIN)/python -m pytest -q tests/unit tests/integration
+	$(MAKE) test-pg-matrix
 
 demo: venv
 	$(BIN)/python -m devtools.demo

@@ -31,6 +31,7 @@ __all__ = ["Env", "Result"]
 @pytest.fixture(scope="session")
 def pg_server():
     server = sandbox.start_postgres(settings={"log_statement": "all"})
+    SERVER_VERSIONS["PostgreSQL"] = _version(server, "SHOW server_version")
     yield server
     server.stop()
 
@@ -63,7 +64,14 @@ def leak_guard(request):
     assert not in_logs, f"{len(in_logs)} password(s) appeared in a database server's statement log"
 
 
+def _version(server: sandbox.Server, query: str) -> str:
+    rows = ADAPTERS["postgres" if server.engine == "postgres" else "mariadb"].sql(server, server.database, query, ())
+    return str(rows[0][0]) if rows else "?"
+
+
 def pytest_terminal_summary(terminalreporter):
+    if SERVER_VERSIONS:
+        terminalreporter.write_line("servers: " + ", ".join(f"{k} {v}" for k, v in sorted(SERVER_VERSIONS.items())))
     if FAULTS["injected"]:
         terminalreporter.write_line(
             "crash-safety: {injected} faults injected (process killed with SIGKILL), {lost} credentials lost, "
@@ -101,6 +109,7 @@ def env(pg_server, aws, tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def maria_server():
     server = sandbox.start_mariadb(general_log=True)  # every statement logged: searched for passwords at the end
+    SERVER_VERSIONS["MariaDB"] = _version(server, "SELECT VERSION()")
     yield server
     server.stop()
 
@@ -109,3 +118,22 @@ def maria_server():
 def menv(maria_server, aws, tmp_path, monkeypatch):
     """Like `env`, on the session's MariaDB: a database `billing_<id>` and a target of its own."""
     yield from _world(maria_server, "mariadb", "billing", "m", tmp_path, monkeypatch)
+
+
+SERVER_VERSIONS: dict[str, str] = {}  # engine -> the version the session's server reports
+
+
+def pytest_report_header(config):
+    wanted = os.environ.get("PROVISIONER_PG_VERSION")
+    return [f"PostgreSQL under test: {wanted or 'the newest Debian build'} (PROVISIONER_PG_VERSION)"]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Every failure names the server version it ran against (the PostgreSQL matrix runs the same tests on
+    several majors)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and SERVER_VERSIONS:
+        versions = ", ".join(f"{engine} {version}" for engine, version in sorted(SERVER_VERSIONS.items()))
+        report.sections.append(("server version", versions))

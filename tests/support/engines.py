@@ -60,6 +60,10 @@ class PostgresAdapter:
             conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
             roles = [r[0] for r in conn.execute(
                 "SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' AND rolname <> current_user").fetchall()]
+            if roles:
+                # PostgreSQL 16+ records who granted a membership: drop what the roles granted or own first.
+                names = psycopg.sql.SQL(", ").join(psycopg.sql.Identifier(r) for r in roles)
+                conn.execute(psycopg.sql.SQL("DROP OWNED BY {}").format(names))
             for role in roles:
                 conn.execute(psycopg.sql.SQL("DROP ROLE {}").format(psycopg.sql.Identifier(role)))
 
