@@ -55,10 +55,17 @@ def docker_available() -> bool:
         return False
 
 
-def run_group(command: list[str]) -> None:
+def run_group(command: list[str], cwd: Path | None = None) -> None:
     """Run a set-up command (initdb, mariadb-install-db, pg_ctl) in a process group of its own, and kill the whole
-    group if we are interrupted: such scripts start servers of their own that would outlive a plain kill."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    group if we are interrupted: such scripts start servers of their own that would outlive a plain kill. A
+    `runuser -u USER --` prefix becomes a direct change of user, so that no runuser session escapes the group."""
+    options: dict[str, object] = {}
+    if command[:2] == ["runuser", "-u"] and len(command) > 4 and command[3] == "--":
+        entry = pwd.getpwnam(command[2])
+        options = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+        command = command[4:]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                               cwd=cwd, **options)  # type: ignore[call-overload]
     try:
         output, _ = process.communicate()
     except BaseException:
@@ -200,7 +207,7 @@ def _init_and_start_postgres(bindir: Path, base: Path, password: str, settings: 
     _chown_for_server(base)
     os.chmod(base, 0o755)
     run_group([*prefix, str(bindir / "initdb"), "-D", str(data), "-U", ADMIN_USER, f"--pwfile={pwfile}",
-               "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"])
+               "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"], cwd=base)
     pwfile.unlink()
     port = free_port()
     options = {
@@ -210,7 +217,7 @@ def _init_and_start_postgres(bindir: Path, base: Path, password: str, settings: 
     }
     args = " ".join(f"-c {k}={v}" for k, v in options.items())
     run_group([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(base / "postgres.log"), "-o", args,
-               "-w", "-t", "60", "start"])
+               "-w", "-t", "60", "start"], cwd=base)
     return port
 
 

@@ -209,6 +209,11 @@ class RevokePrivileges(PrivilegeChange):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RevokeGrantOption(PrivilegeChange):
+    """The privileges stay, the right to grant them on goes (the file can never declare a grant option)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class DefaultPrivilegeChange(ToGrantees):
     """Shared shape of Grant/RevokeDefaultPrivileges (not itself a change type)."""
 
@@ -347,7 +352,7 @@ class DeleteSecret(SecretChange):
 
 DatabaseChange: TypeAlias = (
     CreateRole | AlterRole | DropRole | SetPassword | GrantMembership | RevokeMembership | SetDefaultRoles
-    | GrantPrivileges | RevokePrivileges | GrantDefaultPrivileges | RevokeDefaultPrivileges
+    | GrantPrivileges | RevokePrivileges | RevokeGrantOption | GrantDefaultPrivileges | RevokeDefaultPrivileges
     | ResetPassword | FinishPendingPassword
 )
 SecretOnlyChange: TypeAlias = (
@@ -367,6 +372,7 @@ ORDER: tuple[tuple[type[Change], ...], ...] = (
     (GrantPrivileges,),
     (GrantDefaultPrivileges,),
     (RevokeDefaultPrivileges,),
+    (RevokeGrantOption,),
     (RevokePrivileges,),
     (RevokeMembership,),
     (DropRole,),

@@ -120,6 +120,8 @@ class Grant:
     obj: ObjectRef
     privileges: frozenset[str]
     location: Location | None = None
+    # Written as ALL: also every version-specific privilege the server has (PostgreSQL 17+: MAINTAIN).
+    every: bool = False
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,8 @@ class Traits:
     default_roles: bool = False  # MySQL/MariaDB: granted roles are active at login only as default roles
     qualified_accounts: bool = False  # MySQL/MariaDB: accounts are 'user'@'host'
     role_host: str = "%"  # the host part of group roles ('' on MariaDB)
+    # What ALL also means on this server, by object kind (PostgreSQL 17+: MAINTAIN on tables).
+    all_extras: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def identity(self, name: str, host: str) -> str:
         """The unique name of an account or role on the server (grantee strings use the same form)."""
@@ -209,13 +213,16 @@ class AclGroup:
     """Objects of one kind in one schema that share the same access list.
 
     The inspector groups objects server-side by identical ACL, so the common case (schema-wide grants: every
-    table alike) is one group however many tables there are. `grants` maps grantee -> privileges held.
+    table alike) is one group however many tables there are. `grants` maps grantee -> privileges held;
+    `grant_options` grantee -> those of them held WITH GRANT OPTION (PostgreSQL; MySQL lists GRANT OPTION as a
+    privilege of its own).
     """
 
     kind: str
     schema: str
     objects: frozenset[ObjectRef]
     grants: Mapping[str, frozenset[str]]
+    grant_options: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

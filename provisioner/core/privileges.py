@@ -27,7 +27,7 @@ GRANT_KEYS: dict[str, str] = {
 POSTGRES: dict[str, frozenset[str]] = {
     DATABASE: frozenset({"CONNECT", "CREATE", "TEMPORARY"}),
     SCHEMA: frozenset({"USAGE", "CREATE"}),
-    TABLE: frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"}),
+    TABLE: frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN"}),
     COLUMN: frozenset({"SELECT", "INSERT", "UPDATE", "REFERENCES"}),
     SEQUENCE: frozenset({"USAGE", "SELECT", "UPDATE"}),
     FUNCTION: frozenset({"EXECUTE"}),
@@ -51,6 +51,7 @@ MYSQL: dict[str, frozenset[str]] = {
 ALIASES = {"TEMP": "TEMPORARY", "ALL PRIVILEGES": "ALL"}
 
 ENGINE_FAMILY = {"postgres": POSTGRES, "mysql": MYSQL, "mariadb": MYSQL}
+ENGINE_FAMILY_NAME = {"postgres": "postgres", "mysql": "mysql", "mariadb": "mysql"}
 
 
 def vocabulary(engine: str) -> dict[str, frozenset[str]]:
@@ -62,9 +63,24 @@ def normalize(privilege: str) -> str:
     return ALIASES.get(upper, upper)
 
 
+# Privileges that only some server versions have, with the first major that has them: `ALL` in the manifest
+# expands to them only on those servers (the diff adds them from the engine's traits).
+SINCE_VERSION: dict[tuple[str, str], dict[str, int]] = {("postgres", TABLE): {"MAINTAIN": 17}}
+
+
+def version_specific(engine: str, kind: str) -> frozenset[str]:
+    return frozenset(SINCE_VERSION.get((ENGINE_FAMILY_NAME.get(engine, engine), kind), {}))
+
+
+def available(engine: str, kind: str, major: int) -> frozenset[str]:
+    """The version-specific privileges of a kind that a server of this major version has."""
+    since = SINCE_VERSION.get((ENGINE_FAMILY_NAME.get(engine, engine), kind), {})
+    return frozenset(p for p, first in since.items() if major >= first)
+
+
 def expand(engine: str, kind: str, privileges: list[str] | tuple[str, ...]) -> frozenset[str]:
-    """Normalise names and expand ALL to every privilege of the kind."""
-    allowed = vocabulary(engine)[kind]
+    """Normalise names and expand ALL to every privilege of the kind that every server version has."""
+    allowed = vocabulary(engine)[kind] - version_specific(engine, kind)
     result: set[str] = set()
     for raw in privileges:
         name = normalize(raw)
@@ -73,6 +89,10 @@ def expand(engine: str, kind: str, privileges: list[str] | tuple[str, ...]) -> f
         else:
             result.add(name)
     return frozenset(result)
+
+
+def says_all(privileges: list[str] | tuple[str, ...]) -> bool:
+    return any(normalize(raw) == "ALL" for raw in privileges)
 
 
 def all_known(engine: str | None = None) -> frozenset[str]:

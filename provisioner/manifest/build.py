@@ -58,7 +58,8 @@ def parse_grant(engine: str, entry: dict[str, Any], location: Location | None) -
         refs.extend(ObjectRef(kind, *names.function(obj)) for obj in entry[key])
     else:
         refs.extend(ObjectRef(kind, *names.qualified(obj, kind)) for obj in entry[key])
-    return [Grant(ref, privs, location) for ref in refs]
+    every = privileges.says_all(entry["privileges"])
+    return [Grant(ref, privs, location, every) for ref in refs]
 
 
 def _mysql_grant(engine: str, kind: str, obj: str, privilege_names: list[str], location: Location | None) -> Grant:

@@ -122,8 +122,9 @@ class Simulator:
                 self._disable_rotation(ch)
             case c.DeleteSecret():
                 self.secrets[ch.secret] = replace(self.secrets[ch.secret], deleted=True)
-            case c.SetPassword() | c.ResetPassword() | c.FinishPendingPassword() | c.ConfirmPassword():
-                pass  # passwords leave no trace in the simulated catalog
+            case (c.SetPassword() | c.ResetPassword() | c.FinishPendingPassword() | c.ConfirmPassword()
+                  | c.RevokeGrantOption()):
+                pass  # passwords and grant options leave no trace in the simulated catalog
             case _:
                 assert_never(ch)
 

@@ -35,11 +35,12 @@ def desired_access(principal: Principal, database: str | None, traits: Traits,
     access = DesiredAccess()
     for grant in principal.grants:
         ref = grant.obj
+        wanted = grant.privileges | traits.all_extras.get(ref.kind, frozenset()) if grant.every else grant.privileges
         if ref.is_wildcard and traits.schema_wildcards:
-            access.wildcard[(ref.kind, ref.schema)] |= grant.privileges
+            access.wildcard[(ref.kind, ref.schema)] |= wanted
         else:
             # MySQL/MariaDB: `db.*` is itself one grant (database level), which covers future tables natively.
-            access.explicit[ref] |= grant.privileges
+            access.explicit[ref] |= wanted
         if not traits.implied_grants:
             continue
         if ref.kind in (TABLE, SEQUENCE, FUNCTION, COLUMN):

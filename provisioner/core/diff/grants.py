@@ -28,15 +28,20 @@ class _Gaps:
 
     lack: dict[tuple[str, bool], list[frozenset[ObjectRef]]] = field(default_factory=lambda: defaultdict(list))
     excess: dict[str, list[frozenset[ObjectRef]]] = field(default_factory=lambda: defaultdict(list))
+    # Privileges that stay but are held WITH GRANT OPTION: the option goes (a plain revoke takes it with it).
+    options: dict[str, list[frozenset[ObjectRef]]] = field(default_factory=lambda: defaultdict(list))
 
-    def special(self, ref: ObjectRef, want_rest: frozenset[str], access: DesiredAccess, have: frozenset[str]
-                ) -> None:
+    def special(self, ref: ObjectRef, want_rest: frozenset[str], access: DesiredAccess, have: frozenset[str],
+                grantable: frozenset[str] = frozenset()) -> None:
         declared = want_rest | access.explicit.get(ref, set())
         implied = access.implied.get(ref, set())
+        kept = declared | implied | access.tolerated.get(ref, set())
         for p in (declared | implied) - have:
             self.lack[(p, p not in declared)].append(frozenset((ref,)))
-        for p in have - declared - implied - access.tolerated.get(ref, set()):
+        for p in have - kept:
             self.excess[p].append(frozenset((ref,)))
+        for p in grantable & kept:
+            self.options[p].append(frozenset((ref,)))
 
 
 def _union(collections: list[frozenset[ObjectRef]]) -> frozenset[ObjectRef]:
@@ -57,8 +62,10 @@ def privilege_changes(ctx: DiffContext, who: Grantee, access: DesiredAccess) -> 
         total = ctx.index.sizes.get(key, 0) if ctx.traits.schema_wildcards else 0
         lack = {k: _union(v) for k, v in gaps.lack.items()}
         excess = {(p, False): _union(v) for p, v in gaps.excess.items()}
-        ctx.result.changes += _bucketed(ctx, who, key, total, lack, want_rest, grant=True)
-        ctx.result.changes += _bucketed(ctx, who, key, total, excess, None, grant=False)
+        options = {(p, False): _union(v) for p, v in gaps.options.items()}
+        ctx.result.changes += _bucketed(ctx, who, key, total, lack, want_rest, c.GrantPrivileges)
+        ctx.result.changes += _bucketed(ctx, who, key, total, excess, None, c.RevokePrivileges)
+        ctx.result.changes += _bucketed(ctx, who, key, total, options, None, c.RevokeGrantOption)
 
 
 def _gaps(ctx: DiffContext, who: Grantee, key: Key, specials: list[ObjectRef], want_rest: frozenset[str],
@@ -72,6 +79,7 @@ def _gaps(ctx: DiffContext, who: Grantee, key: Key, specials: list[ObjectRef], w
     groups = ctx.index.groups.get(key, []) if want_rest else ctx.index.concerning(who.identity, key, specials)
     for group in groups:
         have = group.grants.get(who.identity, EMPTY)
+        grantable = group.grant_options.get(who.identity, EMPTY)
         here = [ref for ref in specials if ref in group.objects]
         rest = group.objects.difference(here) if here else group.objects
         if rest:
@@ -79,9 +87,11 @@ def _gaps(ctx: DiffContext, who: Grantee, key: Key, specials: list[ObjectRef], w
                 gaps.lack[(p, False)].append(rest)
             for p in have - want_rest:
                 gaps.excess[p].append(rest)
+            for p in grantable & want_rest:
+                gaps.options[p].append(rest)
         for ref in here:
             located.add(ref)
-            gaps.special(ref, want_rest, access, have)
+            gaps.special(ref, want_rest, access, have, grantable)
     for ref in specials:
         if ref in located:
             continue
@@ -93,9 +103,12 @@ def _gaps(ctx: DiffContext, who: Grantee, key: Key, specials: list[ObjectRef], w
     return gaps
 
 
+PrivilegeKind = type[c.GrantPrivileges] | type[c.RevokePrivileges] | type[c.RevokeGrantOption]
+
+
 def _bucketed(ctx: DiffContext, who: Grantee, key: Key, total: int,
               by_privilege: dict[tuple[str, bool], frozenset[ObjectRef]], wildcard: frozenset[str] | None,
-              grant: bool) -> list[c.AnyChange]:
+              make: PrivilegeKind) -> list[c.AnyChange]:
     """One statement per distinct object set: privileges that apply to the same objects travel together.
 
     Grants of `schema.*` privileges use `ALL ... IN SCHEMA` (granting a privilege already held changes nothing,
@@ -106,7 +119,7 @@ def _bucketed(ctx: DiffContext, who: Grantee, key: Key, total: int,
     buckets: dict[tuple[frozenset[ObjectRef], bool], list[str]] = defaultdict(list)
     for (privilege, implied), objects in by_privilege.items():
         buckets[(objects, implied)].append(privilege)
-    result: list[c.GrantPrivileges | c.RevokePrivileges] = []
+    result: list[c.GrantPrivileges | c.RevokePrivileges | c.RevokeGrantOption] = []
     for (objects, implied), privs in buckets.items():
         ordered = tuple(sorted(objects))
         all_in_schema = kind in ALL_IN_SCHEMA_KINDS and (
@@ -116,8 +129,7 @@ def _bucketed(ctx: DiffContext, who: Grantee, key: Key, total: int,
             fields: dict[str, Any] = {"target": ctx.target.name, "principal": who.principal, "implied": implied,
                       "grantee": who.name, "kind": kind, "schema": schema, "objects": group,
                       "privileges": tuple(sorted(privs)), "host": who.host, "all_in_schema": all_in_schema}
-            result.append(c.GrantPrivileges(action=c.ADD, **fields) if grant
-                          else c.RevokePrivileges(action=c.DESTROY, **fields))
+            result.append(make(action=c.ADD if make is c.GrantPrivileges else c.DESTROY, **fields))
     result.sort(key=lambda ch: (ch.implied is False, ch.objects, ch.privileges))
     return list[c.AnyChange](result)
 

@@ -87,7 +87,8 @@ def compose(change: c.AnyChange, dialect: Dialect, password: str | None, throwaw
             return _privileges(change, dialect)
         case c.SetDefaultRoles():
             return [_default_roles(change, dialect)]
-        case c.GrantDefaultPrivileges() | c.RevokeDefaultPrivileges():
+        case c.GrantDefaultPrivileges() | c.RevokeDefaultPrivileges() | c.RevokeGrantOption():
+            # MySQL/MariaDB keep GRANT OPTION as a privilege of its own, revoked like any other.
             raise TypeError(f"{change.type_name} does not apply to MySQL/MariaDB")
         case (c.CreateSecret() | c.UpdateSecret() | c.ConfirmPassword() | c.ConfigureRotation()
               | c.DisableRotation() | c.DeleteSecret()):

@@ -4,11 +4,14 @@ SCRAM verifiers (`session`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 from provisioner.core import changes as c
 from provisioner.core.model import ConnInfo, DatabaseState, Traits
+from provisioner.core.privileges import TABLE, available
 from provisioner.engines.base import Engine, Session, Statement
 from provisioner.engines.postgres import compiler, inspector
 from provisioner.engines.postgres.session import PostgresSession, open_session
@@ -28,6 +31,13 @@ class PostgresEngine(Engine):
     @property
     def traits(self) -> Traits:
         return POSTGRES_TRAITS
+
+    def traits_for(self, server_version: str | None) -> Traits:
+        """ALL on tables includes MAINTAIN from PostgreSQL 17 on."""
+        found = re.match(r"\d+", server_version or "")
+        major = int(found.group(0)) if found else 0
+        extras = available("postgres", TABLE, major)
+        return replace(POSTGRES_TRAITS, all_extras={TABLE: extras}) if extras else POSTGRES_TRAITS
 
     def inspect(self, session: Session) -> DatabaseState:
         return inspector.inspect(session)

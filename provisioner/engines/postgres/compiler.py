@@ -50,7 +50,7 @@ def compose(change: c.AnyChange, verifier: str | None) -> list[sql.Composable]:
             return [sql.SQL("GRANT {} TO {}").format(ident(change.role), ident(change.member))]
         case c.RevokeMembership():
             return [sql.SQL("REVOKE {} FROM {}").format(ident(change.role), ident(change.member))]
-        case c.GrantPrivileges() | c.RevokePrivileges():
+        case c.GrantPrivileges() | c.RevokePrivileges() | c.RevokeGrantOption():
             return [_privileges(change)]
         case c.GrantDefaultPrivileges() | c.RevokeDefaultPrivileges():
             return [_default_privileges(change)]
@@ -122,7 +122,11 @@ def _checked(privileges: tuple[str, ...]) -> None:
             raise ValueError(f"unknown privilege {privilege!r}")
 
 
-def _privileges(change: c.GrantPrivileges | c.RevokePrivileges) -> sql.Composable:
+TEMPLATES = {c.GrantPrivileges: "GRANT {} ON {} TO {}", c.RevokePrivileges: "REVOKE {} ON {} FROM {}",
+             c.RevokeGrantOption: "REVOKE GRANT OPTION FOR {} ON {} FROM {}"}
+
+
+def _privileges(change: c.GrantPrivileges | c.RevokePrivileges | c.RevokeGrantOption) -> sql.Composable:
     _checked(change.privileges)
     if change.kind == COLUMN:
         columns = sql.SQL(", ").join(sql.Identifier(ref.column) for ref in change.objects)
@@ -136,8 +140,7 @@ def _privileges(change: c.GrantPrivileges | c.RevokePrivileges) -> sql.Composabl
         else:
             target = sql.SQL("{} {}").format(sql.SQL(OBJECT_KEYWORD[change.kind]),
                                              sql.SQL(", ").join(_object(ref) for ref in change.objects))
-    template = "REVOKE {} ON {} FROM {}" if isinstance(change, c.RevokePrivileges) else "GRANT {} ON {} TO {}"
-    return sql.SQL(template).format(privs, target, _grantees(change.grantees))
+    return sql.SQL(TEMPLATES[type(change)]).format(privs, target, _grantees(change.grantees))
 
 
 def _default_privileges(change: c.GrantDefaultPrivileges | c.RevokeDefaultPrivileges) -> sql.Composable:

@@ -18,6 +18,14 @@ def grants_of(grantees: list[str] | None, privs: list[str] | None) -> dict[str, 
     return {k: frozenset(v) for k, v in found.items()}
 
 
+def group(kind: str, schema: str, objects: frozenset[ObjectRef], grantees: list[str] | None,
+          privs: list[str] | None, grantable: list[bool] | None) -> AclGroup:
+    """An ACL group from the exploded arrays: privileges held, and those held WITH GRANT OPTION."""
+    options = [(g, p) for g, p, o in zip(grantees or (), privs or (), grantable or (), strict=True) if o]
+    return AclGroup(kind, schema, objects, grants_of(grantees, privs),
+                    grants_of([g for g, _ in options], [p for _, p in options]))
+
+
 def read_roles(session: Session) -> dict[str, RoleState]:
     roles: dict[str, RoleState] = {}
     owned = {row[0]: (row[1], row[2] or "") for row in session.query(q.Q_OWNED)}
@@ -36,22 +44,18 @@ def read_roles(session: Session) -> dict[str, RoleState]:
 
 def read_acl_groups(session: Session) -> tuple[list[AclGroup], dict[str, str]]:
     groups: list[AclGroup] = []
-    for datname, grantees, privs in session.query(q.Q_DATABASES):
-        groups.append(AclGroup(DATABASE, "", frozenset({ObjectRef(DATABASE, "", datname)}),
-                               grants_of(grantees, privs)))
+    for datname, *acl in session.query(q.Q_DATABASES):
+        groups.append(group(DATABASE, "", frozenset({ObjectRef(DATABASE, "", datname)}), *acl))
     schema_owners: dict[str, str] = {}
-    for nspname, owner, grantees, privs in session.query(q.Q_SCHEMAS):
+    for nspname, owner, *acl in session.query(q.Q_SCHEMAS):
         schema_owners[nspname] = owner
-        groups.append(AclGroup(SCHEMA, "", frozenset({ObjectRef(SCHEMA, "", nspname)}), grants_of(grantees, privs)))
-    for nspname, kind, object_names, grantees, privs in session.query(q.Q_RELATIONS):
-        groups.append(AclGroup(kind, nspname, frozenset(ObjectRef(kind, nspname, n) for n in object_names),
-                               grants_of(grantees, privs)))
-    for nspname, object_names, grantees, privs in session.query(q.Q_FUNCTIONS):
-        groups.append(AclGroup(FUNCTION, nspname, frozenset(ObjectRef(FUNCTION, nspname, n) for n in object_names),
-                               grants_of(grantees, privs)))
-    for nspname, relname, attname, grantees, privs in session.query(q.Q_COLUMNS):
-        groups.append(AclGroup("column", nspname, frozenset({ObjectRef("column", nspname, relname, attname)}),
-                               grants_of(grantees, privs)))
+        groups.append(group(SCHEMA, "", frozenset({ObjectRef(SCHEMA, "", nspname)}), *acl))
+    for nspname, kind, object_names, *acl in session.query(q.Q_RELATIONS):
+        groups.append(group(kind, nspname, frozenset(ObjectRef(kind, nspname, n) for n in object_names), *acl))
+    for nspname, object_names, *acl in session.query(q.Q_FUNCTIONS):
+        groups.append(group(FUNCTION, nspname, frozenset(ObjectRef(FUNCTION, nspname, n) for n in object_names), *acl))
+    for nspname, relname, attname, *acl in session.query(q.Q_COLUMNS):
+        groups.append(group("column", nspname, frozenset({ObjectRef("column", nspname, relname, attname)}), *acl))
     return groups, schema_owners
 
 

@@ -4,11 +4,12 @@ Objects are grouped server-side by identical ACL; `aclexplode` runs once per gro
 left out.
 """
 
-# Acl items as two parallel arrays (grantee, privilege), the owner's own entries left out; grantee 0 is PUBLIC.
+# Acl items as parallel arrays (grantee, privilege, with grant option), the owner's own entries left out;
+# grantee 0 is PUBLIC.
 _EXPLODE = """
 LEFT JOIN LATERAL (
   SELECT array_agg(CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END) AS grantees,
-         array_agg(x.privilege_type) AS privs
+         array_agg(x.privilege_type) AS privs, array_agg(x.is_grantable) AS grantable
   FROM aclexplode({acl}) x WHERE x.grantee <> {owner}
 ) a ON true"""
 
@@ -31,12 +32,13 @@ WHERE d.deptype = 'o' OR (d.deptype = 'a' AND d.dbid NOT IN (0, db.oid))
 GROUP BY d.refobjid"""
 
 Q_DATABASES = """
-SELECT d.datname, a.grantees, a.privs FROM pg_database d""" + _EXPLODE.format(
+SELECT d.datname, a.grantees, a.privs, a.grantable FROM pg_database d""" + _EXPLODE.format(
     acl="coalesce(d.datacl, acldefault('d', d.datdba))", owner="d.datdba") + """
 WHERE d.datallowconn AND NOT d.datistemplate"""
 
 Q_SCHEMAS = """
-SELECT n.nspname, pg_get_userbyid(n.nspowner), a.grantees, a.privs FROM pg_namespace n""" + _EXPLODE.format(
+SELECT n.nspname, pg_get_userbyid(n.nspowner), a.grantees, a.privs, a.grantable
+FROM pg_namespace n""" + _EXPLODE.format(
     acl="coalesce(n.nspacl, acldefault('n', n.nspowner))", owner="n.nspowner") + """
 WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'"""
 
@@ -48,7 +50,7 @@ WITH g AS (
   WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
   GROUP BY 1, 2, 3, 4
 )
-SELECT g.nspname, g.kind, g.names, a.grantees, a.privs FROM g""" + _EXPLODE.format(
+SELECT g.nspname, g.kind, g.names, a.grantees, a.privs, a.grantable FROM g""" + _EXPLODE.format(
     acl="g.acl::aclitem[]", owner="g.relowner")
 
 Q_FUNCTIONS = """
@@ -59,10 +61,11 @@ WITH g AS (
   WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
   GROUP BY 1, 2, 3
 )
-SELECT g.nspname, g.names, a.grantees, a.privs FROM g""" + _EXPLODE.format(acl="g.acl::aclitem[]", owner="g.proowner")
+SELECT g.nspname, g.names, a.grantees, a.privs, a.grantable FROM g""" + _EXPLODE.format(
+    acl="g.acl::aclitem[]", owner="g.proowner")
 
 Q_COLUMNS = """
-SELECT n.nspname, c.relname, t.attname, a.grantees, a.privs
+SELECT n.nspname, c.relname, t.attname, a.grantees, a.privs, a.grantable
 FROM pg_attribute t JOIN pg_class c ON c.oid = t.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 """ + _EXPLODE.format(acl="t.attacl", owner="c.relowner") + """
 WHERE t.attacl IS NOT NULL AND NOT t.attisdropped AND t.attnum > 0"""
