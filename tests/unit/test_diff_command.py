@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -177,3 +178,20 @@ def test_workflow_example_is_a_valid_github_workflow():
     assert result.returncode == 0, result.stdout + result.stderr
     text = (ROOT / "docs" / "ci" / "github-workflow.yml").read_text()
     assert "provisioner diff" in text and "provisioner apply" in text and "id-token: write" in text
+
+
+def test_every_install_recipe_pins_our_distribution():
+    """PyPI's `provisioner` is somebody else's project: no recipe may install by that bare name, and each install
+    of ours names the distribution `dbaccounts-provisioner` at a pinned commit or an exact version."""
+    recipes = [ROOT / "docs" / "ci" / "github-workflow.yml", ROOT / "README.md"]
+    for path in recipes:
+        for line in path.read_text().splitlines():
+            if "pip install" not in line and "pipx install" not in line:
+                continue
+            assert not re.search(r"install\s+[\"']?provisioner\b", line), f"{path.name}: {line.strip()}"
+            if "dbaccounts-provisioner" in line:
+                assert re.search(r"@(\$\{PROVISIONER_COMMIT\}|<40-character commit>|[0-9a-f]{40})\"|==\d", line), line
+    workflow = (ROOT / "docs" / "ci" / "github-workflow.yml").read_text()
+    assert 'pip install "dbaccounts-provisioner @ git+${PROVISIONER_REPO}@${PROVISIONER_COMMIT}"' in workflow
+    assert re.search(r'PROVISIONER_COMMIT: "[0-9a-f]{40}"', workflow)
+    assert (ROOT / "LICENSE").read_text().startswith("                                 Apache License")
