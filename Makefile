@@ -74,4 +74,4 @@ clean:
 
 # Side-by-side benchmark (provisioner, ldap2pg 5.9, pgbedrock 0.4.2 in their own venv), under 15 minutes.
 bench: venv
-	$(BIN)/python benchmarks/bench.py
+	PYTHONPATH=. $(BIN)/python benchmarks/bench.py
