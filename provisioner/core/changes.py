@@ -47,11 +47,13 @@ class Change:
 
 @dataclass(frozen=True)
 class Login:
+    name: ClassVar[str] = "login"
     value: bool
 
 
 @dataclass(frozen=True)
 class ConnectionLimit:
+    name: ClassVar[str] = "connection_limit"
     value: int | None  # None = unlimited
 
 
@@ -60,27 +62,49 @@ class Attributes:
     """Role attributes beyond LOGIN (SUPERUSER, CREATEDB, NOINHERIT, ...); a managed role holds those its entry
     lists, and no other."""
 
+    name: ClassVar[str] = "attributes"
     value: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class Comment:
+    name: ClassVar[str] = "comment"
     value: str | None
 
 
 @dataclass(frozen=True)
 class RequireTls:
+    name: ClassVar[str] = "require_tls"
     value: bool
 
 
 @dataclass(frozen=True)
 class SessionRole:
+    name: ClassVar[str] = "session_role"
     value: str | None
 
 
 RoleSetting: TypeAlias = Login | ConnectionLimit | Attributes | Comment | RequireTls | SessionRole
-ROLE_SETTING_NAMES: dict[type, str] = {Login: "login", ConnectionLimit: "connection_limit", Attributes: "attributes",
-                                       Comment: "comment", RequireTls: "require_tls", SessionRole: "session_role"}
+
+
+class SettingChange:
+    """What AlterRole and UpdateSecret share: one typed setting going from `was` to `to` (of the same type), shown
+    in plans and plan JSON as the setting's name and its plain old and new values."""
+
+    was: RoleSetting | SecretSetting
+    to: RoleSetting | SecretSetting
+
+    @property
+    def setting(self) -> str:
+        return self.to.name
+
+    @property
+    def old(self) -> object:
+        return self.was.value
+
+    @property
+    def new(self) -> object:
+        return self.to.value
 
 
 # ---------------------------------------------------------------- database changes
@@ -100,25 +124,13 @@ class CreateRole(Change):
 
 
 @dataclass(frozen=True, kw_only=True)
-class AlterRole(Change):
+class AlterRole(SettingChange, Change):
     """One setting of a role changes from `was` to `to` (both of the same setting type)."""
 
     name: str
     was: RoleSetting
     to: RoleSetting
     host: str = "%"
-
-    @property
-    def setting(self) -> str:
-        return ROLE_SETTING_NAMES[type(self.to)]
-
-    @property
-    def old(self) -> object:
-        return self.was.value
-
-    @property
-    def new(self) -> object:
-        return self.to.value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -260,45 +272,35 @@ class CreateSecret(SecretChange):
 class SecretFields:
     """The credential JSON of the secret, without its password."""
 
+    name: ClassVar[str] = "value"
     value: Mapping[str, object]
 
 
 @dataclass(frozen=True)
 class SecretDescription:
+    name: ClassVar[str] = "description"
     value: str | None
 
 
 @dataclass(frozen=True)
 class SecretKmsKey:
+    name: ClassVar[str] = "kms_key"
     value: str | None  # None = the AWS managed key
 
 
 @dataclass(frozen=True)
 class SecretTags:
+    name: ClassVar[str] = "tags"
     value: Mapping[str, str]
 
 
 SecretSetting: TypeAlias = SecretFields | SecretDescription | SecretKmsKey | SecretTags
-SECRET_SETTING_NAMES: dict[type, str] = {SecretFields: "value", SecretDescription: "description",
-                                         SecretKmsKey: "kms_key", SecretTags: "tags"}
 
 
 @dataclass(frozen=True, kw_only=True)
-class UpdateSecret(SecretChange):
+class UpdateSecret(SettingChange, SecretChange):
     was: SecretSetting
     to: SecretSetting
-
-    @property
-    def setting(self) -> str:
-        return SECRET_SETTING_NAMES[type(self.to)]
-
-    @property
-    def old(self) -> object:
-        return self.was.value
-
-    @property
-    def new(self) -> object:
-        return self.to.value
 
 
 @dataclass(frozen=True, kw_only=True)
