@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from provisioner import redact
-from provisioner.core.secret_value import conninfo
-from provisioner.secrets.store import CURRENT, PENDING, SecretsError, SecretStore
+from provisioner.core.secret_value import CURRENT, PENDING, conninfo
+from provisioner.secrets.store import SecretsError, SecretStore
 
 _lock = threading.Lock()
 _cache: dict[str, tuple[float, dict[str, Any]]] = {}
@@ -57,17 +57,14 @@ def invalidate(secret_id: str | None = None) -> None:
 
 
 def _open(value: dict[str, Any], **kwargs: Any) -> Any:
-    redact.register(value.get("password"))
-    info = conninfo(value)  # the one reader of the credential JSON: engine aliases, default ports
-    if info.engine == "postgres":
+    parameters = driver_parameters(value)
+    if conninfo(value).engine == "postgres":
         import psycopg
 
-        return psycopg.connect(host=info.host, port=info.port, user=info.user, password=info.password,
-                               dbname=info.dbname, **kwargs)
+        return psycopg.connect(**parameters, **kwargs)
     import pymysql
 
-    return pymysql.connect(host=info.host, port=info.port, user=info.user, password=info.password,
-                           database=info.dbname, **kwargs)
+    return pymysql.connect(**parameters, **kwargs)
 
 
 def _rejected(exc: Exception) -> bool:
@@ -114,7 +111,8 @@ def connect(secret_id: str, *, ttl: float = 300.0, attempts: int = 3, **kwargs: 
 
 
 def driver_parameters(value: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments of the driver's connect() for a secret value (psycopg: dbname, pymysql: database)."""
+    """The keyword arguments of the driver's connect() for a secret value (psycopg: dbname, pymysql: database),
+    read by the one reader of the credential JSON (engine aliases, default ports)."""
     redact.register(value.get("password"))
     info = conninfo(value)
     base: dict[str, Any] = {"host": info.host, "port": info.port, "user": info.user, "password": info.password}

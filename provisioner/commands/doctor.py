@@ -20,10 +20,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from provisioner.core import schedule
 from provisioner.core.conventions import ROTATION_TAG
 from provisioner.core.model import Manifest, SecretState
+from provisioner.core.secret_value import CURRENT
 from provisioner.engines import AuthenticationFailed
 from provisioner.errors import ProvisionerError
 from provisioner.secrets.rotation import conninfo, engine_of
-from provisioner.secrets.store import CURRENT, RETRY, SecretStore, aws_access_error, aws_session
+from provisioner.secrets.store import RETRY, SecretStore, aws_access_error, aws_session
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 

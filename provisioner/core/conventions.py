@@ -43,7 +43,6 @@ def parse_marker(comment: str | None) -> Marker | None:
 MANAGED_TAG = "provisioner:managed"
 TARGET_TAG = "provisioner:target"
 ACCOUNT_TAG = "provisioner:account"
-MANAGED_TAGS = (MANAGED_TAG, TARGET_TAG, ACCOUNT_TAG)
 SYNC_TAG = "provisioner:sync"  # "pending": secret written, database not confirmed; "version:ID": reset pending
 SYNC_PENDING = "pending"
 SYNC_VERSION_PREFIX = "version:"

@@ -265,14 +265,6 @@ class SecretState:
     rotation_rules: Mapping[str, object] = field(default_factory=dict)
     deleted: bool = False
 
-    @property
-    def current_version(self) -> str | None:
-        return next((v for v, s in self.stages.items() if "AWSCURRENT" in s), None)
-
-    @property
-    def pending_version(self) -> str | None:
-        """A pending version that is not also current: an interrupted password change."""
-        return next((v for v, s in self.stages.items() if "AWSPENDING" in s and "AWSCURRENT" not in s), None)
 
 
 @dataclass

@@ -5,11 +5,14 @@ helper all read it here, with the same engine aliases and default ports).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from provisioner.core.engine_facts import ENGINES, engine_from_secret
 from provisioner.core.model import ConnInfo, Principal, Target, Tls
+
+# Staging labels of a secret's versions (Secrets Manager's rotation protocol).
+CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
 
 PASSWORD = "password"
 USERNAME = "username"
@@ -33,6 +36,11 @@ def fields_for(principal: Principal, target: Target, connection: Mapping[str, ob
     if principal.rotation.strategy == "alternating" and connection.get(MASTER_ARN):
         fields[MASTER_ARN] = connection[MASTER_ARN]
     return fields
+
+
+def version_with(label: str, stages: Mapping[str, Iterable[str]]) -> str | None:
+    """The version that carries a staging label, from a VersionIdsToStages mapping."""
+    return next((version for version, labels in stages.items() if label in labels), None)
 
 
 def engine_of(value: Mapping[str, Any]) -> str:

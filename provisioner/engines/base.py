@@ -10,8 +10,7 @@ vocabulary) is pure data in `core.engine_facts`, re-exported here.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +33,8 @@ class Statement:
 
 
 class Session(ABC):
-    """An admin connection that counts the queries it sends (the plan reports them)."""
+    """An admin connection: it counts the queries it sends (the plan reports them), and owns the target's lock
+    and the transaction of an apply."""
 
     queries: int = 0
     statements: int = 0
@@ -47,6 +47,14 @@ class Session(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    @abstractmethod
+    def target_lock(self, target: str, timeout_seconds: int | None = None) -> AbstractContextManager[None]:
+        """Hold the target's lock (session level) for the block: applies and rotations never interleave."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """One transaction for the block where the engine has them for account statements."""
 
 
 class AuthenticationFailed(Exception):
@@ -73,16 +81,6 @@ class Engine(ABC):
                    server_version: str | None = None) -> list[Statement]:
         """Statements for a database change. With password None, a placeholder is displayed instead. The dialect
         is the session's, else the one `server_version` names, else the engine's default (offline plans)."""
-
-    @abstractmethod
-    @contextmanager
-    def target_lock(self, session: Session, target: str, timeout_seconds: int | None = None) -> Iterator[None]:
-        """Hold the target's lock (session level) for the block: applies and rotations never interleave."""
-
-    @abstractmethod
-    @contextmanager
-    def transaction(self, session: Session) -> Iterator[None]:
-        """One transaction for the block where the engine has them for account statements."""
 
     def check_login(self, info: ConnInfo) -> None:
         """Log in and run a trivial query; AuthenticationFailed if refused."""

@@ -38,8 +38,8 @@ def apply_target(conn: Connection, manifest: Manifest, store: SecretStore, optio
     engine, session = conn.engine, conn.session
     report: ApplyReport | None = None
     try:
-        with engine.target_lock(session, conn.target.name):
-            with engine.transaction(session):
+        with session.target_lock(conn.target.name):
+            with session.transaction():
                 state = inspect_target(engine, session, conn.info, store, refresh_secrets=True,
                                        masterarn=conn.masterarn)
                 plan = plan_target(conn, manifest, state, options)

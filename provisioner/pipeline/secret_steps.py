@@ -16,10 +16,8 @@ from typing import Any, Literal, Protocol, assert_never
 
 from provisioner.core import changes as c
 from provisioner.core.conventions import ROTATION_TAG, SYNC_PENDING, SYNC_TAG, sync_version
-from provisioner.core.secret_value import PASSWORD, USERNAME
+from provisioner.core.secret_value import CURRENT, PASSWORD, PENDING, USERNAME
 from provisioner.errors import ProvisionerError
-
-CURRENT, PENDING = "AWSCURRENT", "AWSPENDING"
 
 
 class Store(Protocol):

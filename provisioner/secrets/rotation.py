@@ -21,9 +21,10 @@ from provisioner.core import secret_value
 from provisioner.core.conventions import TARGET_TAG, alternate_username
 from provisioner.core.engine_facts import SECRET_ENGINE_ALIASES
 from provisioner.core.model import ConnInfo, PasswordPolicy
-from provisioner.engines import AuthenticationFailed, Engine, get_engine
+from provisioner.core.secret_value import CURRENT, PENDING, PREVIOUS
+from provisioner.engines import AuthenticationFailed, Engine, Session, get_engine
 from provisioner.errors import ProvisionerError
-from provisioner.secrets.store import CURRENT, PENDING, PREVIOUS, SecretsError, SecretStore
+from provisioner.secrets.store import SecretsError, SecretStore
 
 log = logging.getLogger(__name__)
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
@@ -167,7 +168,7 @@ class Rotation:
             except AuthenticationFailed:
                 continue
             try:
-                with self._locked(engine, session):
+                with self._locked(session):
                     engine.set_password(session, str(pending["username"]), None, str(pending["password"]))
                 log.info("setSecret: %s changed its own password", pending["username"])
                 return
@@ -187,14 +188,14 @@ class Rotation:
                                 "the rotation role needs secretsmanager:GetSecretValue on the admin secret") from None
         session = engine.connect(conninfo(current, user=admin["username"], password=admin["password"]))
         try:
-            with self._locked(engine, session):
+            with self._locked(session):
                 engine.set_password(session, str(pending["username"]), None, str(pending["password"]))
         finally:
             session.close()
         log.info("setSecret: the admin set the password of %s", pending["username"])
 
     @contextmanager
-    def _locked(self, engine: Engine, session: Any) -> Iterator[None]:
+    def _locked(self, session: Session) -> Iterator[None]:
         """The target's lock (the one `apply` holds), so a password never changes in the middle of an apply;
         then a last check that the token is still the pending version (an apply may have replaced it)."""
         tags = {t["Key"]: t["Value"] for t in self.store.describe(self.secret_id).get("Tags", [])}
@@ -202,7 +203,7 @@ class Rotation:
         if not target:
             yield
             return
-        with engine.target_lock(session, target, timeout_seconds=LOCK_WAIT_SECONDS):
+        with session.target_lock(target, timeout_seconds=LOCK_WAIT_SECONDS):
             if not self.check():
                 raise RotationError(f"version {self.token} of {self.secret_id} became current while waiting")
             yield
@@ -219,13 +220,9 @@ class Rotation:
         log.info("testSecret: %s logs in with the pending password", pending["username"])
 
     def finish_secret(self) -> None:
-        versions = self.store.describe(self.secret_id).get("VersionIdsToStages", {})
-        current = next((v for v, s in versions.items() if CURRENT in s), None)
-        if current != self.token:
-            self.store.move_stage(self.secret_id, CURRENT, self.token, current)
-        if PENDING in versions.get(self.token, []):
-            # The service clears AWSPENDING itself after a Lambda rotation; moto and `rotate` need it done.
-            self.store.move_stage(self.secret_id, PENDING, None, self.token)
+        # `promote` also clears AWSPENDING: the service does it itself after a Lambda rotation; moto and `rotate`
+        # need it done.
+        self.store.promote(self.secret_id, self.token)
         log.info("finishSecret: version %s is AWSCURRENT", self.token)
 
 

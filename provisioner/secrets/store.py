@@ -32,9 +32,9 @@ from botocore.exceptions import (
 from provisioner import redact
 from provisioner.core.conventions import ACCOUNT_TAG, MANAGED_TAG, TARGET_TAG
 from provisioner.core.model import SecretState
+from provisioner.core.secret_value import CURRENT, PENDING, version_with
 from provisioner.errors import ProvisionerError
 
-CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
 BATCH = 20  # BatchGetSecretValue's limit per call
 # Callables (operation, params) told of every request; tests record RotateSecret's RotationRules this way.
 OBSERVERS: list[Any] = []
@@ -258,7 +258,7 @@ class SecretStore:
     def promote(self, secret_id: str, version: str) -> None:
         """Make `version` AWSCURRENT (the former current becomes AWSPREVIOUS) and clear its AWSPENDING."""
         stages = self.describe(secret_id).get("VersionIdsToStages", {})
-        current = next((v for v, s in stages.items() if CURRENT in s), None)
+        current = version_with(CURRENT, stages)
         if current != version:
             self.move_stage(secret_id, CURRENT, version, current)
         if PENDING in stages.get(version, []):

@@ -116,6 +116,17 @@ class FakeSession(Session):
     def close(self) -> None:
         pass
 
+    @contextmanager
+    def target_lock(self, target: str, timeout_seconds: int | None = None) -> Iterator[None]:
+        yield
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.open = []
+        yield  # an exception here rolls back: nothing of `open` is committed
+        self.committed += self.open
+        self.log.append(("commit", ""))
+
 
 class FakeEngine(Engine):
     """Statements name the change and the password they would set; one transaction per target."""
@@ -138,18 +149,6 @@ class FakeEngine(Engine):
                    server_version: str | None = None) -> list[Statement]:
         name = getattr(change, "name", getattr(change, "grantee", ""))
         return [Statement(display=f"{change.type_name} {name}" + (f" password={password}" if password else ""))]
-
-    @contextmanager
-    def target_lock(self, session: Session, target: str, timeout_seconds: int | None = None) -> Iterator[None]:
-        yield
-
-    @contextmanager
-    def transaction(self, session: Session) -> Iterator[None]:
-        assert isinstance(session, FakeSession)
-        session.open = []
-        yield  # an exception here rolls back: nothing of `open` is committed
-        session.committed += session.open
-        self.log.append(("commit", ""))
 
     def set_password(self, session: Session, user: str, host: str | None, password: str) -> None:
         raise NotImplementedError

@@ -36,6 +36,7 @@ class AclIndex:
     sizes: dict[tuple[str, str], int]
     held: dict[tuple[str, tuple[str, str]], list[AclGroup]] = field(default_factory=dict)
     group_of: dict[ObjectRef, list[AclGroup]] = field(default_factory=dict)
+    position: dict[int, int] = field(default_factory=dict)  # id(group) -> its place in `groups` of its key
 
     @classmethod
     def build(cls, groups: Iterable[AclGroup]) -> AclIndex:
@@ -44,8 +45,10 @@ class AclIndex:
         sizes: dict[tuple[str, str], int] = defaultdict(int)
         held: dict[tuple[str, tuple[str, str]], list[AclGroup]] = defaultdict(list)
         group_of: dict[ObjectRef, list[AclGroup]] = defaultdict(list)
+        position: dict[int, int] = {}
         for group in groups:
             key = (group.kind, group.schema)
+            position[id(group)] = len(by_key[key])
             by_key[key].append(group)
             sizes[key] += len(group.objects)
             for grantee in group.grants:
@@ -53,15 +56,14 @@ class AclIndex:
                 held[(grantee, key)].append(group)
             for ref in group.objects:
                 group_of[ref].append(group)
-        return cls(dict(by_key), dict(holders), dict(sizes), dict(held), dict(group_of))
+        return cls(dict(by_key), dict(holders), dict(sizes), dict(held), dict(group_of), position)
 
     def concerning(self, identity: str, key: tuple[str, str], named: list[ObjectRef]) -> list[AclGroup]:
         """The groups of `key` where `identity` holds something or that contain a `named` object, in index order."""
         chosen = {id(g): g for g in self.held.get((identity, key), [])}
         for ref in named:
             chosen.update((id(g), g) for g in self.group_of.get(ref, []))
-        order = {id(g): i for i, g in enumerate(self.groups.get(key, []))}
-        return sorted(chosen.values(), key=lambda g: order.get(id(g), 0))
+        return sorted(chosen.values(), key=lambda g: self.position[id(g)])
 
 
 @dataclass(frozen=True)

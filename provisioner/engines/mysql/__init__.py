@@ -11,8 +11,6 @@ The engine object holds no state: the dialect belongs to the session (or, offlin
 from __future__ import annotations
 
 import secrets as random_source
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from provisioner import redact
 from provisioner.core import changes as c
@@ -68,19 +66,6 @@ class MySQLEngine(Engine):
             redact.register(password)
             redact.register(native_password_hash(password))
         return compiler.statements(change, self._dialect(session, server_version), password, throwaway)
-
-    @contextmanager
-    def target_lock(self, session: Session, target: str, timeout_seconds: int | None = None) -> Iterator[None]:
-        assert isinstance(session, MySQLSession)
-        with session.target_lock(target, timeout_seconds):
-            yield
-
-    @contextmanager
-    def transaction(self, session: Session) -> Iterator[None]:
-        """No transaction (MySQL commits account statements implicitly); MariaDB: the marker table exists."""
-        assert isinstance(session, MySQLSession)
-        session.ensure_marker_table()
-        yield
 
     def set_password(self, session: Session, user: str, host: str | None, password: str) -> None:
         assert isinstance(session, MySQLSession)

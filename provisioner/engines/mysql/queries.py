@@ -4,7 +4,6 @@ a constant number of queries per target. Values are bound as parameters."""
 from __future__ import annotations
 
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
-META_DATABASE = "provisioner_meta"
 _NOT_SYSTEM = "NOT IN (" + ", ".join(["%s"] * len(SYSTEM_SCHEMAS)) + ")"
 
 Q_SERVER = "SELECT VERSION(), SUBSTRING_INDEX(CURRENT_USER(), '@', 1)"

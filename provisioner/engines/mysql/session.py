@@ -87,11 +87,14 @@ class MySQLSession(Session):
             if self.conn.open:
                 self.query(q.Q_RELEASE_LOCK, (name,))
 
-    def ensure_marker_table(self) -> None:
-        """MariaDB keeps no comment on accounts: the ownership marker lives in a table of ours."""
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """No transaction (MySQL commits account statements implicitly); MariaDB: the marker table exists, since it
+        keeps no comment on accounts and the ownership marker lives in a table of ours."""
         if self.dialect.mariadb:
             self.query(q.CREATE_META_DATABASE)
             self.query(q.CREATE_META_TABLE)
+        yield
 
     def host_of(self, user: str) -> str:
         hosts = [text(h) for (h,) in self.query(q.Q_USER_HOSTS, (user,))]

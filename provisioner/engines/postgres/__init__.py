@@ -5,8 +5,6 @@ SCRAM verifiers (`session`)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 
 from provisioner.core import changes as c
@@ -49,18 +47,6 @@ class PostgresEngine(Engine):
             assert isinstance(session, PostgresSession), "a password needs the admin session for its verifier"
             verifier = session.verifier(change.name, password)
         return compiler.statements(change, verifier)
-
-    @contextmanager
-    def target_lock(self, session: Session, target: str, timeout_seconds: int | None = None) -> Iterator[None]:
-        assert isinstance(session, PostgresSession)
-        with session.target_lock(target, timeout_seconds):
-            yield
-
-    @contextmanager
-    def transaction(self, session: Session) -> Iterator[None]:
-        assert isinstance(session, PostgresSession)
-        with session.transaction():
-            yield
 
     def set_password(self, session: Session, user: str, host: str | None, password: str) -> None:
         assert isinstance(session, PostgresSession)
