@@ -14,6 +14,7 @@ from support.engines import ADAPTERS
 from support.env import Env, Result
 from support.recorders import (
     ADMIN_PASSWORDS,
+    DIFFERENTIAL,
     ENDPOINT,
     FAULTS,
     LEAK_REPORT,
@@ -77,6 +78,12 @@ def pytest_terminal_summary(terminalreporter):
             "crash-safety: {injected} faults injected (process killed with SIGKILL), {lost} credentials lost, "
             "{pending_only} moments where only AWSPENDING logged in (single-user change between setting the "
             "password and promoting it; recovered by the rerun)".format(**FAULTS))
+    engines = sorted({key.rsplit(" ", 1)[0] for key in DIFFERENTIAL})
+    for engine in engines:
+        terminalreporter.write_line(
+            f"differential {engine}: {DIFFERENTIAL[engine + ' cases']} cases, {DIFFERENTIAL[engine + ' cells']} "
+            f"cells compared, {DIFFERENTIAL[engine + ' drift']} drift statements, "
+            f"{DIFFERENTIAL[engine + ' seconds']:.0f} s")
     if LEAK_REPORT:
         terminalreporter.write_line(
             "secret-leak check: {outputs} outputs scanned for {passwords} passwords: {leaks} leaked in output, "

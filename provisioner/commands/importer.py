@@ -18,6 +18,7 @@ import yaml
 
 from provisioner.core.conventions import parse_marker
 from provisioner.core.diff import AclIndex
+from provisioner.core.diff.creators import holders_of_create
 from provisioner.core.engine_facts import is_reserved
 from provisioner.core.model import DatabaseState, ObjectRef, Target, Traits
 from provisioner.core.privileges import COLUMN, DATABASE, FUNCTION, PROCEDURE, SCHEMA, SEQUENCE, TABLE
@@ -85,6 +86,25 @@ def import_target(target: Target, db: DatabaseState, traits: Traits, adopt: bool
     return result
 
 
+def _covered_by_defaults(grantee: str, index: AclIndex, db: DatabaseState, target: Target
+                         ) -> dict[tuple[str, str], set[str]]:
+    """(kind, schema) -> the privileges `grantee` receives on the future objects of every creator of the schema
+    (the schema owner and the holders of CREATE, as the diff counts them): what `schema.*` may stand for."""
+    creators = holders_of_create(index.groups.get((SCHEMA, ""), []))
+    by_creator: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    for acl in db.default_acls:
+        if grantee in acl.grants:
+            by_creator[(acl.kind, acl.schema, acl.owner)] |= acl.grants[grantee]
+    defaults: dict[tuple[str, str], set[str]] = {}
+    for kind, schema, _ in by_creator:
+        owner = db.schema_owners.get(schema)
+        everyone = set(target.default_privileges_for) or ({owner} if owner else set()) | creators.get(schema, set())
+        everyone -= {"PUBLIC", grantee}
+        shared = [by_creator.get((kind, schema, creator), set()) for creator in sorted(everyone)]
+        defaults[(kind, schema)] = set.intersection(*shared) if shared else set()
+    return defaults
+
+
 def _grants(grantee: str, index: AclIndex, db: DatabaseState, target: Target, traits: Traits,
             database: str | None) -> list[dict[str, Any]]:
     held: dict[ObjectRef, set[str]] = defaultdict(set)
@@ -98,12 +118,7 @@ def _grants(grantee: str, index: AclIndex, db: DatabaseState, target: Target, tr
     for key, groups in index.groups.items():
         for group in groups:
             totals[key] |= group.objects
-    defaults: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for acl in db.default_acls:
-        owner = db.schema_owners.get(acl.schema) if acl.schema else None
-        owners = target.default_privileges_for or ((owner,) if owner else ())
-        if acl.owner in owners and grantee in acl.grants:
-            defaults[(acl.kind, acl.schema)] |= acl.grants[grantee]
+    defaults = _covered_by_defaults(grantee, index, db, target)
 
     entries: list[tuple[str, tuple[str, ...], str]] = []  # (kind, privileges, object text)
     columns: dict[tuple[str, ...], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))

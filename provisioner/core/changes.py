@@ -217,12 +217,28 @@ class GrantPrivileges(PrivilegeChange):
 
 @dataclass(frozen=True, kw_only=True)
 class RevokePrivileges(PrivilegeChange):
-    pass
+    # PostgreSQL: the role that made the grant when it is neither the owner nor the admin (a REVOKE removes only
+    # the revoking role's grants): the revoke runs as that role.
+    grantor: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestoreColumnPrivileges(PrivilegeChange):
+    """Declared column privileges granted (again) after a table-level revoke of the same privilege on their table:
+    both servers cascade such a revoke to the columns, which would otherwise lose what the file declares."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class RevokeGrantOption(PrivilegeChange):
     """The privileges stay, the right to grant them on goes (the file can never declare a grant option)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DropOwned(Change):
+    """PostgreSQL, before DROP ROLE: `DROP OWNED BY` takes every privilege and default-privilege entry the role
+    still has in the database, whoever granted it (the role owns no object: that is checked first)."""
+
+    name: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -354,8 +370,8 @@ class DeleteSecret(SecretChange):
 
 DatabaseChange: TypeAlias = (
     CreateRole | AlterRole | DropRole | SetPassword | GrantMembership | RevokeMembership | SetDefaultRoles
-    | GrantPrivileges | RevokePrivileges | RevokeGrantOption | GrantDefaultPrivileges | RevokeDefaultPrivileges
-    | ResetPassword | FinishPendingPassword
+    | GrantPrivileges | RevokePrivileges | RestoreColumnPrivileges | RevokeGrantOption | GrantDefaultPrivileges
+    | RevokeDefaultPrivileges | DropOwned | ResetPassword | FinishPendingPassword
 )
 SecretOnlyChange: TypeAlias = (
     CreateSecret | UpdateSecret | ConfirmPassword | ConfigureRotation | DisableRotation | DeleteSecret
@@ -374,9 +390,12 @@ ORDER: tuple[tuple[type[Change], ...], ...] = (
     (GrantPrivileges,),
     (GrantDefaultPrivileges,),
     (RevokeDefaultPrivileges,),
-    (RevokeGrantOption,),
+    # Revokes of other grantors' grants run before grant options are taken from a managed grantor.
     (RevokePrivileges,),
+    (RestoreColumnPrivileges,),
+    (RevokeGrantOption,),
     (RevokeMembership,),
+    (DropOwned,),
     (DropRole,),
     (UpdateSecret,),
     (ConfigureRotation, DisableRotation),

@@ -178,6 +178,8 @@ class Traits:
     default_roles: bool = False  # MySQL/MariaDB: granted roles are active at login only as default roles
     qualified_accounts: bool = False  # MySQL/MariaDB: accounts are 'user'@'host'
     role_host: str = "%"  # the host part of group roles ('' on MariaDB)
+    # MySQL/MariaDB: DROP USER / DROP ROLE take every privilege and role grant with them (no revoke first).
+    drop_takes_grants: bool = False
     # What ALL also means on this server, by object kind (PostgreSQL 17+: MAINTAIN on tables).
     all_extras: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
@@ -206,6 +208,10 @@ class RoleState:
     require_tls: bool = False
     session_role: str | None = None
     default_roles: frozenset[str] = frozenset()
+    # PostgreSQL: whether the admin holds this role's privileges (DROP OWNED BY it, ALTER DEFAULT PRIVILEGES FOR
+    # it) and may SET ROLE to it (revoke a grant it made): superusers and members, as the server answers.
+    admin_holds: bool = True
+    admin_can_become: bool = True
 
 
 @dataclass(frozen=True)
@@ -223,6 +229,14 @@ class AclGroup:
     objects: frozenset[ObjectRef]
     grants: Mapping[str, frozenset[str]]
     grant_options: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # PostgreSQL: privileges granted by a role other than the owner and the admin, whose REVOKE does not remove
+    # them: grantee -> grantor -> privileges (not part of `grants`).
+    foreign: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict)
+    # PostgreSQL tables, sequences, routines: their owner, who holds every privilege on them without a grant.
+    owner: str = ""
+
+    def grantees(self) -> set[str]:
+        return set(self.grants) | set(self.foreign)
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,17 @@ from dataclasses import replace
 from provisioner.core import changes as c
 from provisioner.core.plan import Step
 
-Mergeable = (c.GrantPrivileges | c.RevokePrivileges | c.RevokeGrantOption | c.GrantDefaultPrivileges
-             | c.RevokeDefaultPrivileges)
+Mergeable = (c.GrantPrivileges | c.RevokePrivileges | c.RestoreColumnPrivileges | c.RevokeGrantOption
+             | c.GrantDefaultPrivileges | c.RevokeDefaultPrivileges)
 
 
 def merge_key(change: c.AnyChange) -> tuple[object, ...] | None:
     """What a change must share with another to travel in one statement; None for changes never merged."""
     match change:
-        case c.GrantPrivileges() | c.RevokePrivileges() | c.RevokeGrantOption():
+        case c.RevokePrivileges():
+            return (type(change), change.kind, change.schema, change.objects, change.privileges,
+                    change.all_in_schema, change.grantor)
+        case c.GrantPrivileges() | c.RestoreColumnPrivileges() | c.RevokeGrantOption():
             return (type(change), change.kind, change.schema, change.objects, change.privileges,
                     change.all_in_schema)
         case c.GrantDefaultPrivileges() | c.RevokeDefaultPrivileges():

@@ -108,8 +108,10 @@ class Simulator:
                 self._membership(ch.member, ch.host, ch.role, grant=True)
             case c.RevokeMembership():
                 self._membership(ch.member, ch.host, ch.role, grant=False)
-            case c.GrantPrivileges() | c.RevokePrivileges():
+            case c.GrantPrivileges() | c.RevokePrivileges() | c.RestoreColumnPrivileges():
                 self._privileges(ch)
+            case c.DropOwned():
+                self._drop_owned(self._key(ch.name, "%"))
             case c.GrantDefaultPrivileges() | c.RevokeDefaultPrivileges():
                 self._default_privileges(ch)
             case c.CreateSecret():
@@ -150,15 +152,19 @@ class Simulator:
             held = self.roles[key].member_of
             self._update_role(member, host, member_of=held | {role} if grant else held - {role})
 
-    def _objects(self, ch: c.GrantPrivileges | c.RevokePrivileges) -> list[ObjectRef]:
+    def _drop_owned(self, grantee: str) -> None:
+        for holders in [*self.acl.values(), *self.defaults.values()]:
+            holders.pop(grantee, None)
+
+    def _objects(self, ch: c.GrantPrivileges | c.RevokePrivileges | c.RestoreColumnPrivileges) -> list[ObjectRef]:
         if ch.all_in_schema:
             return [ref for ref in self.acl if (ref.kind, ref.schema) == (ch.kind, ch.schema)]
         return list(ch.objects)
 
-    def _privileges(self, ch: c.GrantPrivileges | c.RevokePrivileges) -> None:
+    def _privileges(self, ch: c.GrantPrivileges | c.RevokePrivileges | c.RestoreColumnPrivileges) -> None:
         grantee = self._key(ch.grantee, ch.host)
         for ref in self._objects(ch):
-            if isinstance(ch, c.GrantPrivileges):
+            if not isinstance(ch, c.RevokePrivileges):
                 self.acl.setdefault(ref, {}).setdefault(grantee, set()).update(ch.privileges)
             else:
                 self.acl.get(ref, {}).get(grantee, set()).difference_update(ch.privileges)

@@ -142,7 +142,11 @@ def _update_secret(change: c.UpdateSecret, store: Store, passwords: Passwords, n
     match change.to:
         case c.SecretFields(value):
             current = store.get_value(change.secret, CURRENT)
-            store.put_value(change.secret, {**current, **value}, [CURRENT])
+            # Fields the diff compared and the manifest no longer asks for (masterarn of an alternating account
+            # that became single) go; the password and fields it does not manage stay.
+            dropped = set(change.old) - set(value) if isinstance(change.old, Mapping) else set()
+            kept = {k: v for k, v in current.items() if k not in dropped}
+            store.put_value(change.secret, {**kept, **value}, [CURRENT])
         case c.SecretDescription(value):
             store.update(change.secret, description=str(value))
         case c.SecretKmsKey(value):

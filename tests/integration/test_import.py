@@ -27,6 +27,7 @@ GRANT USAGE, SELECT ON SEQUENCE app.orders_id_seq TO "legacy app";
 GRANT SELECT (id, name) ON app.items TO "legacy app";
 GRANT EXECUTE ON FUNCTION app.order_count(integer) TO "legacy app";
 GRANT CREATE ON SCHEMA app TO "legacy app";
+ALTER DEFAULT PRIVILEGES FOR ROLE "legacy app" IN SCHEMA app GRANT SELECT ON TABLES TO readers;
 """
 
 

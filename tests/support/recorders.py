@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,3 +72,6 @@ def record_fault(env: Env, accounts: list[str]) -> None:
             FAULTS["pending_only"] += 1
             continue
         FAULTS["lost"] += 1
+
+# The differential test's figures, per engine and version: cases, cells compared, drift statements, seconds.
+DIFFERENTIAL: Counter[str] = Counter()

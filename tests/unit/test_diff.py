@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from provisioner.core import changes as c
 from provisioner.core.conventions import parse_marker, role_comment
 from provisioner.core.diff import DiffOptions, diff_target
@@ -104,9 +106,13 @@ def test_removed_role_is_dropped_only_if_the_provisioner_created_it():
     other_target = RoleState(name="elsewhere", login=True, comment=role_comment(None, "billing", False))
     result = diff_target(TARGET, [], state([managed("gone"), adopted, other_target,
                                             RoleState(name="manual", login=True)], groups))
-    assert [type(ch).__name__ for ch in result.changes] == ["RevokePrivileges", "DropRole"]
+    assert [type(ch).__name__ for ch in result.changes] == ["DropOwned", "DropRole"]
     assert result.changes[-1].name == "gone"
     assert any("kept left the manifest" in w for w in result.warnings)
+    # An admin without the role's privileges cannot DROP OWNED BY it: each privilege is revoked instead.
+    limited = replace(managed("gone"), admin_holds=False)
+    result = diff_target(TARGET, [], state([limited], groups))
+    assert [type(ch).__name__ for ch in result.changes] == ["RevokePrivileges", "DropRole"]
 
 
 def test_dropping_a_role_that_owns_objects_is_a_clear_error():

@@ -15,10 +15,11 @@ from provisioner.core import changes as c
 from provisioner.core.conventions import account_of, parse_marker, secret_database, secret_name
 from provisioner.core.diff.access import DesiredAccess, desired_access, provided_by
 from provisioner.core.diff.context import AclIndex, DiffContext, DiffOptions, DiffResult, Grantee
+from provisioner.core.diff.creators import schema_creators
 from provisioner.core.diff.roles import database_principals, drop_role, reconcile_role
 from provisioner.core.diff.secrets import secret_changes
 from provisioner.core.model import CurrentState, DatabaseState, Grant, Principal, RoleState, Target, Traits
-from provisioner.core.privileges import FUNCTION, PROCEDURE
+from provisioner.core.privileges import FUNCTION, PROCEDURE, SCHEMA
 
 ROUTINE_KINDS = (FUNCTION, PROCEDURE)
 __all__ = ["AclIndex", "DesiredAccess", "DiffContext", "DiffOptions", "DiffResult", "Grantee",
@@ -39,6 +40,10 @@ def diff_target(
     # Group roles carry the engine's role host part (MariaDB: '', MySQL: '%').
     principals = [p if p.login else replace(p, host=traits.role_host) for p in principals]
     principals = routines_as_found(principals, db)
+    if traits.schema_wildcards:
+        members = [m for p in principals for m in database_principals(p, target.engine)]
+        ctx.creators = schema_creators(target, db, ctx.index.groups.get((SCHEMA, ""), []), members,
+                                       ctx.result.warnings)
     ctx.result.labels.update({p.name: p.kind for p in principals})
     _present(ctx, principals)
     dropped, kept = _absent(ctx, principals)

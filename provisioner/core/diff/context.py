@@ -51,7 +51,7 @@ class AclIndex:
             position[id(group)] = len(by_key[key])
             by_key[key].append(group)
             sizes[key] += len(group.objects)
-            for grantee in group.grants:
+            for grantee in group.grantees():
                 holders[grantee].add(key)
                 held[(grantee, key)].append(group)
             for ref in group.objects:
@@ -87,6 +87,8 @@ class DiffContext:
     index: AclIndex
     database: str | None  # the database implied CONNECT and secret names refer to
     result: DiffResult = field(default_factory=DiffResult)
+    # schema -> the roles whose future objects get the default privileges of `schema.*` (see `creators`)
+    creators: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def grantee(self, name: str, host: str, principal: str | None = None) -> Grantee:
         return Grantee(name, host, self.traits.identity(name, host), principal or name)

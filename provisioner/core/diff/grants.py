@@ -6,17 +6,17 @@ list), so the cost follows the number of distinct ACLs, not accounts x tables.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from provisioner.core import changes as c
 from provisioner.core.diff.access import DesiredAccess
 from provisioner.core.diff.context import DiffContext, Grantee
+from provisioner.core.diff.creators import DEFAULTABLE
 from provisioner.core.model import ObjectRef
 from provisioner.core.privileges import COLUMN, DATABASE, FUNCTION, PROCEDURE, SCHEMA, SEQUENCE, TABLE
 
 EMPTY: frozenset[str] = frozenset()
-DEFAULTABLE = (TABLE, SEQUENCE, FUNCTION)
 ALL_IN_SCHEMA_KINDS = (TABLE, SEQUENCE, FUNCTION)
 KIND_ORDER = ("global", DATABASE, SCHEMA, TABLE, SEQUENCE, FUNCTION, PROCEDURE, COLUMN)
 Key = tuple[str, str]  # (kind, schema)
@@ -30,6 +30,9 @@ class _Gaps:
     excess: dict[str, list[frozenset[ObjectRef]]] = field(default_factory=lambda: defaultdict(list))
     # Privileges that stay but are held WITH GRANT OPTION: the option goes (a plain revoke takes it with it).
     options: dict[str, list[frozenset[ObjectRef]]] = field(default_factory=lambda: defaultdict(list))
+    # Grants made by another role (grantor, privilege): all go, revoked in the grantor's name; what the file
+    # declares is granted by the admin instead.
+    foreign: dict[tuple[str, str], list[frozenset[ObjectRef]]] = field(default_factory=lambda: defaultdict(list))
 
     def special(self, ref: ObjectRef, want_rest: frozenset[str], access: DesiredAccess, have: frozenset[str],
                 grantable: frozenset[str] = frozenset()) -> None:
@@ -56,6 +59,7 @@ def privilege_changes(ctx: DiffContext, who: Grantee, access: DesiredAccess) -> 
     for ref in set(access.explicit) | set(access.implied) | set(access.tolerated):
         specials_by_key[(ref.kind, ref.schema)].append(ref)
     keys = access.keys() | ctx.index.holders.get(who.identity, set())
+    found: list[c.AnyChange] = []
     for key in sorted(keys, key=lambda k: (KIND_ORDER.index(k[0]), k[1])):
         want_rest = frozenset(access.wildcard.get(key, EMPTY))
         gaps = _gaps(ctx, who, key, specials_by_key.get(key, []), want_rest, access)
@@ -63,9 +67,68 @@ def privilege_changes(ctx: DiffContext, who: Grantee, access: DesiredAccess) -> 
         lack = {k: _union(v) for k, v in gaps.lack.items()}
         excess = {(p, False): _union(v) for p, v in gaps.excess.items()}
         options = {(p, False): _union(v) for p, v in gaps.options.items()}
-        ctx.result.changes += _bucketed(ctx, who, key, total, lack, want_rest, c.GrantPrivileges)
-        ctx.result.changes += _bucketed(ctx, who, key, total, excess, None, c.RevokePrivileges)
-        ctx.result.changes += _bucketed(ctx, who, key, total, options, None, c.RevokeGrantOption)
+        found += _bucketed(ctx, who, key, total, lack, want_rest, c.GrantPrivileges)
+        found += _bucketed(ctx, who, key, total, excess, None, c.RevokePrivileges)
+        found += _bucketed(ctx, who, key, total, options, None, c.RevokeGrantOption)
+        found += _foreign_revokes(ctx, who, key, gaps)
+    ctx.result.changes += around_cascades(found, access)
+
+
+def _foreign_revokes(ctx: DiffContext, who: Grantee, key: Key, gaps: _Gaps) -> list[c.AnyChange]:
+    """Revokes, in each grantor's name, of what other roles granted `who` (objects named: a grantor's revoke
+    on ALL ... IN SCHEMA would warn for every object it granted nothing on)."""
+    by_grantor: dict[str, dict[tuple[str, bool], list[frozenset[ObjectRef]]]] = defaultdict(lambda: defaultdict(list))
+    for (grantor, privilege), objects in gaps.foreign.items():
+        by_grantor[grantor][(privilege, False)] += objects
+    found: list[c.AnyChange] = []
+    for grantor, held in sorted(by_grantor.items()):
+        role = ctx.db.roles.get(grantor)
+        if role is not None and not role.admin_can_become:
+            ctx.result.errors.append(
+                f"{who.principal}: {grantor} granted it {', '.join(sorted({p for p, _ in held}))} on {key[0]} "
+                f"objects in {key[1] or 'the database'}; only {grantor} can revoke that, and the admin "
+                f"{ctx.db.admin_user} cannot SET ROLE {grantor} (GRANT {grantor} TO {ctx.db.admin_user}, or "
+                f"revoke it by hand)")
+            continue
+        merged = {k: _union(v) for k, v in held.items()}
+        found += _bucketed(ctx, who, key, 0, merged, None, c.RevokePrivileges, grantor=grantor)
+    return found
+
+
+def around_cascades(found: list[c.AnyChange], access: DesiredAccess) -> list[c.AnyChange]:
+    """Both servers cascade a table-level revoke to the privileges of the same name on the table's columns. So a
+    column revoke it covers is left out (MariaDB would fail on it: the grant is gone), and a declared column
+    privilege it would take is granted after it (RestoreColumnPrivileges) instead of before."""
+    revoked = {(ref.schema, ref.name, p) for ch in found
+               if isinstance(ch, c.RevokePrivileges) and ch.kind == TABLE and not ch.grantor
+               for ref in ch.objects if not ref.is_wildcard for p in ch.privileges}
+    if not revoked:
+        return found
+    kept: list[c.AnyChange] = []
+    for ch in found:
+        if isinstance(ch, (c.GrantPrivileges, c.RevokePrivileges)) and ch.kind == COLUMN and not (
+                isinstance(ch, c.RevokePrivileges) and ch.grantor):
+            table = (ch.objects[0].schema, ch.objects[0].name)
+            left = tuple(p for p in ch.privileges if (*table, p) not in revoked)
+            if not left:
+                continue
+            ch = replace(ch, privileges=left)
+        kept.append(ch)
+    restore: dict[tuple[str, str], dict[str, set[ObjectRef]]] = defaultdict(lambda: defaultdict(set))
+    for ref, privileges in access.explicit.items():
+        for p in privileges:
+            if ref.kind == COLUMN and (ref.schema, ref.name, p) in revoked:
+                restore[(ref.schema, ref.name)][p].add(ref)
+    template = next(ch for ch in found if isinstance(ch, c.RevokePrivileges))
+    for (schema, _), by_privilege in sorted(restore.items()):
+        by_columns: dict[tuple[ObjectRef, ...], list[str]] = defaultdict(list)
+        for p, refs in by_privilege.items():
+            by_columns[tuple(sorted(refs))].append(p)
+        kept += [c.RestoreColumnPrivileges(
+            action=c.ADD, target=template.target, principal=template.principal, grantee=template.grantee,
+            host=template.host, kind=COLUMN, schema=schema, objects=columns, privileges=tuple(sorted(privs)))
+            for columns, privs in sorted(by_columns.items())]
+    return kept
 
 
 def _gaps(ctx: DiffContext, who: Grantee, key: Key, specials: list[ObjectRef], want_rest: frozenset[str],
@@ -80,9 +143,13 @@ def _gaps(ctx: DiffContext, who: Grantee, key: Key, specials: list[ObjectRef], w
     for group in groups:
         have = group.grants.get(who.identity, EMPTY)
         grantable = group.grant_options.get(who.identity, EMPTY)
+        for grantor, privileges in group.foreign.get(who.identity, {}).items():
+            for p in privileges:
+                gaps.foreign[(grantor, p)].append(group.objects)
         here = [ref for ref in specials if ref in group.objects]
         rest = group.objects.difference(here) if here else group.objects
-        if rest:
+        # Its own objects (say, tables it created in a schema it may CREATE in): an owner holds everything.
+        if rest and group.owner != who.identity:
             for p in want_rest - have:
                 gaps.lack[(p, False)].append(rest)
             for p in have - want_rest:
@@ -108,7 +175,7 @@ PrivilegeKind = type[c.GrantPrivileges] | type[c.RevokePrivileges] | type[c.Revo
 
 def _bucketed(ctx: DiffContext, who: Grantee, key: Key, total: int,
               by_privilege: dict[tuple[str, bool], frozenset[ObjectRef]], wildcard: frozenset[str] | None,
-              make: PrivilegeKind) -> list[c.AnyChange]:
+              make: PrivilegeKind, **extra: str) -> list[c.AnyChange]:
     """One statement per distinct object set: privileges that apply to the same objects travel together.
 
     Grants of `schema.*` privileges use `ALL ... IN SCHEMA` (granting a privilege already held changes nothing,
@@ -128,7 +195,8 @@ def _bucketed(ctx: DiffContext, who: Grantee, key: Key, total: int,
         for group in (_by_table(ordered) if kind == COLUMN else [ordered]):
             fields: dict[str, Any] = {"target": ctx.target.name, "principal": who.principal, "implied": implied,
                       "grantee": who.name, "kind": kind, "schema": schema, "objects": group,
-                      "privileges": tuple(sorted(privs)), "host": who.host, "all_in_schema": all_in_schema}
+                      "privileges": tuple(sorted(privs)), "host": who.host, "all_in_schema": all_in_schema,
+                      **extra}
             result.append(make(action=c.ADD if make is c.GrantPrivileges else c.DESTROY, **fields))
     result.sort(key=lambda ch: (ch.implied is False, ch.objects, ch.privileges))
     return list[c.AnyChange](result)
@@ -150,12 +218,12 @@ def default_privilege_changes(ctx: DiffContext, who: Grantee, access: DesiredAcc
     for (kind, schema), privs in access.wildcard.items():
         if kind not in DEFAULTABLE:
             continue
-        owners = ctx.target.default_privileges_for or (
-            (db.schema_owners[schema],) if schema in db.schema_owners else ())
-        if not owners:
+        if schema not in db.schema_owners and not ctx.target.default_privileges_for:
             ctx.result.errors.append(f"{who.principal}: schema {schema!r} does not exist on target {ctx.target.name}")
-        for owner in owners:
-            desired[(owner, schema, kind)] = frozenset(privs)
+        # A role's own objects need no default privileges for itself: it owns them.
+        for owner in ctx.creators.get(schema, ()):
+            if owner != who.identity:
+                desired[(owner, schema, kind)] = frozenset(privs)
     current: dict[tuple[str, str, str], frozenset[str]] = {}
     for entry in db.default_acls:
         if who.identity in entry.grants:

@@ -101,7 +101,13 @@ def membership_changes(ctx: DiffContext, p: Principal, who: Grantee, existing: R
 
 
 def drop_role(ctx: DiffContext, identity: str, role: RoleState, principal: str | None = None) -> bool:
-    """Revoke everything the role holds, then drop it; False (and an error) when it owns objects."""
+    """Take what the role holds, then drop it; False (and an error) when it owns objects.
+
+    MySQL/MariaDB: DROP USER takes every grant with it. PostgreSQL: DROP OWNED BY takes every privilege the
+    owners granted and every default-privilege entry, when the admin holds the role's privileges (superusers,
+    members); grants by other roles are revoked in their names first. Without the role's privileges each grant is
+    revoked. Memberships go with DROP ROLE on both.
+    """
     name = role.name
     who = Grantee(name, role.host, identity, principal or name)
     if role.owned_objects:
@@ -111,11 +117,19 @@ def drop_role(ctx: DiffContext, identity: str, role: RoleState, principal: str |
             f"(REASSIGN OWNED BY {name} TO another_role) or drop them, then run apply again"
         )
         return False
-    privilege_changes(ctx, who, DesiredAccess())
-    default_privilege_changes(ctx, who, DesiredAccess())
-    ctx.result.changes += [c.RevokeMembership(action=c.DESTROY, target=ctx.target.name, principal=who.principal,
-                                              role=r, member=name, host=role.host) for r in sorted(role.member_of)]
-    ctx.result.changes.append(c.DropRole(action=c.DESTROY, target=ctx.target.name, principal=who.principal,
-                                         name=name, host=role.host))
+    base: dict[str, Any] = {"action": c.DESTROY, "target": ctx.target.name, "principal": who.principal}
+    if ctx.traits.drop_takes_grants:
+        pass
+    elif role.admin_holds:
+        # DROP OWNED revokes as each object's owner: grants by other roles go first, in their grantors' names.
+        before = len(ctx.result.changes)
+        privilege_changes(ctx, who, DesiredAccess())
+        ctx.result.changes[before:] = [ch for ch in ctx.result.changes[before:]
+                                       if isinstance(ch, c.RevokePrivileges) and ch.grantor]
+        ctx.result.changes.append(c.DropOwned(name=name, **base))
+    else:
+        privilege_changes(ctx, who, DesiredAccess())
+        default_privilege_changes(ctx, who, DesiredAccess())
+    ctx.result.changes.append(c.DropRole(name=name, host=role.host, **base))
     ctx.result.labels.setdefault(who.principal, "account" if role.login else "role")
     return True

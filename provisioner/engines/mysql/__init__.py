@@ -24,7 +24,7 @@ __all__ = ["MARIADB", "MYSQL8", "Dialect", "MySQLEngine", "detect", "native_pass
 
 
 def traits_of(dialect: Dialect) -> Traits:
-    return Traits(default_roles=True, qualified_accounts=True, role_host=dialect.role_host)
+    return Traits(default_roles=True, qualified_accounts=True, role_host=dialect.role_host, drop_takes_grants=True)
 
 
 class MySQLEngine(Engine):

@@ -83,12 +83,13 @@ def compose(change: c.AnyChange, dialect: Dialect, password: str | None, throwaw
         case c.RevokeMembership():
             return [Sql("REVOKE ") + role(change.role, dialect) + Sql(" FROM ")
                     + account(change.member, change.host, dialect)]
-        case c.GrantPrivileges() | c.RevokePrivileges():
+        case c.GrantPrivileges() | c.RevokePrivileges() | c.RestoreColumnPrivileges():
             return _privileges(change, dialect)
         case c.SetDefaultRoles():
             return [_default_roles(change, dialect)]
-        case c.GrantDefaultPrivileges() | c.RevokeDefaultPrivileges() | c.RevokeGrantOption():
-            # MySQL/MariaDB keep GRANT OPTION as a privilege of its own, revoked like any other.
+        case c.GrantDefaultPrivileges() | c.RevokeDefaultPrivileges() | c.RevokeGrantOption() | c.DropOwned():
+            # MySQL/MariaDB keep GRANT OPTION as a privilege of its own, revoked like any other; DROP USER takes
+            # every privilege and role grant with it.
             raise TypeError(f"{change.type_name} does not apply to MySQL/MariaDB")
         case (c.CreateSecret() | c.UpdateSecret() | c.ConfirmPassword() | c.ConfigureRotation()
               | c.DisableRotation() | c.DeleteSecret()):
@@ -168,7 +169,8 @@ def _default_roles(change: c.SetDefaultRoles, dialect: Dialect) -> Sql:
     return Sql("ALTER USER ") + who + Sql(" DEFAULT ROLE ") + roles
 
 
-def _privileges(change: c.GrantPrivileges | c.RevokePrivileges, dialect: Dialect) -> list[Sql]:
+def _privileges(change: c.GrantPrivileges | c.RevokePrivileges | c.RestoreColumnPrivileges, dialect: Dialect
+                ) -> list[Sql]:
     for privilege in change.privileges:
         if not _PRIVILEGE.match(privilege):
             raise ValueError(f"unexpected privilege name {privilege!r}")

@@ -44,13 +44,20 @@ def compose(change: c.AnyChange, verifier: str | None) -> list[sql.Composable]:
             return [alter_role(change.name, change.was, change.to)]
         case c.DropRole():
             return [sql.SQL("DROP ROLE {}").format(ident(change.name))]
+        case c.DropOwned():
+            return [sql.SQL("DROP OWNED BY {}").format(ident(change.name))]
         case c.SetPassword() | c.ResetPassword() | c.FinishPendingPassword():
             return [password(change.name, verifier)]
         case c.GrantMembership():
             return [sql.SQL("GRANT {} TO {}").format(ident(change.role), ident(change.member))]
         case c.RevokeMembership():
             return [sql.SQL("REVOKE {} FROM {}").format(ident(change.role), ident(change.member))]
-        case c.GrantPrivileges() | c.RevokePrivileges() | c.RevokeGrantOption():
+        case c.RevokePrivileges() if change.grantor:
+            # A REVOKE removes only the revoking role's grants (GRANTED BY must name the current user): revoke as
+            # the grantor, then return to the admin.
+            return [sql.SQL("SET ROLE {}").format(ident(change.grantor)), _privileges(change),
+                    sql.SQL("RESET ROLE")]
+        case c.GrantPrivileges() | c.RevokePrivileges() | c.RestoreColumnPrivileges() | c.RevokeGrantOption():
             return [_privileges(change)]
         case c.GrantDefaultPrivileges() | c.RevokeDefaultPrivileges():
             return [_default_privileges(change)]
@@ -123,10 +130,12 @@ def _checked(privileges: tuple[str, ...]) -> None:
 
 
 TEMPLATES = {c.GrantPrivileges: "GRANT {} ON {} TO {}", c.RevokePrivileges: "REVOKE {} ON {} FROM {}",
+             c.RestoreColumnPrivileges: "GRANT {} ON {} TO {}",
              c.RevokeGrantOption: "REVOKE GRANT OPTION FOR {} ON {} FROM {}"}
+PrivilegeStatement = c.GrantPrivileges | c.RevokePrivileges | c.RestoreColumnPrivileges | c.RevokeGrantOption
 
 
-def _privileges(change: c.GrantPrivileges | c.RevokePrivileges | c.RevokeGrantOption) -> sql.Composable:
+def _privileges(change: PrivilegeStatement) -> sql.Composable:
     _checked(change.privileges)
     if change.kind == COLUMN:
         columns = sql.SQL(", ").join(sql.Identifier(ref.column) for ref in change.objects)

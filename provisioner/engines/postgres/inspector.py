@@ -1,5 +1,5 @@
-"""PostgreSQL inspection: the catalog queries of `queries` -> `DatabaseState` (roles, ACL groups, default ACLs,
-schema owners, the server version)."""
+"""PostgreSQL inspection: the catalog queries of `queries` -> `DatabaseState` (roles, ACL groups with the grants
+of other grantors apart, default ACLs, schema owners, the server version)."""
 
 from __future__ import annotations
 
@@ -19,18 +19,31 @@ def grants_of(grantees: list[str] | None, privs: list[str] | None) -> dict[str, 
 
 
 def group(kind: str, schema: str, objects: frozenset[ObjectRef], grantees: list[str] | None,
-          privs: list[str] | None, grantable: list[bool] | None) -> AclGroup:
-    """An ACL group from the exploded arrays: privileges held, and those held WITH GRANT OPTION."""
-    options = [(g, p) for g, p, o in zip(grantees or (), privs or (), grantable or (), strict=True) if o]
-    return AclGroup(kind, schema, objects, grants_of(grantees, privs),
-                    grants_of([g for g, _ in options], [p for _, p in options]))
+          privs: list[str] | None, grantable: list[bool] | None, grantors: list[str | None] | None,
+          owner: str = "") -> AclGroup:
+    """An ACL group from the exploded arrays: privileges held (granted by the owner or the admin), those of them
+    held WITH GRANT OPTION, and those granted by any other role (by grantor)."""
+    own: list[tuple[str, str]] = []
+    options: list[tuple[str, str]] = []
+    foreign: dict[str, dict[str, set[str]]] = {}
+    for grantee, privilege, option, grantor in zip(grantees or (), privs or (), grantable or (), grantors or (),
+                                                   strict=True):
+        if grantor is not None:
+            foreign.setdefault(grantee, {}).setdefault(grantor, set()).add(privilege)
+            continue
+        own.append((grantee, privilege))
+        if option:
+            options.append((grantee, privilege))
+    return AclGroup(kind, schema, objects, grants_of([g for g, _ in own], [p for _, p in own]),
+                    grants_of([g for g, _ in options], [p for _, p in options]),
+                    {grantee: {k: frozenset(v) for k, v in by.items()} for grantee, by in foreign.items()}, owner)
 
 
 def read_roles(session: Session) -> dict[str, RoleState]:
     roles: dict[str, RoleState] = {}
     owned = {row[0]: (row[1], row[2] or "") for row in session.query(q.Q_OWNED)}
     for (name, login, limit, comment, superuser, inherit, createrole, createdb, replication, bypassrls,
-         member_of, session_role) in session.query(q.Q_ROLES):
+         member_of, session_role, admin_holds, admin_can_become) in session.query(q.Q_ROLES):
         flags = {"SUPERUSER": superuser, "NOINHERIT": not inherit, "CREATEROLE": createrole,
                  "CREATEDB": createdb, "REPLICATION": replication, "BYPASSRLS": bypassrls}
         count, example = owned.get(name, (0, ""))
@@ -38,22 +51,26 @@ def read_roles(session: Session) -> dict[str, RoleState]:
             name=name, login=login, connection_limit=None if limit < 0 else limit, comment=comment,
             attributes=frozenset(k for k, v in flags.items() if v), member_of=frozenset(member_of),
             owned_objects=count, owned_example=example, session_role=session_role,
+            admin_holds=admin_holds, admin_can_become=admin_can_become,
         )
     return roles
 
 
-def read_acl_groups(session: Session) -> tuple[list[AclGroup], dict[str, str]]:
+def read_acl_groups(session: Session, database_owner: str) -> tuple[list[AclGroup], dict[str, str]]:
     groups: list[AclGroup] = []
     for datname, *acl in session.query(q.Q_DATABASES):
         groups.append(group(DATABASE, "", frozenset({ObjectRef(DATABASE, "", datname)}), *acl))
     schema_owners: dict[str, str] = {}
     for nspname, owner, *acl in session.query(q.Q_SCHEMAS):
-        schema_owners[nspname] = owner
+        # PostgreSQL 15+: `public` belongs to pg_database_owner, which stands for the database's owner.
+        schema_owners[nspname] = database_owner if owner == "pg_database_owner" else owner
         groups.append(group(SCHEMA, "", frozenset({ObjectRef(SCHEMA, "", nspname)}), *acl))
-    for nspname, kind, object_names, *acl in session.query(q.Q_RELATIONS):
-        groups.append(group(kind, nspname, frozenset(ObjectRef(kind, nspname, n) for n in object_names), *acl))
-    for nspname, object_names, *acl in session.query(q.Q_FUNCTIONS):
-        groups.append(group(FUNCTION, nspname, frozenset(ObjectRef(FUNCTION, nspname, n) for n in object_names), *acl))
+    for nspname, kind, object_names, owner, grantees, privs, grantable, grantors in session.query(q.Q_RELATIONS):
+        refs = frozenset(ObjectRef(kind, nspname, n) for n in object_names)
+        groups.append(group(kind, nspname, refs, grantees, privs, grantable, grantors, owner))
+    for nspname, object_names, owner, grantees, privs, grantable, grantors in session.query(q.Q_FUNCTIONS):
+        refs = frozenset(ObjectRef(FUNCTION, nspname, n) for n in object_names)
+        groups.append(group(FUNCTION, nspname, refs, grantees, privs, grantable, grantors, owner))
     for nspname, relname, attname, *acl in session.query(q.Q_COLUMNS):
         groups.append(group("column", nspname, frozenset({ObjectRef("column", nspname, relname, attname)}), *acl))
     return groups, schema_owners
@@ -61,9 +78,9 @@ def read_acl_groups(session: Session) -> tuple[list[AclGroup], dict[str, str]]:
 
 def inspect(session: Session) -> DatabaseState:
     start = session.queries
-    admin, version, _ = session.query(q.Q_SERVER)[0]
+    admin, version, _, database_owner = session.query(q.Q_SERVER)[0]
     roles = read_roles(session)
-    groups, schema_owners = read_acl_groups(session)
+    groups, schema_owners = read_acl_groups(session, database_owner)
     default_acls = [
         DefaultAcl(owner, schema, DEFAULT_OBJTYPE[objtype], grants_of(grantees, privs))
         for owner, schema, objtype, grantees, privs in session.query(q.Q_DEFAULT_ACLS)

@@ -4,22 +4,28 @@ Objects are grouped server-side by identical ACL; `aclexplode` runs once per gro
 left out.
 """
 
-# Acl items as parallel arrays (grantee, privilege, with grant option), the owner's own entries left out;
-# grantee 0 is PUBLIC.
+# Acl items as parallel arrays (grantee, privilege, with grant option, grantor), the owner's own entries left
+# out; grantee 0 is PUBLIC. The grantor is named only when it is neither the owner nor the admin: the admin's
+# REVOKE removes the grants of those two (a superuser revokes as the owner), not a third role's.
 _EXPLODE = """
 LEFT JOIN LATERAL (
   SELECT array_agg(CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END) AS grantees,
-         array_agg(x.privilege_type) AS privs, array_agg(x.is_grantable) AS grantable
+         array_agg(x.privilege_type) AS privs, array_agg(x.is_grantable) AS grantable,
+         array_agg(CASE WHEN x.grantor IN ({owner}, (SELECT oid FROM pg_roles WHERE rolname = current_user))
+                   THEN NULL ELSE pg_get_userbyid(x.grantor) END) AS grantors
   FROM aclexplode({acl}) x WHERE x.grantee <> {owner}
 ) a ON true"""
 
-Q_SERVER = "SELECT current_user, current_setting('server_version'), current_database()"
+Q_SERVER = """
+SELECT current_user, current_setting('server_version'), current_database(),
+       (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database())"""
 
 Q_ROLES = """
 SELECT r.rolname, r.rolcanlogin, r.rolconnlimit, shobj_description(r.oid, 'pg_authid'),
        r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypassrls,
        ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid),
-       (SELECT substr(c, 6) FROM unnest(r.rolconfig) c WHERE c LIKE 'role=%' LIMIT 1)
+       (SELECT substr(c, 6) FROM unnest(r.rolconfig) c WHERE c LIKE 'role=%' LIMIT 1),
+       pg_has_role(current_user, r.oid, 'USAGE'), pg_has_role(current_user, r.oid, 'MEMBER')
 FROM pg_roles r WHERE r.rolname !~ '^pg_'"""
 
 Q_OWNED = """
@@ -28,16 +34,16 @@ SELECT pg_get_userbyid(d.refobjid), count(*),
                 THEN (SELECT o.type || ' ' || o.identity FROM pg_identify_object(d.classid, d.objid, d.objsubid) o)
            ELSE 'an object in database ' || (SELECT datname FROM pg_database WHERE oid = d.dbid) END)
 FROM pg_shdepend d, (SELECT oid FROM pg_database WHERE datname = current_database()) db
-WHERE d.deptype = 'o' OR (d.deptype = 'a' AND d.dbid NOT IN (0, db.oid))
+WHERE (d.deptype = 'o' AND d.classid <> 'pg_default_acl'::regclass) OR (d.deptype = 'a' AND d.dbid NOT IN (0, db.oid))
 GROUP BY d.refobjid"""
 
 Q_DATABASES = """
-SELECT d.datname, a.grantees, a.privs, a.grantable FROM pg_database d""" + _EXPLODE.format(
+SELECT d.datname, a.grantees, a.privs, a.grantable, a.grantors FROM pg_database d""" + _EXPLODE.format(
     acl="coalesce(d.datacl, acldefault('d', d.datdba))", owner="d.datdba") + """
 WHERE d.datallowconn AND NOT d.datistemplate"""
 
 Q_SCHEMAS = """
-SELECT n.nspname, pg_get_userbyid(n.nspowner), a.grantees, a.privs, a.grantable
+SELECT n.nspname, pg_get_userbyid(n.nspowner), a.grantees, a.privs, a.grantable, a.grantors
 FROM pg_namespace n""" + _EXPLODE.format(
     acl="coalesce(n.nspacl, acldefault('n', n.nspowner))", owner="n.nspowner") + """
 WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'"""
@@ -50,7 +56,8 @@ WITH g AS (
   WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
   GROUP BY 1, 2, 3, 4
 )
-SELECT g.nspname, g.kind, g.names, a.grantees, a.privs, a.grantable FROM g""" + _EXPLODE.format(
+SELECT g.nspname, g.kind, g.names, pg_get_userbyid(g.relowner), a.grantees, a.privs, a.grantable, a.grantors
+FROM g""" + _EXPLODE.format(
     acl="g.acl::aclitem[]", owner="g.relowner")
 
 Q_FUNCTIONS = """
@@ -61,11 +68,12 @@ WITH g AS (
   WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
   GROUP BY 1, 2, 3
 )
-SELECT g.nspname, g.names, a.grantees, a.privs, a.grantable FROM g""" + _EXPLODE.format(
+SELECT g.nspname, g.names, pg_get_userbyid(g.proowner), a.grantees, a.privs, a.grantable, a.grantors
+FROM g""" + _EXPLODE.format(
     acl="g.acl::aclitem[]", owner="g.proowner")
 
 Q_COLUMNS = """
-SELECT n.nspname, c.relname, t.attname, a.grantees, a.privs, a.grantable
+SELECT n.nspname, c.relname, t.attname, a.grantees, a.privs, a.grantable, a.grantors
 FROM pg_attribute t JOIN pg_class c ON c.oid = t.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 """ + _EXPLODE.format(acl="t.attacl", owner="c.relowner") + """
 WHERE t.attacl IS NOT NULL AND NOT t.attisdropped AND t.attnum > 0"""
