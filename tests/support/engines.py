@@ -74,8 +74,9 @@ class MariaDBAdapter:
     login_errors: tuple[type[Exception], ...] = (pymysql.err.OperationalError,)
 
     def sql(self, server: sandbox.Server, database: str, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        # The admin's SQL on loopback needs no TLS (and pymysql spends ~20 ms building a TLS context otherwise).
         with pymysql.connect(host=server.host, port=server.port, user=server.user, password=server.password,
-                             database=database, autocommit=True) as conn:
+                             database=database, autocommit=True, ssl_disabled=True) as conn:
             rows: list[tuple[Any, ...]] = []
             with conn.cursor() as cur:
                 for statement in [s for s in query.split(";\n") if s.strip()]:
@@ -97,7 +98,7 @@ class MariaDBAdapter:
 
     def reset(self, server: sandbox.Server, database: str) -> None:
         with pymysql.connect(host=server.host, port=server.port, user=server.user, password=server.password,
-                             autocommit=True) as conn, conn.cursor() as cur:
+                             autocommit=True, ssl_disabled=True) as conn, conn.cursor() as cur:
             cur.execute("SHOW DATABASES")
             for (name,) in cur.fetchall():
                 if name.startswith(("billing_", "app_", "extra_")):
