@@ -31,7 +31,7 @@ test-integration: venv
 # The PostgreSQL engine's integration tests and the crash tests on every other supported major (15 runs above).
 PG_MATRIX ?= 14 16 17 18
 PG_MATRIX_TESTS := tests/integration/test_postgres.py tests/integration/test_least_privilege.py \
-	tests/integration/test_convergence.py \
+	tests/integration/test_convergence.py tests/integration/test_differential.py \
 	tests/integration/test_crash.py
 test-pg-matrix: venv
 	bash devtools/install-postgres-versions.sh
@@ -57,9 +57,18 @@ lambda:
 	cd $(LAMBDA_DIR) && $(PYTHON) -m zipfile -c ../$(notdir $(LAMBDA_ZIP)) *
 	@echo "built $(LAMBDA_ZIP) (handler: provisioner.rotation.lambda_handler, runtime python$(LAMBDA_PYTHON))"
 
-# Many more generated hostile manifests than CI runs (30,000 + 400 per engine on real servers).
+# Many more generated hostile manifests than CI runs (30,000 + 400 per engine on real servers), and the
+# differential test with thousands of seeds (FUZZ_CASES per engine and PostgreSQL major, from seed 1000).
+FUZZ_CASES ?= 1000
 fuzz: venv
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -s tests/integration/test_hostile.py
+	PROVISIONER_DIFF_SEED=1000 PROVISIONER_DIFF_CASES=$(FUZZ_CASES) $(BIN)/python -m pytest -q \
+		tests/integration/test_differential.py
+	bash devtools/install-postgres-versions.sh
+	@for version in $(PG_MATRIX); do \
+		PROVISIONER_PG_VERSION=$$version PROVISIONER_DIFF_SEED=1000 PROVISIONER_DIFF_CASES=$(FUZZ_CASES) \
+			$(BIN)/python -m pytest -q -k postgres tests/integration/test_differential.py || exit 1; \
+	done
 
 # ruff; mypy (strict on core/ and engines/, which keeps every `match` over the change vocabulary exhaustive);
 # the import contract between the wings (pyproject.toml [tool.importlinter]).
