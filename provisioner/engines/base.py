@@ -77,6 +77,11 @@ class Engine(ABC):
     def inspect(self, session: Session) -> DatabaseState: ...
 
     @abstractmethod
+    def server_identity(self, session: Session) -> str:
+        """What tells one server (PostgreSQL cluster, MySQL/MariaDB instance) from another, whatever address and
+        database it was reached by: two targets with the same identity share their roles."""
+
+    @abstractmethod
     def statements(self, change: AnyChange, password: str | None = None, session: Session | None = None,
                    server_version: str | None = None) -> list[Statement]:
         """Statements for a database change. With password None, a placeholder is displayed instead. The dialect

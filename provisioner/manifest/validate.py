@@ -234,6 +234,31 @@ def semantic_problems(documents: list[Document], broken_targets: set[str] | None
     for item in all_items:
         problems += _item_problems(item, context, seen)
     problems += _derived_name_problems(all_items, targets, merged_defaults(documents).get("rotation", {}))
+    problems += _same_server_problems(all_items, targets)
+    return problems
+
+
+def _same_server_problems(all_items: list[Item], targets: dict[str, Any]) -> list[Problem]:
+    """Roles are server-wide: one name under two targets with the same host and port is one role with two
+    owners (the targets' databases may differ). `plan` also compares the servers' own identities."""
+    first: dict[tuple[str, str, int, str, str], Item] = {}
+    problems = []
+    for item in all_items:
+        target = targets.get(item.data["target"])
+        if target is None or not target[1].get("host"):
+            continue
+        spec = target[1]
+        engine = spec["engine"]
+        host_part = item.data.get("host", "%") if engine != "postgres" else ""
+        key = (facts(engine).family, str(spec["host"]).lower(), int(spec.get("port") or facts(engine).default_port),
+               item.data["name"], host_part)
+        other = first.setdefault(key, item)
+        if other is not item and other.data["target"] != item.data["target"]:
+            problems.append(Problem(
+                item.doc.where((*item.path, "name")),
+                f"{item_label(item)} is also declared under target {other.data['target']!r} (at {other.location}), "
+                f"and both targets are {key[1]}:{key[2]}: roles belong to the server, not to a database",
+                "declare it under one target of that server"))
     return problems
 
 

@@ -24,6 +24,7 @@ from provisioner.pipeline.batch import batched
 from provisioner.pipeline.connect import Connection, connect
 from provisioner.pipeline.planning import Progress, inspect_target, plan_target, quiet, run_parallel, select_targets
 from provisioner.pipeline.report import ApplyReport, failure_message
+from provisioner.pipeline.same_server import refuse_same_server
 from provisioner.pipeline.secret_steps import Passwords, Store, step_of
 from provisioner.secrets.store import SecretStore
 
@@ -141,6 +142,7 @@ def apply_all(manifest: Manifest, target_names: Iterable[str] | None, store: Sec
     """Apply every selected target, `parallelism` at a time, each on its own connection and under its lock.
     With `expected` (confirmed plans), only targets whose plan had changes run, and a drift aborts them."""
     targets = select_targets(manifest, target_names)
+    refuse_same_server(manifest, targets, store)
     if expected is not None:
         targets = [t for t in targets if expected[t.name].steps]
 

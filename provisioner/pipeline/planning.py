@@ -16,6 +16,7 @@ from provisioner.core.plan import Plan, Step, TargetPlan
 from provisioner.engines import Engine, Session, get_engine
 from provisioner.errors import ProvisionerError
 from provisioner.pipeline.connect import Connection, connect
+from provisioner.pipeline.same_server import refuse_same_server
 from provisioner.secrets.store import SecretStore
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ def build_plan(manifest: Manifest, target_names: Iterable[str] | None, store: Se
                options: DiffOptions, parallelism: int = DEFAULT_PARALLELISM, progress: Progress = quiet) -> Plan:
     """Plan every selected target, `parallelism` at a time (each on its own connection)."""
     targets = select_targets(manifest, target_names)
+    refuse_same_server(manifest, targets, store)
     progress(f"reading the managed secrets ({len(targets)} target(s))")
     store.managed()  # one ListSecrets pass for every target, before the threads start
 

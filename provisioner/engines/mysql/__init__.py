@@ -16,7 +16,7 @@ from provisioner import redact
 from provisioner.core import changes as c
 from provisioner.core.model import ConnInfo, DatabaseState, Traits
 from provisioner.engines.base import Engine, Session, Statement
-from provisioner.engines.mysql import compiler, inspector
+from provisioner.engines.mysql import compiler, inspector, queries
 from provisioner.engines.mysql.dialect import MARIADB, MYSQL8, Dialect, detect, for_engine, native_password_hash
 from provisioner.engines.mysql.session import MySQLSession, open_session
 
@@ -55,6 +55,11 @@ class MySQLEngine(Engine):
     def inspect(self, session: Session) -> DatabaseState:
         assert isinstance(session, MySQLSession)
         return inspector.inspect(session, traits_of(session.dialect))
+
+    def server_identity(self, session: Session) -> str:
+        assert isinstance(session, MySQLSession)
+        query = queries.Q_MARIADB_IDENTITY if session.dialect.mariadb else queries.Q_MYSQL_IDENTITY
+        return str(session.query(query)[0][0])
 
     def statements(self, change: c.AnyChange, password: str | None = None, session: Session | None = None,
                    server_version: str | None = None) -> list[Statement]:

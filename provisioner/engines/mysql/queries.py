@@ -7,6 +7,9 @@ SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
 _NOT_SYSTEM = "NOT IN (" + ", ".join(["%s"] * len(SYSTEM_SCHEMAS)) + ")"
 
 Q_SERVER = "SELECT VERSION(), SUBSTRING_INDEX(CURRENT_USER(), '@', 1)"
+# MySQL has a server UUID; MariaDB has none: its host name, port and data directory tell instances apart.
+Q_MYSQL_IDENTITY = "SELECT CONCAT('mysql:', @@server_uuid)"
+Q_MARIADB_IDENTITY = "SELECT CONCAT('mariadb:', @@hostname, ':', @@port, ':', @@datadir)"
 Q_USERS = "SELECT * FROM mysql.user"
 Q_MARIADB_MARKERS = "SELECT user, host, comment FROM `provisioner_meta`.accounts"
 Q_MYSQL_DEFAULT_ROLES = "SELECT USER, HOST, DEFAULT_ROLE_USER FROM mysql.default_roles"

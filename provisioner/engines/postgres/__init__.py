@@ -11,7 +11,7 @@ from provisioner.core import changes as c
 from provisioner.core.model import ConnInfo, DatabaseState, Traits
 from provisioner.core.privileges import TABLE, available
 from provisioner.engines.base import Engine, Session, Statement
-from provisioner.engines.postgres import compiler, inspector
+from provisioner.engines.postgres import compiler, inspector, queries
 from provisioner.engines.postgres.session import PostgresSession, open_session
 
 POSTGRES_TRAITS = Traits(implied_grants=True, schema_wildcards=True)
@@ -39,6 +39,9 @@ class PostgresEngine(Engine):
 
     def inspect(self, session: Session) -> DatabaseState:
         return inspector.inspect(session)
+
+    def server_identity(self, session: Session) -> str:
+        return str(session.query(queries.Q_IDENTITY)[0][0])
 
     def statements(self, change: c.AnyChange, password: str | None = None, session: Session | None = None,
                    server_version: str | None = None) -> list[Statement]:

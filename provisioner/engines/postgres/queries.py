@@ -20,6 +20,9 @@ Q_SERVER = """
 SELECT current_user, current_setting('server_version'), current_database(),
        (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database())"""
 
+# The cluster's identity, the same through every database and endpoint (Aurora writer or reader, proxies).
+Q_IDENTITY = "SELECT 'postgres:' || system_identifier FROM pg_control_system()"
+
 Q_ROLES = """
 SELECT r.rolname, r.rolcanlogin, r.rolconnlimit, shobj_description(r.oid, 'pg_authid'),
        r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypassrls,
