@@ -63,6 +63,7 @@ def import_target(target: Target, db: DatabaseState, traits: Traits, adopt: bool
             entry["require_tls"] = True
         if role.member_of:
             entry["member_of"] = sorted(role.member_of)
+        entry.update(_settings_entries(role.settings))
         grants = _grants(key, index, db, target, traits, database)
         if grants:
             entry["grants"] = grants
@@ -84,6 +85,21 @@ def import_target(target: Target, db: DatabaseState, traits: Traits, adopt: bool
             result.notes.append(f"{role.name} holds global privileges (*.*): the manifest cannot express them, and "
                                 f"apply revokes them")
     return result
+
+
+def _settings_entries(settings: tuple[tuple[str, str, str], ...]) -> dict[str, Any]:
+    """`settings:` and `database_settings:` as the role has them (authoritative in the manifest)."""
+    everywhere = {name: value for db, name, value in settings if not db}
+    by_database: dict[str, dict[str, str]] = defaultdict(dict)
+    for db, name, value in settings:
+        if db:
+            by_database[db][name] = value
+    entries: dict[str, Any] = {}
+    if everywhere:
+        entries["settings"] = everywhere
+    if by_database:
+        entries["database_settings"] = dict(sorted(by_database.items()))
+    return entries
 
 
 def _covered_by_defaults(grantee: str, index: AclIndex, db: DatabaseState, target: Target

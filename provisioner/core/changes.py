@@ -84,7 +84,16 @@ class SessionRole:
     value: str | None
 
 
-RoleSetting: TypeAlias = Login | ConnectionLimit | Attributes | Comment | RequireTls | SessionRole
+@dataclass(frozen=True)
+class Settings:
+    """PostgreSQL configuration settings of a role: (database, parameter, value), database '' meaning every
+    database; a managed role holds those its entry lists, and no other (the session `role` apart)."""
+
+    name: ClassVar[str] = "settings"
+    value: tuple[tuple[str, str, str], ...]
+
+
+RoleSetting: TypeAlias = Login | ConnectionLimit | Attributes | Comment | RequireTls | SessionRole | Settings
 
 
 class SettingChange:

@@ -145,6 +145,8 @@ class Principal:
     adopted: bool = False
     # PostgreSQL role attributes beyond LOGIN (SUPERUSER, CREATEDB, ...): authoritative, none unless listed.
     attributes: frozenset[str] = frozenset()
+    # PostgreSQL configuration settings (database, parameter, value); database '' = every database. Authoritative.
+    settings: tuple[tuple[str, str, str], ...] = ()
     state: str = "present"  # present | absent
     secret: SecretSettings = field(default_factory=SecretSettings)
     rotation: RotationSettings = field(default_factory=RotationSettings)
@@ -208,6 +210,7 @@ class RoleState:
     require_tls: bool = False
     session_role: str | None = None
     default_roles: frozenset[str] = frozenset()
+    settings: tuple[tuple[str, str, str], ...] = ()  # (database, parameter, value), sorted; not `role`
     # PostgreSQL: whether the admin holds this role's privileges (DROP OWNED BY it, ALTER DEFAULT PRIVILEGES FOR
     # it) and may SET ROLE to it (revoke a grant it made): superusers and members, as the server answers.
     admin_holds: bool = True

@@ -97,6 +97,21 @@ def _rotation_settings(values: dict[str, Any]) -> RotationSettings:
     )
 
 
+def setting_value(value: Any) -> str:
+    """A setting as PostgreSQL stores it: booleans as on/off, numbers as written, lists as `a, b`."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    text = str(value)
+    return ", ".join(part.strip() for part in text.split(",")) if "," in text else text
+
+
+def role_settings(data: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    found = [("", k, setting_value(v)) for k, v in (data.get("settings") or {}).items()]
+    for database, settings in (data.get("database_settings") or {}).items():
+        found += [(database, k, setting_value(v)) for k, v in settings.items()]
+    return tuple(sorted(found))
+
+
 def build_principal(item: Item, target: Target, defaults: dict[str, Any], profiles: dict[str, Any]) -> Principal:
     data = item.data
     grants: list[Grant] = []
@@ -118,6 +133,7 @@ def build_principal(item: Item, target: Target, defaults: dict[str, Any], profil
         member_of=tuple(data.get("member_of") or ()),
         connection_limit=data.get("connection_limit"),
         attributes=frozenset(data.get("attributes") or ()),
+        settings=role_settings(data),
         description=data.get("description"),
         host=data.get("host", "%"),
         require_tls=bool(data.get("require_tls", False)),

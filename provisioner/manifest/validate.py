@@ -305,6 +305,7 @@ def _item_problems(item: Item, ctx: _Known, seen: dict[tuple[str, str, str], Ite
         problems.append(Problem(doc.where((*item.path, "attributes"), key=True),
                                 "`attributes` are PostgreSQL role attributes; MySQL/MariaDB have none",
                                 "remove `attributes` (grant global privileges outside the manifest)"))
+    problems += _settings_problems(item, engine)
     for i, role in enumerate(data.get("member_of") or []):
         known = roles_by_target.get(target_name, set())
         predefined = engine == "postgres" and role.startswith("pg_")
@@ -319,6 +320,25 @@ def _item_problems(item: Item, ctx: _Known, seen: dict[tuple[str, str, str], Ite
     elif data["name"] in accounts_by_target.get(target_name, set()):
         problems.append(Problem(doc.where(item.path), f"role {data['name']!r} is also declared as an account",
                                 "give the group role and the account different names"))
+    return problems
+
+
+def _settings_problems(item: Item, engine: str) -> list[Problem]:
+    data, doc = item.data, item.doc
+    problems = []
+    for key in ("settings", "database_settings"):
+        if data.get(key) and engine != "postgres":
+            problems.append(Problem(doc.where((*item.path, key), key=True),
+                                    f"`{key}` are PostgreSQL role settings (ALTER ROLE ... SET); MySQL/MariaDB "
+                                    f"accounts have none", f"remove `{key}` (set session variables in the "
+                                                           f"application or the server's parameter group)"))
+    scopes = [((*item.path, "settings"), data.get("settings") or {})]
+    scopes += [((*item.path, "database_settings", db), s) for db, s in (data.get("database_settings") or {}).items()]
+    for path, settings in scopes:
+        if engine == "postgres" and "role" in settings:
+            problems.append(Problem(doc.where((*path, "role"), key=True),
+                                    "the `role` setting is the tool's own (the session role of alternating "
+                                    "accounts)", "remove it; alternating accounts switch to their group role"))
     return problems
 
 

@@ -28,6 +28,8 @@ GRANT SELECT (id, name) ON app.items TO "legacy app";
 GRANT EXECUTE ON FUNCTION app.order_count(integer) TO "legacy app";
 GRANT CREATE ON SCHEMA app TO "legacy app";
 ALTER DEFAULT PRIVILEGES FOR ROLE "legacy app" IN SCHEMA app GRANT SELECT ON TABLES TO readers;
+ALTER ROLE "legacy app" SET statement_timeout = '30s';
+ALTER ROLE readers SET search_path = app, "$user", public;
 """
 
 
@@ -53,6 +55,8 @@ def test_postgres_import_adopt_round_trip_has_no_changes(env):
     assert roles["readers"]["grants"] == [{"privileges": ["SELECT"], "tables": ["app.*"]}]
     legacy = accounts["legacy app"]
     assert legacy["adopted"] is True and legacy["connection_limit"] == 7
+    assert legacy["settings"] == {"statement_timeout": "30s"}
+    assert roles["readers"]["settings"] == {"search_path": 'app, "$user", public'}
     assert legacy["description"] == "the old order service" and legacy["member_of"] == ["readers"]
     assert {"privileges": ["INSERT", "UPDATE"], "tables": ["app.orders"]} in legacy["grants"]
     assert {"privileges": ["SELECT"], "columns": {"app.items": ["id", "name"]}} in legacy["grants"]

@@ -145,6 +145,9 @@ class FakeEngine(Engine):
     def inspect(self, session: Session) -> DatabaseState:
         return self.state
 
+    def server_identity(self, session: Session) -> str:
+        return "fake"
+
     def statements(self, change: c.AnyChange, password: str | None = None, session: Session | None = None,
                    server_version: str | None = None) -> list[Statement]:
         name = getattr(change, "name", getattr(change, "grantee", ""))

@@ -69,6 +69,8 @@ def role_changes(ctx: DiffContext, p: Principal, who: Grantee, existing: RoleSta
             attributes=tuple(sorted(p.attributes)), **base)]
         if default_roles and p.member_of:
             found.append(c.SetDefaultRoles(action=c.ADD, old=(), new=tuple(sorted(p.member_of)), **base))
+        if p.settings:
+            found.append(c.AlterRole(action=c.CHANGE, was=c.Settings(()), to=c.Settings(p.settings), **base))
         return found
     found = []
     if default_roles and existing.default_roles != frozenset(p.member_of):
@@ -81,6 +83,7 @@ def role_changes(ctx: DiffContext, p: Principal, who: Grantee, existing: RoleSta
         (c.Comment(existing.comment), c.Comment(comment)),
         (c.RequireTls(existing.require_tls), c.RequireTls(p.require_tls)),
         (c.SessionRole(existing.session_role), c.SessionRole(p.session_role)),
+        (c.Settings(existing.settings), c.Settings(p.settings)),
     ]
     found += [c.AlterRole(action=c.CHANGE, was=was, to=to, **base) for was, to in settings if was != to]
     return found

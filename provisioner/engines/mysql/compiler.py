@@ -149,7 +149,7 @@ def _alter(change: c.AlterRole, dialect: Dialect) -> list[Sql]:
             return [who + Sql(f" WITH MAX_USER_CONNECTIONS {int(value or 0)}")]
         case c.RequireTls(value):
             return [who + Sql(f" REQUIRE {'SSL' if value else 'NONE'}")]
-        case c.Login() | c.Attributes() | c.SessionRole():
+        case c.Login() | c.Attributes() | c.SessionRole() | c.Settings():
             raise ProvisionerError(f"cannot change {change.setting} of {change.name} on MySQL/MariaDB",
                                    "a login account and a role cannot turn into each other: drop and re-create it")
         case _:

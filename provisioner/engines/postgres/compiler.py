@@ -40,6 +40,8 @@ def compose(change: c.AnyChange, verifier: str | None) -> list[sql.Composable]:
     match change:
         case c.CreateRole():
             return _create_role(change, verifier)
+        case c.AlterRole(was=c.Settings(value=old), to=c.Settings(value=new)):
+            return settings(change.name, old, new)
         case c.AlterRole():
             return [alter_role(change.name, change.was, change.to)]
         case c.DropRole():
@@ -105,8 +107,36 @@ def alter_role(name: str, was: c.RoleSetting, to: c.RoleSetting) -> sql.Composab
             return sql.SQL("ALTER ROLE {} {}").format(role, sql.SQL(" ".join(words)))
         case c.RequireTls():
             raise ValueError("PostgreSQL roles have no setting require_tls (use pg_hba.conf hostssl)")
+        case c.Settings():
+            raise ValueError("settings compile to several statements: use settings()")
         case _:
             assert_never(to)
+
+
+def settings(role: str, was: tuple[tuple[str, str, str], ...], to: tuple[tuple[str, str, str], ...]
+             ) -> list[sql.Composable]:
+    """ALTER ROLE ... [IN DATABASE ...] SET for settings added or changed, RESET for those no longer listed."""
+    old = {(db, name): value for db, name, value in was}
+    new = {(db, name): value for db, name, value in to}
+    found: list[sql.Composable] = []
+    for (db, name) in sorted(set(old) | set(new)):
+        scope = sql.SQL("ALTER ROLE {}").format(sql.Identifier(role))
+        if db:
+            scope = sql.SQL("{} IN DATABASE {}").format(scope, sql.Identifier(db))
+        if (db, name) not in new:
+            found.append(sql.SQL("{} RESET {}").format(scope, sql.Identifier(name)))
+        elif old.get((db, name)) != new[(db, name)]:
+            value = _setting_value(new[(db, name)])
+            found.append(sql.SQL("{} SET {} = {}").format(scope, sql.Identifier(name), value))
+    return found
+
+
+def _setting_value(value: str) -> sql.Composable:
+    # A list (search_path = app, public) is sent as one literal per element: a single literal would be one
+    # element; a double-quoted element is the server's own quoting, which it applies again to the bare name.
+    parts = [part.strip() for part in value.split(",")] if "," in value else [value]
+    bare = [p[1:-1].replace('""', '"') if len(p) > 1 and p[0] == p[-1] == '"' else p for p in parts]
+    return sql.SQL(", ").join(sql.Literal(p) for p in bare)
 
 
 def _attribute(name: str) -> str:

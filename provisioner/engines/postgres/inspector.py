@@ -42,6 +42,10 @@ def group(kind: str, schema: str, objects: frozenset[ObjectRef], grantees: list[
 def read_roles(session: Session) -> dict[str, RoleState]:
     roles: dict[str, RoleState] = {}
     owned = {row[0]: (row[1], row[2] or "") for row in session.query(q.Q_OWNED)}
+    settings: dict[str, list[tuple[str, str, str]]] = {}
+    for role, database, config in session.query(q.Q_SETTINGS):
+        parameter, _, value = config.partition("=")
+        settings.setdefault(role, []).append((database, parameter, value))
     for (name, login, limit, comment, superuser, inherit, createrole, createdb, replication, bypassrls,
          member_of, session_role, admin_holds, admin_can_become) in session.query(q.Q_ROLES):
         flags = {"SUPERUSER": superuser, "NOINHERIT": not inherit, "CREATEROLE": createrole,
@@ -52,6 +56,7 @@ def read_roles(session: Session) -> dict[str, RoleState]:
             attributes=frozenset(k for k, v in flags.items() if v), member_of=frozenset(member_of),
             owned_objects=count, owned_example=example, session_role=session_role,
             admin_holds=admin_holds, admin_can_become=admin_can_become,
+            settings=tuple(sorted(settings.get(name, ()))),
         )
     return roles
 

@@ -31,6 +31,13 @@ SELECT r.rolname, r.rolcanlogin, r.rolconnlimit, shobj_description(r.oid, 'pg_au
        pg_has_role(current_user, r.oid, 'USAGE'), pg_has_role(current_user, r.oid, 'MEMBER')
 FROM pg_roles r WHERE r.rolname !~ '^pg_'"""
 
+# Role settings for every database ('') and per database, the session `role` left to Q_ROLES.
+Q_SETTINGS = """
+SELECT r.rolname, coalesce(d.datname, ''), c
+FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole LEFT JOIN pg_database d ON d.oid = s.setdatabase,
+     unnest(s.setconfig) c
+WHERE r.rolname !~ '^pg_' AND NOT (s.setdatabase = 0 AND c LIKE 'role=%')"""
+
 Q_OWNED = """
 SELECT pg_get_userbyid(d.refobjid), count(*),
        min(CASE WHEN d.dbid = db.oid OR d.dbid = 0
