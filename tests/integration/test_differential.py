@@ -205,7 +205,11 @@ def _pg_structure(env, exp: Expected, c: Case, admin: str, repro: Reproduction) 
                                        f"missing {sorted(want_defaults - defaults)}\n{repro}")
     for role in exp.gone:
         assert not env.role_exists(role), f"{role} should be gone\n{repro}"
-    return len(found) + len(defaults)
+    settings = {(str(r), str(cfg)) for r, cfg in env.sql(
+        "SELECT r.rolname, c FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole, unnest(s.setconfig) c "
+        "WHERE r.rolname = ANY(%s) AND c NOT LIKE 'role=%%'", (roles,))}
+    assert settings == exp.settings, f"role settings differ: {sorted(settings)} != {sorted(exp.settings)}\n{repro}"
+    return len(found) + len(defaults) + len(settings)
 
 
 def _pg_late_objects(env, c: Case, admin: str, rnd: int, owners: dict[str, str]) -> dict[str, list[str]]:

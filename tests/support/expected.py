@@ -21,6 +21,7 @@ class Expected:
     members: set[tuple[str, str]] = field(default_factory=set)  # (role, member)
     defaults: set[tuple[str, str, str, str, str]] = field(default_factory=set)  # creator, schema, kind, grantee, priv
     logins: list[str] = field(default_factory=list)  # accounts whose secret must log in
+    settings: set[tuple[str, str]] = field(default_factory=set)  # (role, "parameter=value")
     gone: list[str] = field(default_factory=list)  # roles that must not exist
 
     def closure(self, role: str) -> set[str]:
@@ -103,6 +104,7 @@ def expected(c: Case, major: int, late: dict[str, list[str]] | None = None) -> E
         for grant in p.grants:
             cells |= _cells(u, grant, major, late)
         out.roles[holder] = cells | _implied(u, p.grants)
+        out.settings |= {(role, f"{k}={v}") for role in (users or [holder]) for k, v in p.settings.items()}
         for user in users:
             out.roles.setdefault(user, set())
             if user != holder:

@@ -63,6 +63,7 @@ class Principal:
     strategy: str = "single"
     state: str = "present"
     existed: bool = False  # created before the first apply (adopted when named)
+    settings: dict[str, str] = field(default_factory=dict)  # PostgreSQL role settings
 
     def entry(self, target: str) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "target": target}
@@ -73,6 +74,8 @@ class Principal:
             out["rotation"] = {"strategy": self.strategy}
         if self.member_of:
             out["member_of"] = list(self.member_of)
+        if self.settings:
+            out["settings"] = dict(self.settings)
         out["grants"] = self.grants
         return out
 
@@ -191,6 +194,7 @@ def case(seed: int, engine: str, prefix: str, database: str, major: int = 15) ->
     accounts = [Principal(f"{prefix}acc{i}", True, []) for i in range(rng.randint(1, 3))]
     for p in roles + accounts:
         p.grants = grants(rng, u)
+        p.settings = settings(rng, engine)
     for a in accounts:
         a.strategy = "alternating" if rng.random() < 0.3 else "single"
         a.member_of = _memberships(rng, roles, engine)
@@ -199,6 +203,15 @@ def case(seed: int, engine: str, prefix: str, database: str, major: int = 15) ->
         roles[1].member_of = [roles[0].name]
     gone = Principal(f"{prefix}gone", True, [], state="absent", existed=rng.random() < 0.5)
     return Case(seed, u, roles + accounts + [gone])
+
+
+SETTINGS = {"statement_timeout": ("10s", "30s"), "lock_timeout": ("1s", "2s"), "work_mem": ("8MB", "16MB")}
+
+
+def settings(rng: random.Random, engine: str) -> dict[str, str]:
+    if engine != "postgres" or rng.random() < 0.6:
+        return {}
+    return {k: rng.choice(v) for k, v in rng.sample(sorted(SETTINGS.items()), rng.randint(1, 2))}
 
 
 def _memberships(rng: random.Random, roles: list[Principal], engine: str) -> list[str]:
@@ -278,11 +291,12 @@ _MARIA_GRANTS = [_maria_tables, _maria_tables, _maria_columns, _maria_routines]
 
 def mutate(rng: random.Random, c: Case) -> Case:
     """The next manifest: grants rewritten, a principal gone or added, a strategy switched, a role joined."""
-    principals = [Principal(p.name, p.login, list(p.grants), list(p.member_of), p.strategy, p.state, p.existed)
-                  for p in c.principals]
+    principals = [Principal(p.name, p.login, list(p.grants), list(p.member_of), p.strategy, p.state, p.existed,
+                            dict(p.settings)) for p in c.principals]
     present = [p for p in principals if p.state == "present"]
     for p in rng.sample(present, rng.randint(1, len(present))):
         p.grants = grants(rng, c.universe)
+        p.settings = settings(rng, c.universe.engine)
     accounts = [p for p in present if p.login]
     if accounts and rng.random() < 0.4:
         switched = rng.choice(accounts)
@@ -357,13 +371,17 @@ def _pg_drift_membership(rng: random.Random, u: Universe, s: Schema, r: str) -> 
     return f'GRANT "{rng.choice(u.bystanders)}" TO "{r}"'
 
 
+def _pg_drift_setting(rng: random.Random, u: Universe, s: Schema, r: str) -> str:
+    return f'ALTER ROLE "{r}" SET {rng.choice(["statement_timeout", "lock_timeout"])} = \'3s\''
+
+
 def _pg_drift_all(rng: random.Random, u: Universe, s: Schema, r: str) -> str:
     return f'GRANT ALL ON ALL TABLES IN SCHEMA "{s.name}" TO "{r}"'
 
 
 _PG_DRIFT = [_pg_drift_table, _pg_drift_table, _pg_drift_column, _pg_drift_schema, _pg_drift_database,
              _pg_drift_sequence_or_function, _pg_drift_grantor, _pg_drift_grantor, _pg_drift_default,
-             _pg_drift_membership, _pg_drift_all]
+             _pg_drift_membership, _pg_drift_all, _pg_drift_setting]
 
 
 def _account(u: Universe, r: str, roles: set[str]) -> str:

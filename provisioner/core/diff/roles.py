@@ -26,7 +26,8 @@ def database_principals(p: Principal, engine: str) -> list[Principal]:
     if not (p.login and p.rotation.strategy == "alternating"):
         return [p]
     if engine == "postgres":
-        group = replace(p, name=group_name(p.name), login=False, connection_limit=None,
+        # Settings take effect at login: the users carry them, the group (never logged in as) none.
+        group = replace(p, name=group_name(p.name), login=False, connection_limit=None, settings=(),
                         description=f"privileges of {p.name} and {clone_name(p.name)} (alternating rotation)")
         users = [replace(p, name=n, grants=(), member_of=(group.name,), session_role=group.name)
                  for n in user_names(p)]
