@@ -267,19 +267,21 @@ def _pg_round(env, c: Case, rng: random.Random, repro: Reproduction, major: int,
     return cells, len(statements)
 
 
-def _pg_case(env, seed: int) -> None:
-    started = time.monotonic()
-    major = int(env.sql("SHOW server_version_num")[0][0]) // 10000
-    c = case(seed, "postgres", "x", env.database, major)
+def _seeded(env, seed: int, engine: str, major: int, existing: str) -> tuple[Case, Reproduction, random.Random]:
+    """The case of a seed with its universe set up and the principals that existed before created."""
+    c = case(seed, engine, "x", env.database, major)
     repro = Reproduction(seed)
     setup = setup_sql(c.universe, env.server.user)
     repro.add("universe", ";\n".join(setup))
-    for statement in setup:
+    for statement in setup + [existing.format(name=p.name, seed=seed) for p in c.principals if p.existed]:
         env.sql(statement)
-    for p in c.principals:
-        if p.existed:
-            env.sql(f'CREATE ROLE "{p.name}" LOGIN')
-    rng = random.Random(seed * 7919)
+    return c, repro, random.Random(seed * 7919)
+
+
+def _pg_case(env, seed: int) -> None:
+    started = time.monotonic()
+    major = int(env.sql("SHOW server_version_num")[0][0]) // 10000
+    c, repro, rng = _seeded(env, seed, "postgres", major, 'CREATE ROLE "{name}" LOGIN')
     cells, statements = _pg_round(env, c, rng, repro, major, 1)
     mutated = mutate(rng, c)
     more_cells, more = _pg_round(env, mutated, rng, repro, major, 2)
@@ -379,16 +381,7 @@ def _maria_round(env, c: Case, rng: random.Random, repro: Reproduction) -> tuple
 
 def _maria_case(env, seed: int) -> None:
     started = time.monotonic()
-    c = case(seed, "mariadb", "x", env.database)
-    repro = Reproduction(seed)
-    setup = setup_sql(c.universe, env.server.user)
-    repro.add("universe", ";\n".join(setup))
-    for statement in setup:
-        env.sql(statement)
-    for p in c.principals:
-        if p.existed:
-            env.sql(f"CREATE USER '{p.name}'@'%' IDENTIFIED BY 'existed-{seed}'")
-    rng = random.Random(seed * 7919)
+    c, repro, rng = _seeded(env, seed, "mariadb", 0, "CREATE USER '{name}'@'%' IDENTIFIED BY 'existed-{seed}'")
     cells, statements = _maria_round(env, c, rng, repro)
     more_cells, more = _maria_round(env, mutate(rng, c), rng, repro)
     _report("MariaDB", cells + more_cells, statements + more, started)
