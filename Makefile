@@ -31,7 +31,7 @@ test-integration: venv
 # The PostgreSQL engine's integration tests and the crash tests on every other supported major (15 runs above).
 PG_MATRIX ?= 14 16 17 18
 PG_MATRIX_TESTS := tests/integration/test_postgres.py tests/integration/test_least_privilege.py \
-	tests/integration/test_convergence.py tests/integration/test_differential.py \
+	tests/integration/test_convergence.py tests/integration/test_differential.py tests/integration/test_role_settings.py \
 	tests/integration/test_crash.py
 test-pg-matrix: venv
 	bash devtools/install-postgres-versions.sh

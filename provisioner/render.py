@@ -51,7 +51,7 @@ def describe_secret(change: c.AnyChange) -> str:
             return f"secret {change.secret}: schedule deletion (recovery window {change.recovery_days} days)"
         case (c.CreateRole() | c.AlterRole() | c.DropRole() | c.SetPassword() | c.GrantMembership()
               | c.RevokeMembership() | c.SetDefaultRoles() | c.GrantPrivileges() | c.RevokePrivileges()
-              | c.RestoreColumnPrivileges() | c.RevokeGrantOption() | c.DropOwned()
+              | c.RestoreColumnPrivileges() | c.RevokeGrantOption() | c.DropOwned() | c.AlterMembership()
               | c.GrantDefaultPrivileges() | c.RevokeDefaultPrivileges()):
             return change.type_name
         case _:

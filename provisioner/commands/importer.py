@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,7 +63,7 @@ def import_target(target: Target, db: DatabaseState, traits: Traits, adopt: bool
         if role.require_tls:
             entry["require_tls"] = True
         if role.member_of:
-            entry["member_of"] = sorted(role.member_of)
+            entry["member_of"] = [_membership(r, role.membership_options.get(r, {})) for r in sorted(role.member_of)]
         entry.update(_settings_entries(role.settings))
         grants = _grants(key, index, db, target, traits, database)
         if grants:
@@ -85,6 +86,12 @@ def import_target(target: Target, db: DatabaseState, traits: Traits, adopt: bool
             result.notes.append(f"{role.name} holds global privileges (*.*): the manifest cannot express them, and "
                                 f"apply revokes them")
     return result
+
+
+def _membership(role: str, options: Mapping[str, bool]) -> str | dict[str, Any]:
+    """A role name, or {role, admin/inherit/set} where the membership differs from the default."""
+    odd = {k: v for k, v in options.items() if v != (k != "admin")}
+    return {"role": role, **odd} if odd else role
 
 
 def _settings_entries(settings: tuple[tuple[str, str, str], ...]) -> dict[str, Any]:

@@ -169,7 +169,15 @@ class MembershipChange(Change):
 
 @dataclass(frozen=True, kw_only=True)
 class GrantMembership(MembershipChange):
-    pass
+    options: tuple[tuple[str, bool], ...] = ()  # PostgreSQL: admin/inherit/set as the file gives them
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlterMembership(MembershipChange):
+    """PostgreSQL: an existing membership's options change (`old` as the server holds them, `new` as declared)."""
+
+    old: tuple[tuple[str, bool], ...]
+    new: tuple[tuple[str, bool], ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -378,7 +386,8 @@ class DeleteSecret(SecretChange):
 # ---------------------------------------------------------------- the closed sets and the order
 
 DatabaseChange: TypeAlias = (
-    CreateRole | AlterRole | DropRole | SetPassword | GrantMembership | RevokeMembership | SetDefaultRoles
+    CreateRole | AlterRole | DropRole | SetPassword | GrantMembership | AlterMembership | RevokeMembership
+    | SetDefaultRoles
     | GrantPrivileges | RevokePrivileges | RestoreColumnPrivileges | RevokeGrantOption | GrantDefaultPrivileges
     | RevokeDefaultPrivileges | DropOwned | ResetPassword | FinishPendingPassword
 )
@@ -394,7 +403,7 @@ ORDER: tuple[tuple[type[Change], ...], ...] = (
     (CreateRole,),
     (AlterRole,),
     (SetPassword, FinishPendingPassword),
-    (GrantMembership,),
+    (GrantMembership, AlterMembership),
     (SetDefaultRoles,),
     (GrantPrivileges,),
     (GrantDefaultPrivileges,),

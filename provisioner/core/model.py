@@ -125,6 +125,20 @@ class Grant:
 
 
 @dataclass(frozen=True)
+class MembershipOptions:
+    """How a member holds a role (PostgreSQL; `inherit` and `set` need 16+). None: not managed; admin defaults to
+    False (the file never hands on a role without saying so)."""
+
+    admin: bool = False
+    inherit: bool | None = None
+    set: bool | None = None
+
+    def managed(self) -> tuple[tuple[str, bool], ...]:
+        found = [("admin", self.admin), ("inherit", self.inherit), ("set", self.set)]
+        return tuple((k, v) for k, v in found if v is not None)
+
+
+@dataclass(frozen=True)
 class Principal:
     """A database role/user the manifest declares: a login account or a non-login group role."""
 
@@ -133,6 +147,8 @@ class Principal:
     login: bool
     grants: tuple[Grant, ...] = ()
     member_of: tuple[str, ...] = ()
+    # Options of memberships written as {role: ..., admin/inherit/set}; the others hold MembershipOptions().
+    membership_options: tuple[tuple[str, MembershipOptions], ...] = ()
     connection_limit: int | None = None
     description: str | None = None
     host: str = "%"  # MySQL/MariaDB host part
@@ -211,6 +227,8 @@ class RoleState:
     session_role: str | None = None
     default_roles: frozenset[str] = frozenset()
     settings: tuple[tuple[str, str, str], ...] = ()  # (database, parameter, value), sorted; not `role`
+    # PostgreSQL: role -> {"admin": .., "inherit": .., "set": ..} as the server holds them (inherit/set: 16+)
+    membership_options: Mapping[str, Mapping[str, bool]] = field(default_factory=dict)
     # PostgreSQL: whether the admin holds this role's privileges (DROP OWNED BY it, ALTER DEFAULT PRIVILEGES FOR
     # it) and may SET ROLE to it (revoke a grant it made): superusers and members, as the server answers.
     admin_holds: bool = True

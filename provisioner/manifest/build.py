@@ -12,6 +12,7 @@ from provisioner.core.model import (
     Grant,
     Location,
     Manifest,
+    MembershipOptions,
     ObjectRef,
     PasswordPolicy,
     Principal,
@@ -97,6 +98,11 @@ def _rotation_settings(values: dict[str, Any]) -> RotationSettings:
     )
 
 
+def membership_role(entry: str | dict[str, Any]) -> str:
+    """The role of a `member_of` entry: a name, or {role: NAME, admin/inherit/set}."""
+    return entry["role"] if isinstance(entry, dict) else entry
+
+
 def setting_value(value: Any) -> str:
     """A setting as PostgreSQL stores it: booleans as on/off, numbers as written, lists as `a, b`."""
     if isinstance(value, bool):
@@ -130,7 +136,10 @@ def build_principal(item: Item, target: Target, defaults: dict[str, Any], profil
         target=data["target"],
         login=item.login,
         grants=tuple(grants),
-        member_of=tuple(data.get("member_of") or ()),
+        member_of=tuple(membership_role(m) for m in data.get("member_of") or ()),
+        membership_options=tuple((m["role"], MembershipOptions(bool(m.get("admin", False)), m.get("inherit"),
+                                                               m.get("set")))
+                                 for m in data.get("member_of") or () if isinstance(m, dict)),
         connection_limit=data.get("connection_limit"),
         attributes=frozenset(data.get("attributes") or ()),
         settings=role_settings(data),

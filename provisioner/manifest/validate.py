@@ -20,7 +20,7 @@ from provisioner.core import conventions, names, privileges, schedule
 from provisioner.core.engine_facts import facts, is_reserved
 from provisioner.core.model import Principal, RotationSettings
 from provisioner.errors import Problem
-from provisioner.manifest.build import parse_grant
+from provisioner.manifest.build import membership_role, parse_grant
 from provisioner.manifest.documents import Document, Item, items, merged_defaults, merged_profiles, merged_targets
 
 SCHEMA_FILE = "accounts.schema.json"
@@ -306,7 +306,12 @@ def _item_problems(item: Item, ctx: _Known, seen: dict[tuple[str, str, str], Ite
                                 "`attributes` are PostgreSQL role attributes; MySQL/MariaDB have none",
                                 "remove `attributes` (grant global privileges outside the manifest)"))
     problems += _settings_problems(item, engine)
-    for i, role in enumerate(data.get("member_of") or []):
+    for i, entry in enumerate(data.get("member_of") or []):
+        role = membership_role(entry)
+        if isinstance(entry, dict) and engine != "postgres" and set(entry) - {"role"}:
+            problems.append(Problem(doc.where((*item.path, "member_of", i)),
+                                    f"{item_label(item)}: membership options (admin, inherit, set) are PostgreSQL's "
+                                    f"here", "write the role's name alone"))
         known = roles_by_target.get(target_name, set())
         predefined = engine == "postgres" and role.startswith("pg_")
         if role not in known and not predefined:

@@ -194,6 +194,13 @@ def _pg_structure(env, exp: Expected, c: Case, admin: str, repro: Reproduction) 
         "WHERE m.member::regrole::text = ANY(%s)", (roles,))}
     want = {(g, m) for g, m in exp.members}
     assert {(g.strip('"'), m.strip('"')) for g, m in found} == want, f"memberships differ\n{repro}"
+    held = {(str(g).strip('"'), str(m).strip('"')): {"admin": a, "inherit": i, "set": s} for g, m, a, i, s in env.sql(
+        "SELECT m.roleid::regrole::text, m.member::regrole::text, m.admin_option, "
+        "(to_jsonb(m) ->> 'inherit_option')::bool, (to_jsonb(m) ->> 'set_option')::bool "
+        "FROM pg_auth_members m WHERE m.member::regrole::text = ANY(%s)", (roles,))}
+    for edge, options in exp.options.items():
+        differing = {k: v for k, v in options.items() if held.get(edge, {}).get(k) != v}
+        assert not differing, f"membership {edge} options differ: {differing} (server {held.get(edge)})\n{repro}"
     kinds = {"r": "table", "S": "sequence", "f": "function"}
     defaults = {(str(o).strip('"'), str(n).strip('"'), kinds.get(str(t), str(t)), str(g).strip('"'), str(p))
                 for o, n, t, g, p in env.sql(

@@ -64,3 +64,53 @@ def test_settings_are_refused_on_mariadb_and_the_session_role_is_reserved(menv, 
     env.manifest(MANIFEST.format(target=env.target, db=env.database, settings="{role: other}", per_database="{}"))
     result = env.cli("validate", "-f", "accounts.yaml", expect=1)
     assert "the `role` setting is the tool's own" in result.text
+
+
+MEMBERSHIPS = """
+roles:
+  - name: films_read
+    target: {target}
+  - name: films_owner
+    target: {target}
+accounts:
+  - name: svc_member
+    target: {target}
+    member_of:
+      - films_read
+      - {{role: films_owner, admin: {admin}{newer}}}
+"""
+
+
+def _options(env) -> dict[str, tuple]:
+    rows = env.sql("SELECT m.roleid::regrole::text, m.admin_option, to_jsonb(m) ->> 'inherit_option', "
+                   "to_jsonb(m) ->> 'set_option' FROM pg_auth_members m WHERE m.member = 'svc_member'::regrole")
+    return {str(r): (a, i, s) for r, a, i, s in rows}
+
+
+def test_membership_options_on_postgres_16_and_later_and_a_clear_error_before(env):
+    major = int(env.sql("SHOW server_version_num")[0][0]) // 10000
+    env.manifest(MEMBERSHIPS.format(target=env.target, admin="true", newer=""))
+    env.apply()  # admin exists on every version
+    assert _options(env)["films_owner"][0] is True and _options(env)["films_read"][0] is False
+    env.sql("GRANT films_read TO svc_member WITH ADMIN OPTION")  # out of band: taken back
+    env.apply()
+    assert _options(env)["films_read"][0] is False
+    env.assert_converged()
+    env.manifest(MEMBERSHIPS.format(target=env.target, admin="false", newer=", inherit: false, set: true"))
+    if major < 16:
+        result = env.cli("plan", "-f", "accounts.yaml", expect=1)
+        assert "membership option(s) inherit, set of films_owner need PostgreSQL 16" in result.text
+        assert f"runs {major}." in result.text
+        return
+    plan = env.cli("plan", "-f", "accounts.yaml").out
+    assert 'REVOKE ADMIN OPTION FOR "films_owner" FROM "svc_member"' in plan
+    assert 'GRANT "films_owner" TO "svc_member" WITH INHERIT FALSE' in plan  # SET is TRUE already
+    env.apply()
+    assert _options(env)["films_owner"] == (False, "false", "true")
+    env.assert_converged()
+    # the server agrees: no inherited privileges, SET ROLE still allowed
+    assert env.sql("SELECT pg_has_role('svc_member', 'films_owner', 'USAGE'), "
+                   "pg_has_role('svc_member', 'films_owner', 'SET')") == [(False, True)]
+    # import writes the options back: the round trip is empty
+    imported = env.cli("import", "--target", env.target, "-f", "accounts.yaml").out
+    assert "inherit: false" in imported

@@ -22,6 +22,7 @@ class Expected:
     defaults: set[tuple[str, str, str, str, str]] = field(default_factory=set)  # creator, schema, kind, grantee, priv
     logins: list[str] = field(default_factory=list)  # accounts whose secret must log in
     settings: set[tuple[str, str]] = field(default_factory=set)  # (role, "parameter=value")
+    options: dict[tuple[str, str], dict[str, bool]] = field(default_factory=dict)  # (role, member) -> options
     gone: list[str] = field(default_factory=list)  # roles that must not exist
 
     def closure(self, role: str) -> set[str]:
@@ -110,6 +111,7 @@ def expected(c: Case, major: int, late: dict[str, list[str]] | None = None) -> E
             if user != holder:
                 out.members.add((holder, user))
         out.members |= {(role, holder) for role in p.member_of}
+        out.options |= {(role, holder): {"admin": False, **p.options.get(role, {})} for role in p.member_of}
         if p.login:
             out.logins.append(p.name)
     if u.engine == "postgres":

@@ -49,6 +49,7 @@ class Universe:
     bystanders: list[str]
     grantor: str  # PostgreSQL: a bystander holding SELECT WITH GRANT OPTION on every table
     database_owner: str = ""  # PostgreSQL: '' = the admin
+    major: int = 15  # PostgreSQL: the server's major version
 
     def schema(self, name: str) -> Schema:
         return next(s for s in self.schemas if s.name == name)
@@ -64,6 +65,7 @@ class Principal:
     state: str = "present"
     existed: bool = False  # created before the first apply (adopted when named)
     settings: dict[str, str] = field(default_factory=dict)  # PostgreSQL role settings
+    options: dict[str, dict[str, bool]] = field(default_factory=dict)  # membership options by role (PostgreSQL)
 
     def entry(self, target: str) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "target": target}
@@ -73,7 +75,7 @@ class Principal:
         if self.strategy != "single":
             out["rotation"] = {"strategy": self.strategy}
         if self.member_of:
-            out["member_of"] = list(self.member_of)
+            out["member_of"] = [{"role": r, **self.options[r]} if self.options.get(r) else r for r in self.member_of]
         if self.settings:
             out["settings"] = dict(self.settings)
         out["grants"] = self.grants
@@ -103,7 +105,7 @@ def universe(rng: random.Random, engine: str, prefix: str, database: str, major:
         names = [database] + ([f"{database}_b"] if rng.random() < 0.5 else [])
     schemas = [_schema(rng, name, engine, prefix, bystanders, major) for name in names]
     owner = f"{prefix}dbowner" if engine == "postgres" and rng.random() < 0.4 else ""
-    return Universe(engine, prefix, database, schemas, bystanders, f"{prefix}legacy", owner)
+    return Universe(engine, prefix, database, schemas, bystanders, f"{prefix}legacy", owner, major)
 
 
 def _schema(rng: random.Random, name: str, engine: str, prefix: str, bystanders: list[str], major: int) -> Schema:
@@ -198,6 +200,7 @@ def case(seed: int, engine: str, prefix: str, database: str, major: int = 15) ->
     for a in accounts:
         a.strategy = "alternating" if rng.random() < 0.3 else "single"
         a.member_of = _memberships(rng, roles, engine)
+        a.options = membership_options(rng, a.member_of, engine, major)
         a.existed = rng.random() < 0.25
     if len(roles) > 1 and rng.random() < 0.5 and engine == "postgres":
         roles[1].member_of = [roles[0].name]
@@ -212,6 +215,18 @@ def settings(rng: random.Random, engine: str) -> dict[str, str]:
     if engine != "postgres" or rng.random() < 0.6:
         return {}
     return {k: rng.choice(v) for k, v in rng.sample(sorted(SETTINGS.items()), rng.randint(1, 2))}
+
+
+def membership_options(rng: random.Random, roles: list[str], engine: str, major: int) -> dict[str, dict[str, bool]]:
+    if engine != "postgres":
+        return {}
+    found: dict[str, dict[str, bool]] = {}
+    for role in roles:
+        if rng.random() < 0.4:
+            found[role] = {"admin": rng.random() < 0.5}
+            if major >= 16 and rng.random() < 0.5:
+                found[role] |= {"inherit": rng.random() < 0.5, "set": rng.random() < 0.5}
+    return found
 
 
 def _memberships(rng: random.Random, roles: list[Principal], engine: str) -> list[str]:
@@ -292,12 +307,15 @@ _MARIA_GRANTS = [_maria_tables, _maria_tables, _maria_columns, _maria_routines]
 def mutate(rng: random.Random, c: Case) -> Case:
     """The next manifest: grants rewritten, a principal gone or added, a strategy switched, a role joined."""
     principals = [Principal(p.name, p.login, list(p.grants), list(p.member_of), p.strategy, p.state, p.existed,
-                            dict(p.settings)) for p in c.principals]
+                            dict(p.settings), dict(p.options)) for p in c.principals]
     present = [p for p in principals if p.state == "present"]
     for p in rng.sample(present, rng.randint(1, len(present))):
         p.grants = grants(rng, c.universe)
         p.settings = settings(rng, c.universe.engine)
     accounts = [p for p in present if p.login]
+    for p in accounts:
+        if p.member_of and rng.random() < 0.6:
+            p.options = membership_options(rng, p.member_of, c.universe.engine, c.universe.major)
     if accounts and rng.random() < 0.4:
         switched = rng.choice(accounts)
         switched.strategy = "single" if switched.strategy == "alternating" else "alternating"
@@ -375,13 +393,22 @@ def _pg_drift_setting(rng: random.Random, u: Universe, s: Schema, r: str) -> str
     return f'ALTER ROLE "{r}" SET {rng.choice(["statement_timeout", "lock_timeout"])} = \'3s\''
 
 
+def _pg_drift_admin(rng: random.Random, u: Universe, s: Schema, r: str) -> str:
+    """ADMIN OPTION on a membership of a manifest role (once that role exists), or a bystander's."""
+    role = f"{u.prefix}role0"
+    if r == role or rng.random() < 0.3:
+        return f'GRANT "{rng.choice(u.bystanders)}" TO "{r}" WITH ADMIN OPTION'
+    return (f"DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN "
+            f'GRANT "{role}" TO "{r}" WITH ADMIN OPTION; END IF; END $$')
+
+
 def _pg_drift_all(rng: random.Random, u: Universe, s: Schema, r: str) -> str:
     return f'GRANT ALL ON ALL TABLES IN SCHEMA "{s.name}" TO "{r}"'
 
 
 _PG_DRIFT = [_pg_drift_table, _pg_drift_table, _pg_drift_column, _pg_drift_schema, _pg_drift_database,
              _pg_drift_sequence_or_function, _pg_drift_grantor, _pg_drift_grantor, _pg_drift_default,
-             _pg_drift_membership, _pg_drift_all, _pg_drift_setting]
+             _pg_drift_membership, _pg_drift_all, _pg_drift_setting, _pg_drift_admin]
 
 
 def _account(u: Universe, r: str, roles: set[str]) -> str:

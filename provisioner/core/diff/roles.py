@@ -3,6 +3,7 @@ for one database role of the manifest at a time."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -11,7 +12,7 @@ from provisioner.core.conventions import clone_name, group_name, parse_marker, r
 from provisioner.core.diff.access import DesiredAccess
 from provisioner.core.diff.context import DiffContext, Grantee
 from provisioner.core.diff.grants import default_privilege_changes, privilege_changes
-from provisioner.core.model import Principal, RoleState
+from provisioner.core.model import MembershipOptions, Principal, RoleState
 
 
 def database_principals(p: Principal, engine: str) -> list[Principal]:
@@ -99,9 +100,35 @@ def membership_changes(ctx: DiffContext, p: Principal, who: Grantee, existing: R
     have = existing.member_of if existing else frozenset()
     want = frozenset(p.member_of)
     base: dict[str, Any] = {"target": ctx.target.name, "principal": who.principal, "member": p.name, "host": p.host}
-    found: list[c.AnyChange] = [c.GrantMembership(action=c.ADD, role=r, **base) for r in sorted(want - have)]
+    declared = dict(p.membership_options)
+    found: list[c.AnyChange] = []
+    for r in sorted(want - have):
+        options = _options(ctx, p, r, declared)
+        # A new membership has no admin option: only the options to set travel with the GRANT.
+        found.append(c.GrantMembership(action=c.ADD, role=r, options=tuple(o for o in options
+                                                                           if o != ("admin", False)), **base))
+    for r in sorted(want & have):
+        held = (existing.membership_options if existing else {}).get(r, {})
+        options = _options(ctx, p, r, declared)
+        old = tuple((k, held.get(k, False)) for k, _ in options)
+        if ctx.target.engine == "postgres" and old != options:
+            found.append(c.AlterMembership(action=c.CHANGE, role=r, old=old, new=options, **base))
     found += [c.RevokeMembership(action=c.DESTROY, role=r, **base) for r in sorted(have - want)]
     return found
+
+
+def _options(ctx: DiffContext, p: Principal, role: str, declared: dict[str, MembershipOptions]
+             ) -> tuple[tuple[str, bool], ...]:
+    """The managed options of one membership; inherit/set on a server older than 16 are a plan error."""
+    options = declared.get(role, MembershipOptions()).managed()
+    newer = [k for k, _ in options if k in ("inherit", "set")]
+    found = re.match(r"\d+", ctx.db.server_version)
+    major = int(found.group(0)) if found else 0
+    if newer and major < 16:
+        ctx.result.errors.append(f"{p.name}: membership option(s) {', '.join(newer)} of {role} need PostgreSQL 16 "
+                                 f"or later; target {ctx.target.name} runs {ctx.db.server_version}")
+        options = tuple(o for o in options if o[0] not in newer)
+    return options
 
 
 def drop_role(ctx: DiffContext, identity: str, role: RoleState, principal: str | None = None) -> bool:

@@ -87,7 +87,8 @@ def compose(change: c.AnyChange, dialect: Dialect, password: str | None, throwaw
             return _privileges(change, dialect)
         case c.SetDefaultRoles():
             return [_default_roles(change, dialect)]
-        case c.GrantDefaultPrivileges() | c.RevokeDefaultPrivileges() | c.RevokeGrantOption() | c.DropOwned():
+        case (c.GrantDefaultPrivileges() | c.RevokeDefaultPrivileges() | c.RevokeGrantOption() | c.DropOwned()
+              | c.AlterMembership()):
             # MySQL/MariaDB keep GRANT OPTION as a privilege of its own, revoked like any other; DROP USER takes
             # every privilege and role grant with it.
             raise TypeError(f"{change.type_name} does not apply to MySQL/MariaDB")

@@ -51,7 +51,11 @@ def compose(change: c.AnyChange, verifier: str | None) -> list[sql.Composable]:
         case c.SetPassword() | c.ResetPassword() | c.FinishPendingPassword():
             return [password(change.name, verifier)]
         case c.GrantMembership():
-            return [sql.SQL("GRANT {} TO {}").format(ident(change.role), ident(change.member))]
+            grant = sql.SQL("GRANT {} TO {}").format(ident(change.role), ident(change.member))
+            return [grant] if not change.options else membership_options(change.role, change.member, change.options)
+        case c.AlterMembership():
+            changed = tuple(o for o in change.new if o not in change.old)
+            return membership_options(change.role, change.member, changed)
         case c.RevokeMembership():
             return [sql.SQL("REVOKE {} FROM {}").format(ident(change.role), ident(change.member))]
         case c.RevokePrivileges() if change.grantor:
@@ -137,6 +141,24 @@ def _setting_value(value: str) -> sql.Composable:
     parts = [part.strip() for part in value.split(",")] if "," in value else [value]
     bare = [p[1:-1].replace('""', '"') if len(p) > 1 and p[0] == p[-1] == '"' else p for p in parts]
     return sql.SQL(", ").join(sql.Literal(p) for p in bare)
+
+
+def membership_options(role: str, member: str, options: tuple[tuple[str, bool], ...]) -> list[sql.Composable]:
+    """GRANT with the options (re-granting changes an existing membership's options). ADMIN in the syntax every
+    version has; INHERIT and SET in PostgreSQL 16's (the diff refuses them on older servers)."""
+    names = sql.SQL("{} TO {}").format(sql.Identifier(role), sql.Identifier(member))
+    found: list[sql.Composable] = []
+    for key, value in options:
+        if key == "admin":
+            found.append(sql.SQL("GRANT {} WITH ADMIN OPTION").format(names) if value else
+                         sql.SQL("REVOKE ADMIN OPTION FOR {} FROM {}").format(sql.Identifier(role),
+                                                                            sql.Identifier(member)))
+    newer = [sql.SQL(f"{key.upper()} {'TRUE' if value else 'FALSE'}") for key, value in options if key != "admin"]
+    if newer:
+        found.append(sql.SQL("GRANT {} WITH {}").format(names, sql.SQL(", ").join(newer)))
+    if not found:  # a new membership with only admin false
+        found.append(sql.SQL("GRANT {}").format(names))
+    return found
 
 
 def _attribute(name: str) -> str:

@@ -42,6 +42,10 @@ def group(kind: str, schema: str, objects: frozenset[ObjectRef], grantees: list[
 def read_roles(session: Session) -> dict[str, RoleState]:
     roles: dict[str, RoleState] = {}
     owned = {row[0]: (row[1], row[2] or "") for row in session.query(q.Q_OWNED)}
+    options: dict[str, dict[str, dict[str, bool]]] = {}
+    for member, group_role, admin, inherit, can_set in session.query(q.Q_MEMBERSHIPS):
+        held = {"admin": admin, "inherit": inherit, "set": can_set}
+        options.setdefault(member, {})[group_role] = {k: v for k, v in held.items() if v is not None}
     settings: dict[str, list[tuple[str, str, str]]] = {}
     for role, database, config in session.query(q.Q_SETTINGS):
         parameter, _, value = config.partition("=")
@@ -56,7 +60,7 @@ def read_roles(session: Session) -> dict[str, RoleState]:
             attributes=frozenset(k for k, v in flags.items() if v), member_of=frozenset(member_of),
             owned_objects=count, owned_example=example, session_role=session_role,
             admin_holds=admin_holds, admin_can_become=admin_can_become,
-            settings=tuple(sorted(settings.get(name, ()))),
+            settings=tuple(sorted(settings.get(name, ()))), membership_options=options.get(name, {}),
         )
     return roles
 

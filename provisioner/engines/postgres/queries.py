@@ -31,6 +31,13 @@ SELECT r.rolname, r.rolcanlogin, r.rolconnlimit, shobj_description(r.oid, 'pg_au
        pg_has_role(current_user, r.oid, 'USAGE'), pg_has_role(current_user, r.oid, 'MEMBER')
 FROM pg_roles r WHERE r.rolname !~ '^pg_'"""
 
+# Membership options (inherit/set exist from PostgreSQL 16: read through to_jsonb, NULL before), one row per
+# (member, role) whatever the number of grantors.
+Q_MEMBERSHIPS = """
+SELECT pg_get_userbyid(m.member), pg_get_userbyid(m.roleid), bool_or(m.admin_option),
+       bool_or((to_jsonb(m) ->> 'inherit_option')::bool), bool_or((to_jsonb(m) ->> 'set_option')::bool)
+FROM pg_auth_members m GROUP BY 1, 2"""
+
 # Role settings for every database ('') and per database, the session `role` left to Q_ROLES.
 Q_SETTINGS = """
 SELECT r.rolname, coalesce(d.datname, ''), c
