@@ -52,6 +52,7 @@ def describe_secret(change: c.AnyChange) -> str:
         case (c.CreateRole() | c.AlterRole() | c.DropRole() | c.SetPassword() | c.GrantMembership()
               | c.RevokeMembership() | c.SetDefaultRoles() | c.GrantPrivileges() | c.RevokePrivileges()
               | c.RestoreColumnPrivileges() | c.RevokeGrantOption() | c.DropOwned() | c.AlterMembership()
+              | c.TerminateSessions() | c.ReassignOwned()
               | c.GrantDefaultPrivileges() | c.RevokeDefaultPrivileges()):
             return change.type_name
         case _:

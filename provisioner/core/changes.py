@@ -251,6 +251,21 @@ class RevokeGrantOption(PrivilegeChange):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TerminateSessions(Change):
+    """PostgreSQL: end the open sessions of a role that is retired (after its LOGIN is revoked)."""
+
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReassignOwned(Change):
+    """PostgreSQL: the objects a retired role owns pass to `to` (REASSIGN OWNED), before DROP OWNED."""
+
+    name: str
+    to: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class DropOwned(Change):
     """PostgreSQL, before DROP ROLE: `DROP OWNED BY` takes every privilege and default-privilege entry the role
     still has in the database, whoever granted it (the role owns no object: that is checked first)."""
@@ -389,7 +404,7 @@ DatabaseChange: TypeAlias = (
     CreateRole | AlterRole | DropRole | SetPassword | GrantMembership | AlterMembership | RevokeMembership
     | SetDefaultRoles
     | GrantPrivileges | RevokePrivileges | RestoreColumnPrivileges | RevokeGrantOption | GrantDefaultPrivileges
-    | RevokeDefaultPrivileges | DropOwned | ResetPassword | FinishPendingPassword
+    | RevokeDefaultPrivileges | TerminateSessions | ReassignOwned | DropOwned | ResetPassword | FinishPendingPassword
 )
 SecretOnlyChange: TypeAlias = (
     CreateSecret | UpdateSecret | ConfirmPassword | ConfigureRotation | DisableRotation | DeleteSecret
@@ -402,6 +417,7 @@ ORDER: tuple[tuple[type[Change], ...], ...] = (
     (CreateSecret, ConfirmPassword, ResetPassword),
     (CreateRole,),
     (AlterRole,),
+    (TerminateSessions,),  # after LOGIN is revoked (AlterRole), so no new session replaces them
     (SetPassword, FinishPendingPassword),
     (GrantMembership, AlterMembership),
     (SetDefaultRoles,),
@@ -413,6 +429,7 @@ ORDER: tuple[tuple[type[Change], ...], ...] = (
     (RestoreColumnPrivileges,),
     (RevokeGrantOption,),
     (RevokeMembership,),
+    (ReassignOwned,),
     (DropOwned,),
     (DropRole,),
     (UpdateSecret,),

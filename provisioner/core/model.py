@@ -125,6 +125,15 @@ class Grant:
 
 
 @dataclass(frozen=True)
+class RetireSettings:
+    """How a role that owns objects leaves (PostgreSQL): its objects go to `reassign_owned_to`, optionally after
+    its open sessions end."""
+
+    reassign_owned_to: str | None = None
+    terminate_sessions: bool = False
+
+
+@dataclass(frozen=True)
 class MembershipOptions:
     """How a member holds a role (PostgreSQL; `inherit` and `set` need 16+). None: not managed; admin defaults to
     False (the file never hands on a role without saying so)."""
@@ -164,6 +173,7 @@ class Principal:
     # PostgreSQL configuration settings (database, parameter, value); database '' = every database. Authoritative.
     settings: tuple[tuple[str, str, str], ...] = ()
     state: str = "present"  # present | absent
+    retire: RetireSettings = field(default_factory=RetireSettings)
     secret: SecretSettings = field(default_factory=SecretSettings)
     rotation: RotationSettings = field(default_factory=RotationSettings)
     password: PasswordPolicy = field(default_factory=PasswordPolicy)

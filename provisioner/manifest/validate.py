@@ -306,6 +306,10 @@ def _item_problems(item: Item, ctx: _Known, seen: dict[tuple[str, str, str], Ite
                                 "`attributes` are PostgreSQL role attributes; MySQL/MariaDB have none",
                                 "remove `attributes` (grant global privileges outside the manifest)"))
     problems += _settings_problems(item, engine)
+    if engine != "postgres" and data.get("retire"):
+        problems.append(Problem(doc.where((*item.path, "retire"), key=True),
+                                "`retire` reassigns the objects a PostgreSQL role owns; MySQL/MariaDB accounts own "
+                                "none (DROP USER takes their grants)", "remove `retire`"))
     for i, entry in enumerate(data.get("member_of") or []):
         role = membership_role(entry)
         if isinstance(entry, dict) and engine != "postgres" and set(entry) - {"role"}:

@@ -125,7 +125,7 @@ class Simulator:
             case c.DeleteSecret():
                 self.secrets[ch.secret] = replace(self.secrets[ch.secret], deleted=True)
             case (c.SetPassword() | c.ResetPassword() | c.FinishPendingPassword() | c.ConfirmPassword()
-                  | c.RevokeGrantOption() | c.AlterMembership()):
+                  | c.RevokeGrantOption() | c.AlterMembership() | c.TerminateSessions() | c.ReassignOwned()):
                 pass  # passwords and grant options leave no trace in the simulated catalog
             case _:
                 assert_never(ch)

@@ -90,3 +90,40 @@ def test_rotation_killed_after_every_step(request, engine, strategy):
         env.cli("rotate", "spinner")
         assert env.logs_in("spinner")
     env.assert_converged()
+
+
+RETIRING = """
+roles:
+  - {{name: heir, target: {t}}}
+accounts:
+  - {{name: retiree, target: {t}, {state} grants: [{{privileges: [CREATE], schemas: [public]}}]}}
+"""
+RETIRE = "state: absent, retire: {reassign_owned_to: heir, terminate_sessions: true},"
+
+
+def test_retirement_killed_between_its_steps_keeps_the_role_whole_or_gone(env):
+    """A kill between the steps (NOLOGIN, sessions, REASSIGN, DROP OWNED, DROP ROLE) leaves the role able to do
+    what it could, or gone; the rerun finishes."""
+    kills = 0
+    for n in range(1, 10):
+        env.manifest(RETIRING.format(t=env.target, state=""))
+        env.apply()
+        with env.connect_as("retiree", env.secret("retiree")["password"]) as conn:
+            conn.execute(f"CREATE TABLE public.owned_{n} (id serial)")
+        env.manifest(RETIRING.format(t=env.target, state=RETIRE))
+        killed = env.cli_process("apply", "--yes", env={"PROVISIONER_FAULT": f"between-statements:{n}"},
+                                 expect=None)
+        if killed.code == 0:
+            break
+        assert killed.code == -9, killed.text
+        kills += 1
+        record_fault(env, ["retiree"])
+        if env.role_exists("retiree"):  # rolled back: the role still logs in and still owns its table
+            assert env.logs_in("retiree")
+            assert env.sql(f"SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'owned_{n}'") == [
+                ("retiree",)]
+        env.apply()
+        assert not env.role_exists("retiree")
+        assert env.sql(f"SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'owned_{n}'") == [("heir",)]
+        env.assert_converged()
+    assert kills >= 4

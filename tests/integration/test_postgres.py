@@ -181,7 +181,8 @@ def test_account_that_owns_objects_is_not_dropped_and_the_error_says_what_to_do(
     env.sql("CREATE TABLE public.owned (id int); ALTER TABLE public.owned OWNER TO owner_user")
     env.manifest(READER.format(target=env.target))
     result = env.cli("plan", expect=1)
-    assert "owner_user cannot be dropped: it owns 1 object(s) (e.g. table public.owned)" in result.out
+    assert "owner_user cannot be dropped: it owns 1 object(s) in database" in result.out
+    assert "(e.g. table public.owned)" in result.out and "retire: {reassign_owned_to: ROLE}" in result.out
     assert "REASSIGN OWNED BY owner_user" in result.out
     failed = env.cli("apply", "--yes", "-f", "accounts.yaml", expect=1)
     assert "apply refused" in failed.err

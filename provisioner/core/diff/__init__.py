@@ -94,7 +94,7 @@ def _absent(ctx: DiffContext, principals: list[Principal]) -> tuple[set[str], se
             identity = ctx.traits.identity(member.name, member.host)
             role = ctx.db.roles.get(identity)
             if role and member.name != ctx.db.admin_user:
-                (dropped if drop_role(ctx, identity, role) else kept).add(member.name)
+                (dropped if drop_role(ctx, identity, role, retire=p.retire) else kept).add(member.name)
     return dropped, kept
 
 

@@ -12,7 +12,7 @@ from provisioner.core.conventions import clone_name, group_name, parse_marker, r
 from provisioner.core.diff.access import DesiredAccess
 from provisioner.core.diff.context import DiffContext, Grantee
 from provisioner.core.diff.grants import default_privilege_changes, privilege_changes
-from provisioner.core.model import MembershipOptions, Principal, RoleState
+from provisioner.core.model import MembershipOptions, Principal, RetireSettings, RoleState
 
 
 def database_principals(p: Principal, engine: str) -> list[Principal]:
@@ -131,24 +131,22 @@ def _options(ctx: DiffContext, p: Principal, role: str, declared: dict[str, Memb
     return options
 
 
-def drop_role(ctx: DiffContext, identity: str, role: RoleState, principal: str | None = None) -> bool:
-    """Take what the role holds, then drop it; False (and an error) when it owns objects.
+def drop_role(ctx: DiffContext, identity: str, role: RoleState, principal: str | None = None,
+              retire: RetireSettings | None = None) -> bool:
+    """Take what the role holds, then drop it; False (and an error) when it owns objects and no `retire` says
+    where they go.
 
     MySQL/MariaDB: DROP USER takes every grant with it. PostgreSQL: DROP OWNED BY takes every privilege the
     owners granted and every default-privilege entry, when the admin holds the role's privileges (superusers,
     members); grants by other roles are revoked in their names first. Without the role's privileges each grant is
-    revoked. Memberships go with DROP ROLE on both.
+    revoked. Memberships go with DROP ROLE on both. A retired role first loses LOGIN (and its sessions, if asked),
+    then its objects pass to `reassign_owned_to`.
     """
     name = role.name
     who = Grantee(name, role.host, identity, principal or name)
-    if role.owned_objects:
-        example = f" (e.g. {role.owned_example})" if role.owned_example else ""
-        ctx.result.errors.append(
-            f"{name} cannot be dropped: it owns {role.owned_objects} object(s){example}. Reassign them first "
-            f"(REASSIGN OWNED BY {name} TO another_role) or drop them, then run apply again"
-        )
-        return False
     base: dict[str, Any] = {"action": c.DESTROY, "target": ctx.target.name, "principal": who.principal}
+    if role.owned_objects and not _retire_steps(ctx, role, who, retire or RetireSettings(), base):
+        return False
     if ctx.traits.drop_takes_grants:
         pass
     elif role.admin_holds:
@@ -163,4 +161,32 @@ def drop_role(ctx: DiffContext, identity: str, role: RoleState, principal: str |
         default_privilege_changes(ctx, who, DesiredAccess())
     ctx.result.changes.append(c.DropRole(name=name, host=role.host, **base))
     ctx.result.labels.setdefault(who.principal, "account" if role.login else "role")
+    return True
+
+
+def _retire_steps(ctx: DiffContext, role: RoleState, who: Grantee, retire: RetireSettings, base: dict[str, Any]
+                  ) -> bool:
+    """The steps before the drop of a role that owns objects; False (and an error) when they cannot be taken."""
+    name = role.name
+    where = f" in database {ctx.database}" if ctx.database else ""
+    example = f" (e.g. {role.owned_example})" if role.owned_example else ""
+    heir = retire.reassign_owned_to
+    if heir is None or ctx.traits.drop_takes_grants:
+        ctx.result.errors.append(
+            f"{name} cannot be dropped: it owns {role.owned_objects} object(s){where}{example}. Give its entry "
+            f"`retire: {{reassign_owned_to: ROLE}}` (with `state: absent`), or reassign them by hand "
+            f"(REASSIGN OWNED BY {name} TO another_role) and run apply again")
+        return False
+    if not role.admin_holds or heir not in ctx.db.roles:
+        missing = f"role {heir} does not exist" if heir not in ctx.db.roles else (
+            f"the admin {ctx.db.admin_user} does not hold the privileges of {name} (GRANT {name} TO "
+            f"{ctx.db.admin_user})")
+        ctx.result.errors.append(f"{name} cannot be retired to {heir}: {missing}")
+        return False
+    if role.login:
+        ctx.result.changes.append(c.AlterRole(name=name, host=role.host, was=c.Login(True), to=c.Login(False),
+                                              **{**base, "action": c.CHANGE}))
+    if retire.terminate_sessions:
+        ctx.result.changes.append(c.TerminateSessions(name=name, **base))
+    ctx.result.changes.append(c.ReassignOwned(name=name, to=heir, **base))
     return True

@@ -88,7 +88,7 @@ def compose(change: c.AnyChange, dialect: Dialect, password: str | None, throwaw
         case c.SetDefaultRoles():
             return [_default_roles(change, dialect)]
         case (c.GrantDefaultPrivileges() | c.RevokeDefaultPrivileges() | c.RevokeGrantOption() | c.DropOwned()
-              | c.AlterMembership()):
+              | c.AlterMembership() | c.TerminateSessions() | c.ReassignOwned()):
             # MySQL/MariaDB keep GRANT OPTION as a privilege of its own, revoked like any other; DROP USER takes
             # every privilege and role grant with it.
             raise TypeError(f"{change.type_name} does not apply to MySQL/MariaDB")

@@ -48,6 +48,11 @@ def compose(change: c.AnyChange, verifier: str | None) -> list[sql.Composable]:
             return [sql.SQL("DROP ROLE {}").format(ident(change.name))]
         case c.DropOwned():
             return [sql.SQL("DROP OWNED BY {}").format(ident(change.name))]
+        case c.ReassignOwned():
+            return [sql.SQL("REASSIGN OWNED BY {} TO {}").format(ident(change.name), ident(change.to))]
+        case c.TerminateSessions():
+            return [sql.SQL("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = {} "
+                            "AND pid <> pg_backend_pid()").format(sql.Literal(change.name))]
         case c.SetPassword() | c.ResetPassword() | c.FinishPendingPassword():
             return [password(change.name, verifier)]
         case c.GrantMembership():
