@@ -120,7 +120,7 @@ def test_dropping_a_role_that_owns_objects_is_a_clear_error():
                       owned_example="table app.t9")
     result = diff_target(TARGET, [], state([owner]), traits=PG)
     assert not any(isinstance(ch, c.DropRole) for ch in result.changes)
-    assert "owns 2 object(s) (e.g. table app.t9)" in result.errors[0]
+    assert "owns 2 object(s) in database filmdb (e.g. table app.t9)" in result.errors[0]
     assert "REASSIGN OWNED BY gone" in result.errors[0]
 
 
