@@ -88,6 +88,8 @@ def _onboard_parser(commands: Any, common: Parser) -> None:
     onboard.add_argument("--description")
     onboard.add_argument("--host", help="MySQL/MariaDB host part (default %%)")
     onboard.add_argument("--rotation", choices=["single", "alternating", "none"])
+    onboard.add_argument("--auth", choices=["password", "iam"], default="password",
+                         help="iam: RDS IAM database authentication (no password, no secret)")
     onboard.add_argument("--member-of", action="append", default=[], metavar="ROLE")
     onboard.add_argument("--region", help="AWS region for the ARN and policy (default: AWS_REGION)")
     onboard.add_argument("--aws-account", help="AWS account id for the ARN and policy")
@@ -274,7 +276,7 @@ def cmd_onboard(args: argparse.Namespace) -> int:
         raise ProvisionerError("onboard needs exactly one --target", "e.g. provisioner onboard svc --target films")
     result = onboard(args.files or ["accounts.yaml"], args.name, args.targets[0], args.profile, args.grant,
                      description=args.description, host=args.host, rotation=args.rotation,
-                     member_of=args.member_of)
+                     member_of=args.member_of, auth=args.auth)
     _out(instructions(result, args.region, args.aws_account))
     return EXIT_OK
 

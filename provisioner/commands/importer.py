@@ -62,8 +62,12 @@ def import_target(target: Target, db: DatabaseState, traits: Traits, adopt: bool
             entry["connection_limit"] = role.connection_limit
         if role.require_tls:
             entry["require_tls"] = True
-        if role.member_of:
-            entry["member_of"] = [_membership(r, role.membership_options.get(r, {})) for r in sorted(role.member_of)]
+        iam = role.login and (role.auth == "iam" or "rds_iam" in role.member_of)
+        if iam:
+            entry["auth"] = "iam"  # RDS IAM authentication: rds_iam membership (PostgreSQL) or the plugin (MySQL)
+        member_of = sorted(role.member_of - {"rds_iam"}) if iam else sorted(role.member_of)
+        if member_of:
+            entry["member_of"] = [_membership(r, role.membership_options.get(r, {})) for r in member_of]
         entry.update(_settings_entries(role.settings))
         grants = _grants(key, index, db, target, traits, database)
         if grants:
@@ -73,7 +77,7 @@ def import_target(target: Target, db: DatabaseState, traits: Traits, adopt: bool
             entry["secret"] = {"name": "{target}/" + re.sub(r"[^A-Za-z0-9/_+=.@-]", "-", role.name)}
         if adopt and not marker:
             entry["adopted"] = True
-            if role.login:
+            if role.login and not iam:
                 # No secret (so nothing to rotate) until `apply --create-secrets`; choose a strategy then.
                 entry["rotation"] = {"strategy": "none"}
         (result.accounts if role.login else result.roles).append(entry)

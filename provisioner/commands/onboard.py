@@ -68,7 +68,8 @@ def _flow(entry: dict[str, Any]) -> CommentedMap:
 
 
 def _entry(name: str, target: str, profile: str | None, grants: list[str], description: str | None,
-           host: str | None, rotation: str | None, member_of: list[str] | None) -> CommentedMap:
+           host: str | None, rotation: str | None, member_of: list[str] | None, auth: str = "password"
+           ) -> CommentedMap:
     """The new account entry, in the flow style the rest of the file uses for short lists."""
     entry = CommentedMap()
     entry["name"] = name
@@ -77,6 +78,8 @@ def _entry(name: str, target: str, profile: str | None, grants: list[str], descr
         entry["description"] = description
     if host:
         entry["host"] = host
+    if auth == "iam":
+        entry["auth"] = "iam"
     if profile:
         entry["profile"] = profile
     if grants:
@@ -94,7 +97,8 @@ def _entry(name: str, target: str, profile: str | None, grants: list[str], descr
 
 def onboard(paths: list[str], name: str, target: str, profile: str | None, grants: list[str],
             description: str | None = None, host: str | None = None, rotation: str | None = None,
-            member_of: list[str] | None = None, store: SecretStore | None = None) -> Onboarded:
+            member_of: list[str] | None = None, store: SecretStore | None = None, auth: str = "password"
+            ) -> Onboarded:
     files = manifest_files(paths)
     current = {str(f): f.read_text(encoding="utf-8") for f in files}
     manifest = load_sources(list(current.items()))  # the manifest must be valid before it is edited
@@ -107,7 +111,7 @@ def onboard(paths: list[str], name: str, target: str, profile: str | None, grant
     location = manifest.targets[target].location
     file = Path(location.file) if location and location.file in current else files[0]
 
-    entry = _entry(name, target, profile, grants, description, host, rotation, member_of)
+    entry = _entry(name, target, profile, grants, description, host, rotation, member_of, auth)
 
     yaml = _yaml()
     document = yaml.load(current[str(file)]) or CommentedMap()
@@ -163,10 +167,38 @@ def iam_policy(secret: str, kms_key: str | None, region: str, account_id: str) -
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def iam_connect_policy(target: Target, user: str, region: str, account_id: str) -> dict[str, Any]:
+    """The policy that lets a service connect as `user` with an IAM authentication token."""
+    resource = target.resource_id or "RESOURCE_ID"
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "ConnectWithIamAuthentication", "Effect": "Allow", "Action": "rds-db:connect",
+        "Resource": f"arn:aws:rds-db:{region}:{account_id}:dbuser:{resource}/{user}"}]}
+
+
+def _iam_instructions(result: Onboarded, target: Target, region: str, account_id: str) -> str:
+    name = result.account.name
+    placeholder = "" if target.resource_id else (" (RESOURCE_ID: the instance's DbiResourceId or the cluster's "
+                                                 "resource id; set `resource_id:` on the target to fill it in)")
+    lines = [
+        f"added account {name} (target {target.name}, {target.engine}, IAM authentication) to {result.file}",
+        "next: commit the change; `provisioner apply` creates the account (no password, no secret)",
+        "",
+        f"IAM policy for the service (connect as {name}){placeholder}:",
+        json.dumps(iam_connect_policy(target, name, region, account_id), indent=2),
+        "",
+        "connect from the service with a token (valid 15 minutes; TLS is required):",
+        '    token = boto3.client("rds").generate_db_auth_token(DBHostname=HOST, Port=PORT, '
+        f'DBUsername="{name}")',
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def instructions(result: Onboarded, region: str | None, account_id: str | None) -> str:
     target: Target = result.manifest.targets[result.account.target]
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "REGION"
     account_id = account_id or "ACCOUNT_ID"
+    if result.account.auth == "iam":
+        return _iam_instructions(result, target, region, account_id)
     policy = iam_policy(result.secret, result.account.secret.kms_key, region, account_id)
     driver = "psycopg" if target.engine == "postgres" else "pymysql"
     alternating = result.account.rotation.strategy == "alternating"

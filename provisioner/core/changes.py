@@ -93,7 +93,16 @@ class Settings:
     value: tuple[tuple[str, str, str], ...]
 
 
-RoleSetting: TypeAlias = Login | ConnectionLimit | Attributes | Comment | RequireTls | SessionRole | Settings
+@dataclass(frozen=True)
+class Authentication:
+    """How an account proves itself: "password" (from its secret) or "iam" (RDS IAM database authentication)."""
+
+    name: ClassVar[str] = "auth"
+    value: str
+
+
+RoleSetting: TypeAlias = (Login | ConnectionLimit | Attributes | Comment | RequireTls | SessionRole | Settings
+                          | Authentication)
 
 
 class SettingChange:
@@ -130,6 +139,7 @@ class CreateRole(Change):
     session_role: str | None = None
     secret: str | None = None  # login accounts: created with the password of this secret's AWSCURRENT
     attributes: tuple[str, ...] = ()  # PostgreSQL role attributes beyond LOGIN
+    auth: str = "password"  # iam: no password (PostgreSQL: granted rds_iam; MySQL: AWSAuthenticationPlugin)
 
 
 @dataclass(frozen=True, kw_only=True)

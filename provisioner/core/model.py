@@ -68,6 +68,7 @@ class Target:
     tls: Tls | None = None
     # Roles whose future objects get the default privileges of `schema.*` grants; empty = the schema owner.
     default_privileges_for: tuple[str, ...] = ()
+    resource_id: str | None = None  # RDS resource id, for the rds-db:connect policy of IAM accounts
     location: Location | None = None
 
 
@@ -162,6 +163,7 @@ class Principal:
     description: str | None = None
     host: str = "%"  # MySQL/MariaDB host part
     require_tls: bool = False
+    auth: str = "password"  # password | iam (RDS IAM database authentication: no password, no secret)
     # PostgreSQL: the role a login switches to at connection (`ALTER ROLE .. SET role`), so that both users of
     # an alternating pair act as, and create objects owned by, their shared group role.
     session_role: str | None = None
@@ -236,6 +238,7 @@ class RoleState:
     require_tls: bool = False
     session_role: str | None = None
     default_roles: frozenset[str] = frozenset()
+    auth: str = "password"  # MySQL: "iam" when the account authenticates with AWSAuthenticationPlugin
     settings: tuple[tuple[str, str, str], ...] = ()  # (database, parameter, value), sorted; not `role`
     # PostgreSQL: role -> {"admin": .., "inherit": .., "set": ..} as the server holds them (inherit/set: 16+)
     membership_options: Mapping[str, Mapping[str, bool]] = field(default_factory=dict)

@@ -37,6 +37,7 @@ def build_target(name: str, doc: Document, spec: dict[str, Any]) -> Target:
         database=spec.get("database"),
         tls=Tls(mode=tls.get("mode", "prefer"), ca=tls.get("ca")) if tls else None,
         default_privileges_for=tuple(spec.get("default_privileges_for") or ()),
+        resource_id=spec.get("resource_id"),
         location=doc.where(("targets", name)),
     )
 
@@ -152,7 +153,9 @@ def build_principal(item: Item, target: Target, defaults: dict[str, Any], profil
                               bool(section("retire").get("terminate_sessions", False))),
         adopted=bool(data.get("adopted", False)),
         secret=_secret_settings(section("secret")),
-        rotation=_rotation_settings(section("rotation")) if item.login else RotationSettings(strategy="none"),
+        auth=data.get("auth", "password"),
+        rotation=(_rotation_settings(section("rotation")) if item.login and data.get("auth") != "iam"
+                  else RotationSettings(strategy="none")),
         password=PasswordPolicy(
             length=policy.get("length", PasswordPolicy.length),
             exclude_characters=policy.get("exclude_characters", PasswordPolicy.exclude_characters),

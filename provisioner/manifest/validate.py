@@ -359,7 +359,7 @@ def _derived_name_problems(all_items: list[Item], targets: dict[str, Any], rotat
     for item in all_items:
         target = targets.get(item.data["target"])
         strategy = {**rotation_defaults, **(item.data.get("rotation") or {})}.get("strategy", "single")
-        if target is None or not item.login or strategy != "alternating":
+        if target is None or not item.login or strategy != "alternating" or item.data.get("auth") == "iam":
             continue
         for name in conventions.derived_names(_probe(item.data["name"]), target[1]["engine"]):
             derived[(item.data["target"], name)] = item
@@ -465,12 +465,23 @@ def _account_problems(item: Item, engine: str, target: dict[str, Any],
                 f"secret name {rendered!r} for {item_label(item)} is not a valid Secrets Manager name",
                 "secret names use letters, digits and /_+=.@- (at most 512); set `secret.name` or rename",
             ))
-    problems += _rotation_problems(item, engine, target, {**merged_defaults(documents).get("rotation", {}),
-                                                          **(data.get("rotation") or {})})
+    if data.get("auth") != "iam":  # no password: nothing rotates
+        problems += _rotation_problems(item, engine, target, {**merged_defaults(documents).get("rotation", {}),
+                                                              **(data.get("rotation") or {})})
     if engine == "mariadb" and len(data.get("member_of") or []) > 1:
         problems.append(Problem(doc.where((*item.path, "member_of")),
                                 f"{item_label(item)}: MariaDB activates only one default role at login",
                                 "give the account one role; grant the other roles to that role"))
+    if data.get("auth") == "iam":
+        if engine == "mariadb":
+            problems.append(Problem(doc.where((*item.path, "auth")), f"{item_label(item)}: MariaDB has no IAM "
+                                    "database authentication (RDS offers it for PostgreSQL and MySQL)",
+                                    "remove `auth: iam` (the account gets a password and a secret)"))
+        for key in ("rotation", "secret", "password"):
+            if key in data:
+                problems.append(Problem(doc.where((*item.path, key), key=True),
+                                        f"{item_label(item)} uses `auth: iam`: it has no password, so no `{key}`",
+                                        f"remove `{key}`"))
     if engine == "postgres" and "host" in data:
         problems.append(Problem(doc.where((*item.path, "host"), key=True),
                                 "`host` is the MySQL/MariaDB host part; PostgreSQL accounts have none",

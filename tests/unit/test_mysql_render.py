@@ -122,3 +122,15 @@ def test_privilege_names_are_checked_before_rendering():
                             objects=(ObjectRef(TABLE, "b", "t"),), privileges=("SELECT; DROP TABLE x",), **BASE)
     with pytest.raises(ValueError):
         render(MYSQL8, bad)
+
+
+def test_iam_accounts_on_mysql_8_and_refused_on_mariadb():
+    """RDS for MySQL: IAM database authentication is the AWSAuthenticationPlugin, with no password."""
+    create = c.CreateRole(action="+", name="etl_iam", host="%", login=True, connection_limit=None, comment="",
+                          auth="iam", **BASE)
+    assert render(MYSQL8, create) == ["CREATE USER 'etl_iam'@'%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'"]
+    switch = c.AlterRole(action="~", name="etl_iam", host="%", was=c.Authentication("password"),
+                         to=c.Authentication("iam"), **BASE)
+    assert render(MYSQL8, switch) == ["ALTER USER 'etl_iam'@'%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'"]
+    with pytest.raises(Exception, match="MariaDB has no IAM"):
+        render(MARIADB, create)

@@ -103,3 +103,17 @@ def test_bad_input_fails_clearly_and_leaves_the_file_unchanged(manifest, capsys,
     assert code == 1 and message in err, err
     assert manifest.read_bytes() == before and out == ""
     assert not list(manifest.parent.glob(".*.onboard"))
+
+
+def test_onboard_an_iam_account_prints_the_rds_db_connect_policy(manifest, capsys):
+    manifest.write_text(MANIFEST.replace("    database: filmdb\n", "    database: filmdb\n    resource_id: db-ABCDEFGH123\n"))
+    code, out, err = run(capsys, "onboard", "etl_iam", "--target", "films", "-f", manifest, "--auth", "iam",
+                         "--grant", "SELECT:tables=public.*", "--region", "eu-west-1", "--aws-account", "123456789012")
+    assert code == 0, err
+    assert "  - name: etl_iam\n    target: films\n    auth: iam\n" in manifest.read_text()
+    policy = json.loads(out[out.index("{"):out.index("\n}\n") + 2])
+    assert policy["Statement"] == [{
+        "Sid": "ConnectWithIamAuthentication", "Effect": "Allow", "Action": "rds-db:connect",
+        "Resource": "arn:aws:rds-db:eu-west-1:123456789012:dbuser:db-ABCDEFGH123/etl_iam"}]
+    assert "generate_db_auth_token" in out and "secretsmanager" not in out
+    assert cli.main(["validate", "-f", str(manifest)]) == 0

@@ -76,14 +76,28 @@ def _present(ctx: DiffContext, principals: list[Principal]) -> None:
     provided = provided_by(members, ctx.state, ctx.database, ctx.traits)
     present = sorted((p for p in principals if p.state == "present"), key=lambda p: (p.login, p.name))
     for p in present:
-        secret = secret_name(p, ctx.target, ctx.database) if p.login else None
+        iam = p.login and p.auth == "iam"
+        secret = secret_name(p, ctx.target, ctx.database) if p.login and not iam else None
+        if iam and engine == "postgres":
+            p = with_rds_iam(ctx, p)
         for member in database_principals(p, engine):
             holder = secret if member.name == p.name else None
             access = desired_access(member, ctx.database, ctx.traits, provided(member))
             reconcile_role(ctx, member, p.name, access, holder)
-        if p.login and p.name != ctx.db.admin_user:
+        if p.login and not iam and p.name != ctx.db.admin_user:
             created = ctx.traits.identity(p.name, p.host) not in ctx.db.roles
             secret_changes(ctx, p, created)
+
+
+RDS_IAM = "rds_iam"
+
+
+def with_rds_iam(ctx: DiffContext, p: Principal) -> Principal:
+    """PostgreSQL on RDS/Aurora: IAM authentication is membership in rds_iam (no password)."""
+    if RDS_IAM not in ctx.db.roles:
+        ctx.result.errors.append(f"{p.name}: `auth: iam` needs the role {RDS_IAM}, which target {ctx.target.name} "
+                                 f"does not have: it is not RDS or Aurora PostgreSQL")
+    return replace(p, member_of=(*p.member_of, RDS_IAM)) if RDS_IAM not in p.member_of else p
 
 
 def _absent(ctx: DiffContext, principals: list[Principal]) -> tuple[set[str], set[str]]:
@@ -120,13 +134,16 @@ def _leaving(ctx: DiffContext, principals: list[Principal], dropped: set[str], k
 
 
 def _deleted_secrets(ctx: DiffContext, principals: list[Principal], dropped: set[str], kept: set[str]) -> None:
-    present_accounts = {p.name for p in principals if p.state == "present" and p.login}
+    present_accounts = {p.name for p in principals if p.state == "present" and p.login and p.auth != "iam"}
+    iam_accounts = {p.name for p in principals if p.state == "present" and p.login and p.auth == "iam"}
     absent = [p for p in principals if p.state == "absent"]
     in_database = {role.name for role in ctx.db.roles.values()}
     for secret in sorted(ctx.state.secrets.values(), key=lambda s: s.name):
         if secret.target != ctx.target.name or secret.deleted or secret.account in present_accounts:
             continue
-        if secret.account in dropped or (secret.account not in in_database and secret.account not in kept):
+        # An account now authenticated by IAM needs no secret: it goes, as a dropped account's does.
+        if secret.account in dropped | iam_accounts or (secret.account not in in_database
+                                                         and secret.account not in kept):
             recovery = next((p.secret.recovery_days for p in absent if p.name == secret.account), 7)
             ctx.result.changes.append(c.DeleteSecret(action=c.DESTROY, target=ctx.target.name,
                                                      principal=secret.account, secret=secret.name,

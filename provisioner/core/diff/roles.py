@@ -68,7 +68,7 @@ def role_changes(ctx: DiffContext, p: Principal, who: Grantee, existing: RoleSta
         found: list[c.AnyChange] = [c.CreateRole(
             action=c.ADD, login=p.login, connection_limit=_limit(p.connection_limit), comment=comment or "",
             require_tls=p.require_tls, session_role=p.session_role, secret=secret,
-            attributes=tuple(sorted(p.attributes)), **base)]
+            attributes=tuple(sorted(p.attributes)), auth=p.auth if p.login else "password", **base)]
         if default_roles and p.member_of:
             found.append(c.SetDefaultRoles(action=c.ADD, old=(), new=tuple(sorted(p.member_of)), **base))
         if p.settings:
@@ -88,6 +88,11 @@ def role_changes(ctx: DiffContext, p: Principal, who: Grantee, existing: RoleSta
         (c.Settings(existing.settings), c.Settings(p.settings)),
     ]
     found += [c.AlterRole(action=c.CHANGE, was=was, to=to, **base) for was, to in settings if was != to]
+    if p.login and p.auth == "iam":
+        held = "iam" if existing.auth == "iam" or "rds_iam" in existing.member_of else "password"
+        if held != "iam":  # the password goes (back to a password: the new secret's SetPassword sets it)
+            found.append(c.AlterRole(action=c.CHANGE, was=c.Authentication(held), to=c.Authentication("iam"),
+                                     **base))
     return found
 
 

@@ -24,6 +24,7 @@ GLOBAL = "global"
 PASSWORD_PLACEHOLDER = "'<password from the secret>'"
 HASH_PLACEHOLDER = "'<hash of the password from the secret>'"
 UNKNOWN_PLACEHOLDER = "'<random password, set by the first rotation>'"
+IAM_CLAUSE = "IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'"  # MySQL on RDS: IAM database authentication
 _PRIVILEGE = re.compile(r"^[A-Z][A-Z ]*$")
 ROUTINE_KEYWORD = {FUNCTION: "FUNCTION", PROCEDURE: "PROCEDURE"}
 CHARSET = "utf8mb4"
@@ -113,7 +114,11 @@ def _create(change: c.CreateRole, dialect: Dialect, password: str | None, throwa
     if not change.login:
         texts = [Sql("CREATE ROLE ") + role(change.name, dialect)]
     else:
-        if change.secret:
+        if change.auth == "iam":
+            if dialect.mariadb:
+                raise ProvisionerError("MariaDB has no IAM database authentication", "use a password account")
+            options = Sql(IAM_CLAUSE)
+        elif change.secret:
             options = _password_clause(password, dialect)
         elif throwaway:
             # A user whose password no secret holds yet (the alternating clone): a random one nobody knows,
@@ -150,7 +155,9 @@ def _alter(change: c.AlterRole, dialect: Dialect) -> list[Sql]:
             return [who + Sql(f" WITH MAX_USER_CONNECTIONS {int(value or 0)}")]
         case c.RequireTls(value):
             return [who + Sql(f" REQUIRE {'SSL' if value else 'NONE'}")]
-        case c.Login() | c.Attributes() | c.SessionRole() | c.Settings():
+        case c.Authentication(value) if value == "iam" and not dialect.mariadb:
+            return [who + Sql(" " + IAM_CLAUSE)]
+        case c.Login() | c.Attributes() | c.SessionRole() | c.Settings() | c.Authentication():
             raise ProvisionerError(f"cannot change {change.setting} of {change.name} on MySQL/MariaDB",
                                    "a login account and a role cannot turn into each other: drop and re-create it")
         case _:

@@ -76,6 +76,7 @@ def read_roles(session: MySQLSession, traits: Traits, mariadb: bool) -> tuple[di
             comment=comment, require_tls=text(row.get("ssl_type", "")) not in ("", "NONE"),
             member_of=frozenset(memberships.get((user, host), ())),
             default_roles=frozenset(default_roles.get((user, host), ())),
+            auth="iam" if text(row.get("plugin", "")) == "AWSAuthenticationPlugin" else "password",
         )
         if held := _held(row):
             global_grants[key] = held

@@ -118,6 +118,10 @@ def alter_role(name: str, was: c.RoleSetting, to: c.RoleSetting) -> sql.Composab
             raise ValueError("PostgreSQL roles have no setting require_tls (use pg_hba.conf hostssl)")
         case c.Settings():
             raise ValueError("settings compile to several statements: use settings()")
+        case c.Authentication(value):
+            if value != "iam":
+                raise ValueError("a password is set from the account's secret (SetPassword)")
+            return sql.SQL("ALTER ROLE {} PASSWORD NULL").format(role)
         case _:
             assert_never(to)
 
