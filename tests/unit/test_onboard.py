@@ -106,7 +106,8 @@ def test_bad_input_fails_clearly_and_leaves_the_file_unchanged(manifest, capsys,
 
 
 def test_onboard_an_iam_account_prints_the_rds_db_connect_policy(manifest, capsys):
-    manifest.write_text(MANIFEST.replace("    database: filmdb\n", "    database: filmdb\n    resource_id: db-ABCDEFGH123\n"))
+    with_id = "    database: filmdb\n    resource_id: db-ABCDEFGH123\n"
+    manifest.write_text(MANIFEST.replace("    database: filmdb\n", with_id))
     code, out, err = run(capsys, "onboard", "etl_iam", "--target", "films", "-f", manifest, "--auth", "iam",
                          "--grant", "SELECT:tables=public.*", "--region", "eu-west-1", "--aws-account", "123456789012")
     assert code == 0, err
