@@ -33,6 +33,7 @@ class AdminSource:
 
     secret: str | None = None
     url_env: str | None = None
+    iam_user: str | None = None  # RDS IAM authentication: a token from generate_db_auth_token as the password
 
 
 @dataclass(frozen=True)

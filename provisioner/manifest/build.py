@@ -31,7 +31,8 @@ def build_target(name: str, doc: Document, spec: dict[str, Any]) -> Target:
     return Target(
         name=name,
         engine=spec["engine"],
-        admin=AdminSource(secret=admin.get("secret"), url_env=admin.get("url_env")),
+        admin=AdminSource(secret=admin.get("secret"), url_env=admin.get("url_env"),
+                          iam_user=(admin.get("iam") or {}).get("user")),
         host=spec.get("host"),
         port=spec.get("port"),
         database=spec.get("database"),

@@ -416,6 +416,17 @@ def _target_problems(name: str, doc: Document, spec: dict[str, Any]) -> list[Pro
     if spec["engine"] != "postgres" and spec.get("default_privileges_for"):
         problems.append(Problem(doc.where(("targets", name, "default_privileges_for"), key=True),
                                 "default_privileges_for applies to PostgreSQL only", "remove it"))
+    if (spec.get("admin") or {}).get("iam"):
+        where = doc.where(("targets", name, "admin", "iam"))
+        if spec["engine"] == "mariadb":
+            problems.append(Problem(where, f"target {name!r}: MariaDB has no IAM database authentication",
+                                    "use `admin: {secret: ...}`"))
+        if not spec.get("host"):
+            problems.append(Problem(where, f"target {name!r}: an IAM admin needs the target's `host` (the token "
+                                           f"is signed for it)", "set `host:` (and `port:`) on the target"))
+        if (spec.get("tls") or {}).get("mode") == "disable":
+            problems.append(Problem(where, f"target {name!r}: IAM authentication tokens are accepted over TLS only",
+                                    "remove `tls: {mode: disable}`"))
     return problems
 
 

@@ -11,13 +11,15 @@ import os
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from botocore.exceptions import BotoCoreError
+
 from provisioner import redact
 from provisioner.core.conventions import secret_database, secret_name, secret_name_needs_database
 from provisioner.core.engine_facts import facts
-from provisioner.core.model import ConnInfo, Principal, Target
+from provisioner.core.model import ConnInfo, Principal, Target, Tls
 from provisioner.engines import AuthenticationFailed, DatabaseUnreachable, Engine, Session, get_engine
 from provisioner.errors import ProvisionerError
-from provisioner.secrets.store import SecretsError, SecretStore
+from provisioner.secrets.store import SecretsError, SecretStore, aws_access_error, aws_session
 
 SCHEMES = {"postgres": ("postgresql", "postgres"), "mysql": ("mysql", "mariadb"), "mariadb": ("mysql", "mariadb")}
 
@@ -48,6 +50,8 @@ def parse_url(url: str, engine: str, variable: str) -> dict[str, object]:
 
 def admin_conninfo(target: Target, store: SecretStore) -> ConnInfo:
     """Where and as whom the provisioner connects to a target (target fields win over the source's)."""
+    if target.admin.iam_user:
+        return _iam_conninfo(target, target.admin.iam_user)
     if target.admin.url_env:
         variable = target.admin.url_env
         url = os.environ.get(variable)
@@ -80,6 +84,24 @@ def admin_conninfo(target: Target, store: SecretStore) -> ConnInfo:
         dbname = "postgres"
     return ConnInfo(engine=target.engine, host=str(host), port=port, user=str(found["user"]),
                     password=str(found["password"]), dbname=str(dbname) if dbname else None, tls=target.tls)
+
+
+def _iam_conninfo(target: Target, user: str) -> ConnInfo:
+    """The admin with an RDS IAM authentication token (valid 15 minutes) as its password, over TLS (RDS accepts
+    tokens only on encrypted connections)."""
+    assert target.host, "validation requires a host for an IAM admin"
+    port = int(target.port or facts(target.engine).default_port)
+    try:
+        token = aws_session().client("rds").generate_db_auth_token(DBHostname=target.host, Port=port,
+                                                                     DBUsername=user)
+    except BotoCoreError as exc:
+        raise aws_access_error(f"target {target.name}: cannot make an IAM authentication token", exc) from None
+    redact.register(token)
+    tls = target.tls if target.tls and target.tls.mode not in ("disable", "prefer", "allow") else Tls(
+        "require", target.tls.ca if target.tls else None)
+    dbname = target.database or ("postgres" if target.engine == "postgres" else None)
+    return ConnInfo(engine=target.engine, host=target.host, port=port, user=user, password=token, dbname=dbname,
+                    tls=tls)
 
 
 def admin_secret_arn(target: Target, store: SecretStore) -> str | None:

@@ -76,3 +76,34 @@ def test_import_writes_auth_iam_and_the_round_trip_is_empty(env):
     assert account["auth"] == "iam" and "member_of" not in account and "rotation" not in account
     result = env.cli("plan", "-f", "manifests", "--detailed-exitcode", expect=None)
     assert result.code == 0, result.text
+
+
+def test_an_iam_admin_connects_with_a_token_as_its_password_over_tls(env, aws):
+    """The token comes from boto3's generate_db_auth_token (signed with the run's credentials); a local server
+    cannot verify it, so the check is what the driver receives, and that no output shows it."""
+    from provisioner.manifest import load_sources
+    from provisioner.pipeline.connect import admin_conninfo
+    from provisioner.secrets.store import SecretStore
+
+    text = f"""
+version: 1
+targets:
+  {env.target}:
+    engine: postgres
+    host: {env.server.host}
+    port: {env.server.port}
+    database: {env.database}
+    admin: {{iam: {{user: dbadmin}}}}
+accounts: []
+"""
+    (env.tmp / "accounts.yaml").write_text(text)
+    target = load_sources([("accounts.yaml", text)]).targets[env.target]
+    info = admin_conninfo(target, SecretStore())
+    assert info.user == "dbadmin" and info.tls is not None and info.tls.mode == "require"
+    assert info.password.startswith(f"{env.server.host}:{env.server.port}/?Action=connect&DBUser=dbadmin&")
+    assert "X-Amz-Signature=" in info.password and "X-Amz-Expires=900" in info.password
+    result = env.cli("plan", "-f", "accounts.yaml", expect=1)  # the local server has no TLS: refused
+    assert "X-Amz-Signature" not in result.text and info.password not in result.text
+    bad = text.replace("engine: postgres", "engine: mariadb")
+    (env.tmp / "accounts.yaml").write_text(bad)
+    assert "MariaDB has no IAM database authentication" in env.cli("validate", "-f", "accounts.yaml", expect=1).text
