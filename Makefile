@@ -32,6 +32,7 @@ test-integration: venv
 PG_MATRIX ?= 14 16 17 18
 PG_MATRIX_TESTS := tests/integration/test_postgres.py tests/integration/test_least_privilege.py \
 	tests/integration/test_convergence.py tests/integration/test_differential.py tests/integration/test_role_settings.py \
+	tests/integration/test_public.py tests/integration/test_retire.py tests/integration/test_iam_auth.py \
 	tests/integration/test_crash.py
 test-pg-matrix: venv
 	bash devtools/install-postgres-versions.sh

@@ -70,6 +70,9 @@ class Target:
     # Roles whose future objects get the default privileges of `schema.*` grants; empty = the schema owner.
     default_privileges_for: tuple[str, ...] = ()
     resource_id: str | None = None  # RDS resource id, for the rds-db:connect policy of IAM accounts
+    # PostgreSQL: what PUBLIC must not hold (revoke) and must hold (grants), on the objects named only
+    public_revoke: tuple[Grant, ...] = ()
+    public_grants: tuple[Grant, ...] = ()
     location: Location | None = None
 
 

@@ -39,8 +39,16 @@ def build_target(name: str, doc: Document, spec: dict[str, Any]) -> Target:
         tls=Tls(mode=tls.get("mode", "prefer"), ca=tls.get("ca")) if tls else None,
         default_privileges_for=tuple(spec.get("default_privileges_for") or ()),
         resource_id=spec.get("resource_id"),
+        public_revoke=_public(spec, name, doc, "revoke"),
+        public_grants=_public(spec, name, doc, "grants"),
         location=doc.where(("targets", name)),
     )
+
+
+def _public(spec: dict[str, Any], name: str, doc: Document, key: str) -> tuple[Grant, ...]:
+    entries = (spec.get("public_privileges") or {}).get(key) or []
+    return tuple(g for i, entry in enumerate(entries)
+                 for g in parse_grant(spec["engine"], entry, doc.where(("targets", name, "public_privileges", key, i))))
 
 
 def parse_grant(engine: str, entry: dict[str, Any], location: Location | None) -> list[Grant]:

@@ -416,6 +416,25 @@ def _target_problems(name: str, doc: Document, spec: dict[str, Any]) -> list[Pro
     if spec["engine"] != "postgres" and spec.get("default_privileges_for"):
         problems.append(Problem(doc.where(("targets", name, "default_privileges_for"), key=True),
                                 "default_privileges_for applies to PostgreSQL only", "remove it"))
+    public = spec.get("public_privileges") or {}
+    if public and spec["engine"] != "postgres":
+        problems.append(Problem(doc.where(("targets", name, "public_privileges"), key=True),
+                                "public_privileges applies to PostgreSQL only (MySQL/MariaDB have no PUBLIC)",
+                                "remove it"))
+    for key in ("revoke", "grants") if spec["engine"] == "postgres" else ():
+        for i, entry in enumerate(public.get(key) or []):
+            where = doc.where(("targets", name, "public_privileges", key, i))
+            try:
+                parse_grant("postgres", entry, where)
+            except names.NameError_ as exc:
+                problems.append(Problem(where, f"target {name!r}: public_privileges: {exc}",
+                                        "write schema.name, or schema.* for every object of the kind"))
+                continue
+            allowed = privileges.POSTGRES[privileges.GRANT_KEYS[next(k for k in entry if k != "privileges")]]
+            wrong = [p for p in entry["privileges"] if privileges.normalize(p) not in allowed | {"ALL"}]
+            if wrong:
+                problems.append(Problem(where, f"target {name!r}: public_privileges: {', '.join(wrong)} does not "
+                                               f"apply here", f"use one of: {', '.join(sorted(allowed))}"))
     if (spec.get("admin") or {}).get("iam"):
         where = doc.where(("targets", name, "admin", "iam"))
         if spec["engine"] == "mariadb":

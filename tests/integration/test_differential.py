@@ -55,11 +55,11 @@ class Reproduction:
 
 
 def _apply_round(env, c: Case, statements: list[str], repro: Reproduction, admin_secret: bool) -> None:
-    repro.add("manifest", c.manifest(env.target))
+    repro.add("manifest", c.target_extra() + c.manifest(env.target))
     repro.add("drift", ";\n".join(statements))
     for statement in statements:
         env.sql(statement)
-    env.manifest(c.manifest(env.target), admin_secret=admin_secret)
+    env.manifest(c.manifest(env.target), admin_secret=admin_secret, target_extra=c.target_extra())
     result = env.cli("apply", "--yes", "-f", "accounts.yaml", expect=None)
     assert result.code == 0, f"apply failed\n{result.text}\n{repro}"
     plan = env.cli("plan", "-f", "accounts.yaml", "--detailed-exitcode", expect=None)
@@ -174,8 +174,29 @@ def _pg_object(a: tuple[str, str, str, str]) -> str:
     return f'"{schema}"."{rest}"'
 
 
+def _pg_public_declared(env, c: Case, late: dict[str, list[str]] | None, repro: Reproduction) -> int:
+    """What `public_privileges` declares, as the server answers for PUBLIC (late functions included)."""
+    asked, wanted = [], []
+    for key, want in (("revoke", False), ("grants", True)):
+        for entry in c.public.get(key, []):
+            kind = next(k for k in entry if k != "privileges")
+            for name in entry[kind]:
+                refs = (objects(c.universe.schema(name[:-2]), "function", late) if name.endswith(".*")
+                        else [name])
+                for ref in refs:
+                    for p in entry["privileges"]:
+                        asked.append(({"databases": "database", "schemas": "schema"}.get(kind, "function"),
+                                      "public", ref, p))
+                        wanted.append(want)
+    answers = _pg_ask(env, asked)
+    wrong = [f"PUBLIC {a[3]} on {a[0]} {a[2]}: server {got}" for a, got, want in zip(asked, answers, wanted,
+                                                                                   strict=True) if got != want]
+    assert not wrong, "public_privileges not converged:\n" + "\n".join(wrong) + f"\n{repro}"
+    return len(asked)
+
+
 def _pg_public(env, c: Case, major: int, late: dict[str, list[str]] | None) -> set[tuple[str, str, str]]:
-    """What PUBLIC holds, as the server says (the manifest does not manage PUBLIC)."""
+    """What PUBLIC holds, as the server says (checked against `public_privileges` apart)."""
     asked = []
     for s in c.universe.schemas:
         asked += [("table", "public", t, p) for t in objects(s, "table", late) for p in table_privileges(major)]
@@ -206,7 +227,7 @@ def _pg_structure(env, exp: Expected, c: Case, admin: str, repro: Reproduction) 
                 for o, n, t, g, p in env.sql(
         "SELECT d.defaclrole::regrole::text, coalesce(d.defaclnamespace::regnamespace::text, ''), d.defaclobjtype, "
         "x.grantee::regrole::text, x.privilege_type FROM pg_default_acl d, aclexplode(d.defaclacl) x "
-        "WHERE x.grantee::regrole::text = ANY(%s)", (roles,))}
+        "WHERE x.grantee::regrole::text = ANY(%s) AND x.grantee <> d.defaclrole", (roles,))}
     want_defaults = {(admin if o == "ADMIN" else o, n, k, g, p) for o, n, k, g, p in exp.defaults}
     assert defaults == want_defaults, (f"default privileges differ: extra {sorted(defaults - want_defaults)}, "
                                        f"missing {sorted(want_defaults - defaults)}\n{repro}")
@@ -268,6 +289,7 @@ def _pg_round(env, c: Case, rng: random.Random, repro: Reproduction, major: int,
     owners: dict[str, str] = {}
     late = _pg_late_objects(env, c, admin, rnd, owners)
     cells += _pg_cells(env, expected(c, major, late), c, major, late, owners)
+    cells += _pg_public_declared(env, c, late, repro)
     plan = env.cli("plan", "-f", "accounts.yaml", "--detailed-exitcode", expect=None)
     assert plan.code == 0, f"plan after objects were created is not empty\n{plan.text}\n{repro}"
     _pg_drop_late(env, c, late)

@@ -66,7 +66,9 @@ class Env:
         return name
 
     def manifest(self, body: str, name: str = "accounts.yaml", header: bool = True, admin_secret: bool = False,
-                 host: str | None = None, port: int | None = None) -> Path:
+                 host: str | None = None, port: int | None = None, target_extra: str = "") -> Path:
+        """The manifest `body` under a header naming this test's target (`target_extra`: more keys of the target,
+        as YAML indented by four spaces)."""
         text = textwrap.dedent(body).strip("\n") + "\n"
         if header:
             admin = f'{{secret: "{self.admin_secret()}"}}' if admin_secret else f"{{url_env: {self.url_env}}}"
@@ -79,7 +81,7 @@ class Env:
                     port: {port or self.server.port}
                     database: {self.database}
                     admin: {admin}
-                """) + text
+                """) + target_extra + text
         path = self.tmp / name
         path.write_text(text)
         return path

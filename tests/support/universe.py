@@ -87,6 +87,13 @@ class Case:
     seed: int
     universe: Universe
     principals: list[Principal]
+    public: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # PostgreSQL public_privileges
+
+    def target_extra(self) -> str:
+        if not self.public:
+            return ""
+        text = yaml.safe_dump({"public_privileges": self.public}, sort_keys=False, width=200)
+        return "".join(f"    {line}\n" for line in text.splitlines())
 
     def manifest(self, target: str) -> str:
         body = {"roles": [p.entry(target) for p in self.principals if not p.login],
@@ -205,7 +212,21 @@ def case(seed: int, engine: str, prefix: str, database: str, major: int = 15) ->
     if len(roles) > 1 and rng.random() < 0.5 and engine == "postgres":
         roles[1].member_of = [roles[0].name]
     gone = Principal(f"{prefix}gone", True, [], state="absent", existed=rng.random() < 0.5)
-    return Case(seed, u, roles + accounts + [gone])
+    return Case(seed, u, roles + accounts + [gone], public_privileges(rng, u))
+
+
+def public_privileges(rng: random.Random, u: Universe) -> dict[str, list[dict[str, Any]]]:
+    """PUBLIC's declared state on a few objects (PostgreSQL)."""
+    if u.engine != "postgres" or rng.random() < 0.5:
+        return {}
+    s = rng.choice(u.schemas)
+    revoke: list[dict[str, Any]] = [{"privileges": _some(rng, ("CONNECT", "TEMPORARY")), "databases": [u.database]}]
+    if rng.random() < 0.5:
+        revoke.append({"privileges": ["EXECUTE"], "functions": [f"{s.name}.*"]})
+    if s.name == "public":
+        revoke.append({"privileges": ["CREATE"], "schemas": ["public"]})
+    other = rng.choice(u.schemas)
+    return {"revoke": revoke, "grants": [{"privileges": ["USAGE"], "schemas": [other.name]}]}
 
 
 SETTINGS = {"statement_timeout": ("10s", "30s"), "lock_timeout": ("1s", "2s"), "work_mem": ("8MB", "16MB")}
@@ -329,7 +350,8 @@ def mutate(rng: random.Random, c: Case) -> Case:
             p.member_of = [r for r in p.member_of if r != leaving.name]
     if rng.random() < 0.5:
         principals.append(Principal(f"{c.universe.prefix}new", True, grants(rng, c.universe)))
-    return Case(c.seed, c.universe, principals)
+    public = c.public if rng.random() < 0.7 else public_privileges(rng, c.universe)
+    return Case(c.seed, c.universe, principals, public)
 
 
 # ---------------------------------------------------------------- drift

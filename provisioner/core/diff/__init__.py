@@ -16,6 +16,8 @@ from provisioner.core.conventions import account_of, parse_marker, secret_databa
 from provisioner.core.diff.access import DesiredAccess, desired_access, provided_by
 from provisioner.core.diff.context import AclIndex, DiffContext, DiffOptions, DiffResult, Grantee
 from provisioner.core.diff.creators import schema_creators
+from provisioner.core.diff.public import declared as public_declared
+from provisioner.core.diff.public import public_changes, public_schemas
 from provisioner.core.diff.roles import database_principals, drop_role, reconcile_role
 from provisioner.core.diff.secrets import secret_changes
 from provisioner.core.model import CurrentState, DatabaseState, Grant, Principal, RoleState, Target, Traits
@@ -43,8 +45,9 @@ def diff_target(
     if traits.schema_wildcards:
         members = [m for p in principals for m in database_principals(p, target.engine)]
         ctx.creators = schema_creators(target, db, ctx.index.groups.get((SCHEMA, ""), []), members,
-                                       ctx.result.warnings)
+                                       ctx.result.warnings, public_schemas(target))
     ctx.result.labels.update({p.name: p.kind for p in principals})
+    public_changes(ctx)
     _present(ctx, principals)
     dropped, kept = _absent(ctx, principals)
     _leaving(ctx, principals, dropped, kept)
@@ -73,7 +76,7 @@ def routines_as_found(principals: list[Principal], db: DatabaseState) -> list[Pr
 def _present(ctx: DiffContext, principals: list[Principal]) -> None:
     engine = ctx.target.engine
     members = [m for p in principals for m in database_principals(p, engine)]
-    provided = provided_by(members, ctx.state, ctx.database, ctx.traits)
+    provided = provided_by(members, ctx.state, ctx.database, ctx.traits, public_declared(ctx.target))
     present = sorted((p for p in principals if p.state == "present"), key=lambda p: (p.login, p.name))
     for p in present:
         iam = p.login and p.auth == "iam"

@@ -60,15 +60,20 @@ def desired_access(principal: Principal, database: str | None, traits: Traits,
     return access
 
 
-def provided_by(principals: list[Principal], state: CurrentState, database: str | None, traits: Traits
-                ) -> Callable[[Principal], Provided]:
+PublicPairs = set[tuple[ObjectRef, str]]
+
+
+def provided_by(principals: list[Principal], state: CurrentState, database: str | None, traits: Traits,
+                public_declared: tuple[PublicPairs, PublicPairs] = (set(), set())) -> Callable[[Principal], Provided]:
     """For each principal: whether an implied privilege reaches it anyway — through PUBLIC (e.g. CONNECT on a
     database, which PostgreSQL grants to PUBLIC by default) or through a role of the manifest it is a member of
     (roles inherit)."""
     db = state.database
     assert db is not None
+    # What PUBLIC holds after this apply: as found, less what the target revokes from it, plus what it grants.
+    revoked, granted = public_declared
     public = {(ref, p) for g in db.acl_groups if g.kind in (DATABASE, SCHEMA)
-              for ref in g.objects for p in g.grants.get("PUBLIC", ())}
+              for ref in g.objects for p in g.grants.get("PUBLIC", ())} - revoked | granted
     roles = {p.name: p for p in principals if not p.login and p.state == "present"}
     own: dict[str, DesiredAccess] = {name: desired_access(p, database, traits) for name, p in roles.items()}
 

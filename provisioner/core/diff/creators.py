@@ -28,10 +28,12 @@ def holders_of_create(groups: Iterable[AclGroup]) -> dict[str, set[str]]:
 
 
 def schema_creators(target: Target, db: DatabaseState, schema_groups: Iterable[AclGroup],
-                    principals: list[Principal], warnings: list[str]) -> dict[str, tuple[str, ...]]:
-    """schema -> the roles default privileges are set for, for every schema a `schema.*` grant names."""
+                    principals: list[Principal], warnings: list[str], also: Iterable[str] = ()
+                    ) -> dict[str, tuple[str, ...]]:
+    """schema -> the roles default privileges are set for, for every schema a `schema.*` grant names (and the
+    schemas `also` names)."""
     wildcard_schemas = sorted({g.obj.schema for p in principals if p.state == "present" for g in p.grants
-                               if g.obj.is_wildcard and g.obj.kind in DEFAULTABLE})
+                               if g.obj.is_wildcard and g.obj.kind in DEFAULTABLE} | set(also))
     if target.default_privileges_for:
         return {schema: target.default_privileges_for for schema in wildcard_schemas}
     managed = {p.name for p in principals}

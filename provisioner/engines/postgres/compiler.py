@@ -224,7 +224,8 @@ def _default_privileges(change: c.GrantDefaultPrivileges | c.RevokeDefaultPrivil
 
 
 def _grantees(grantees: tuple[tuple[str, str], ...]) -> sql.Composable:
-    return sql.SQL(", ").join(sql.Identifier(name) for name, _ in grantees)
+    # PUBLIC is a keyword, not a role: quoted it would name a role "PUBLIC" (which cannot exist).
+    return sql.SQL(", ").join(sql.SQL("PUBLIC") if name == "PUBLIC" else sql.Identifier(name) for name, _ in grantees)
 
 
 def _session_role(role: str, session_role: str | None) -> sql.Composable:

@@ -79,7 +79,7 @@ FROM g""" + _EXPLODE.format(
 
 Q_FUNCTIONS = """
 WITH g AS (
-  SELECT n.nspname, p.proowner, p.proacl::text AS acl,
+  SELECT n.nspname, p.proowner, coalesce(p.proacl, acldefault('f', p.proowner))::text AS acl,
          array_agg(format('%s(%s)', p.proname, pg_catalog.oidvectortypes(p.proargtypes))) AS names
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
   WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
