@@ -37,6 +37,7 @@ from provisioner.core.conventions import ACCOUNT_TAG, MANAGED_TAG, TARGET_TAG
 from provisioner.core.model import SecretState
 from provisioner.core.secret_value import CURRENT, PENDING, version_with
 from provisioner.errors import ProvisionerError
+from provisioner.secrets import passwords
 
 BATCH = 20  # BatchGetSecretValue's limit per call
 # Callables (operation, params) told of every request; tests record RotateSecret's RotationRules this way.
@@ -224,9 +225,8 @@ class SecretStore:
         return self._call("describe_secret", SecretId=secret_id)
 
     def random_password(self, length: int, exclude_characters: str) -> str:
-        answer = self._call("get_random_password", PasswordLength=length, ExcludeCharacters=exclude_characters,
-                            RequireEachIncludedType=True)
-        password = answer["RandomPassword"]
+        """A new password, made locally as GetRandomPassword would (no AWS call: see `passwords`)."""
+        password = passwords.generate(length, exclude_characters)
         redact.register(password)
         return password
 

@@ -157,3 +157,24 @@ def test_every_aws_call_is_allowed_by_the_documented_policies(env, rotation_lamb
         allowed = actions(command)
         missing = {op for op in operations if f"secretsmanager:{op}" not in allowed}
         assert not missing, f"docs/iam/{command}.json lacks {sorted(missing)}"
+
+
+def test_a_new_account_costs_at_most_two_secrets_manager_calls(env):
+    """CreateSecret (tagged sync-pending) and UntagResource after the commit; the password is made locally."""
+    from provisioner.secrets import store as secrets_manager
+
+    env.sql("CREATE TABLE public.films (id int)")
+    accounts = "".join(f"  - {{name: svc_{i}, target: {env.target}, "
+                       f"grants: [{{privileges: [SELECT], tables: [public.films]}}]}}\n" for i in range(10))
+    env.manifest("accounts:\n" + accounts)
+    calls: list[str] = []
+    secrets_manager.OBSERVERS.append(lambda op, params: calls.append(op))
+    try:
+        env.apply()
+    finally:
+        secrets_manager.OBSERVERS.clear()
+    per_account = [op for op in calls if op not in ("ListSecrets", "BatchGetSecretValue")]
+    assert "GetRandomPassword" not in calls
+    assert len(per_account) <= 2 * 10, sorted(per_account)
+    for i in range(10):
+        assert env.logs_in(f"svc_{i}")
