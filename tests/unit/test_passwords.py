@@ -33,5 +33,5 @@ def test_no_two_alike_and_every_allowed_character_appears():
 
 def test_a_kind_that_is_excluded_entirely_is_not_required_and_an_impossible_policy_is_refused():
     assert set(generate(20, string.punctuation)) <= set(string.ascii_letters + string.digits)
-    with pytest.raises(ProvisionerError, match="raise password.length"):
+    with pytest.raises(ProvisionerError, match=r"raise password\.length"):
         generate(3, "")
