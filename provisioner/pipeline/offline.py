@@ -16,6 +16,7 @@ from typing import assert_never
 from provisioner.core import changes as c
 from provisioner.core.conventions import ROTATION_TAG
 from provisioner.core.diff import DiffOptions, diff_target
+from provisioner.core.engine_facts import facts
 from provisioner.core.model import (
     AclGroup,
     CurrentState,
@@ -40,8 +41,10 @@ OTHERS = "(every other {kind})"  # stand-in objects of a schema that a `schema.*
 def connection_of(target: Target) -> dict[str, object]:
     """The host/port/database a secret would hold, as far as the manifest tells without credentials."""
     source = f"${target.admin.url_env}" if target.admin.url_env else f"secret {target.admin.secret}"
-    connection: dict[str, object] = {"host": target.host or f"(host from {source})",
-                                     "port": target.port or f"(port from {source})", "dbname": target.database}
+    # An IAM admin connects to the target's host, on the engine's port unless one is given.
+    port = target.port or (facts(target.engine).default_port if target.admin.iam_user else f"(port from {source})")
+    connection: dict[str, object] = {"host": target.host or f"(host from {source})", "port": port,
+                                     "dbname": target.database}
     if target.admin.secret:
         connection["masterarn"] = f"(ARN of {target.admin.secret})"
     return connection
