@@ -85,18 +85,8 @@ def test_an_iam_admin_connects_with_a_token_as_its_password_over_tls(env, aws):
     from provisioner.pipeline.connect import admin_conninfo
     from provisioner.secrets.store import SecretStore
 
-    text = f"""
-version: 1
-targets:
-  {env.target}:
-    engine: postgres
-    host: {env.server.host}
-    port: {env.server.port}
-    database: {env.database}
-    admin: {{iam: {{user: dbadmin}}}}
-accounts: []
-"""
-    (env.tmp / "accounts.yaml").write_text(text)
+    path = env.manifest("accounts: []", admin="{iam: {user: dbadmin}}")
+    text = path.read_text()
     target = load_sources([("accounts.yaml", text)]).targets[env.target]
     info = admin_conninfo(target, SecretStore())
     assert info.user == "dbadmin" and info.tls is not None and info.tls.mode == "require"

@@ -66,12 +66,14 @@ class Env:
         return name
 
     def manifest(self, body: str, name: str = "accounts.yaml", header: bool = True, admin_secret: bool = False,
-                 host: str | None = None, port: int | None = None, target_extra: str = "") -> Path:
+                 host: str | None = None, port: int | None = None, target_extra: str = "",
+                 admin: str | None = None) -> Path:
         """The manifest `body` under a header naming this test's target (`target_extra`: more keys of the target,
-        as YAML indented by four spaces)."""
+        as YAML indented by four spaces; `admin`: the target's admin source, as YAML)."""
         text = textwrap.dedent(body).strip("\n") + "\n"
         if header:
-            admin = f'{{secret: "{self.admin_secret()}"}}' if admin_secret else f"{{url_env: {self.url_env}}}"
+            if admin is None:
+                admin = f'{{secret: "{self.admin_secret()}"}}' if admin_secret else f"{{url_env: {self.url_env}}}"
             text = textwrap.dedent(f"""\
                 version: 1
                 targets:
