@@ -19,11 +19,12 @@ accounts:
 
 
 def _secret_state(env) -> str:
-    found = [s for s in sm_client().list_secrets(IncludePlannedDeletion=True)["SecretList"]
-             if s["Name"] == f"{env.target}/etl_iam"]
-    if not found:
+    client = sm_client()
+    try:
+        found = client.describe_secret(SecretId=f"{env.target}/etl_iam")
+    except client.exceptions.ResourceNotFoundException:
         return "none"
-    return "deleted" if found[0].get("DeletedDate") else "live"
+    return "deleted" if found.get("DeletedDate") else "live"
 
 
 def _has_password(env) -> bool:
