@@ -4,6 +4,8 @@ same — before anything is written: no role, no secret."""
 
 from __future__ import annotations
 
+import contextlib
+
 from support.recorders import sm_client
 
 
@@ -37,10 +39,8 @@ def _secrets(env) -> list[str]:
     """The secrets either target would have made (none may exist)."""
     client, found = sm_client(), []
     for name in (f"{env.target}/reporter", f"{env.target}b/reporter", f"{env.target}b/only_here"):
-        try:
+        with contextlib.suppress(client.exceptions.ResourceNotFoundException):
             found.append(client.describe_secret(SecretId=name)["Name"])
-        except client.exceptions.ResourceNotFoundException:
-            pass
     return found
 
 

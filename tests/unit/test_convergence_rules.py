@@ -93,3 +93,18 @@ def test_default_privileges_cover_the_owner_and_every_role_that_can_create_there
     # with default_privileges_for, exactly those roles
     result = diff_target(replace(TARGET, default_privileges_for=("app_owner",)), [reader], current, traits=PG)
     assert not of(result, c.GrantDefaultPrivileges) and not result.warnings
+
+
+def test_a_role_can_be_retired_to_a_role_the_same_apply_creates():
+    from provisioner.core.model import RetireSettings
+
+    owner = replace(managed("old_batch", login=True), owned_objects=2, owned_example="table app.runs")
+    leaving = replace(role("old_batch", login=True), state="absent",
+                      retire=RetireSettings(reassign_owned_to="films_owner", terminate_sessions=True))
+    result = diff_target(TARGET, [leaving, role("films_owner")], state([owner]), traits=PG)
+    assert result.errors == []
+    kinds = [type(ch).__name__ for ch in result.changes]
+    assert kinds.index("CreateRole") < kinds.index("ReassignOwned") < kinds.index("DropOwned") < kinds.index("DropRole")
+    assert kinds.index("AlterRole") < kinds.index("TerminateSessions") < kinds.index("ReassignOwned")
+    result = diff_target(TARGET, [leaving], state([owner]), traits=PG)
+    assert any("role films_owner does not exist" in e for e in result.errors)

@@ -47,6 +47,7 @@ def diff_target(
         ctx.creators = schema_creators(target, db, ctx.index.groups.get((SCHEMA, ""), []), members,
                                        ctx.result.warnings, public_schemas(target))
     ctx.result.labels.update({p.name: p.kind for p in principals})
+    ctx.present = {m.name for p in principals if p.state == "present" for m in database_principals(p, target.engine)}
     public_changes(ctx)
     _present(ctx, principals)
     dropped, kept = _absent(ctx, principals)

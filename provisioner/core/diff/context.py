@@ -89,6 +89,8 @@ class DiffContext:
     result: DiffResult = field(default_factory=DiffResult)
     # schema -> the roles whose future objects get the default privileges of `schema.*` (see `creators`)
     creators: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # roles the manifest keeps (present): they exist by the time later steps of the apply run
+    present: set[str] = field(default_factory=set)
 
     def grantee(self, name: str, host: str, principal: str | None = None) -> Grantee:
         return Grantee(name, host, self.traits.identity(name, host), principal or name)

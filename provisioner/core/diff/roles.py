@@ -182,8 +182,9 @@ def _retire_steps(ctx: DiffContext, role: RoleState, who: Grantee, retire: Retir
             f"`retire: {{reassign_owned_to: ROLE}}` (with `state: absent`), or reassign them by hand "
             f"(REASSIGN OWNED BY {name} TO another_role) and run apply again")
         return False
-    if not role.admin_holds or heir not in ctx.db.roles:
-        missing = f"role {heir} does not exist" if heir not in ctx.db.roles else (
+    known = heir in ctx.db.roles or heir in ctx.present  # the manifest's roles are created earlier in the apply
+    if not role.admin_holds or not known:
+        missing = f"role {heir} does not exist" if not known else (
             f"the admin {ctx.db.admin_user} does not hold the privileges of {name} (GRANT {name} TO "
             f"{ctx.db.admin_user})")
         ctx.result.errors.append(f"{name} cannot be retired to {heir}: {missing}")
