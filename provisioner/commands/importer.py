@@ -20,7 +20,7 @@ import yaml
 from provisioner.core.conventions import parse_marker
 from provisioner.core.diff import AclIndex
 from provisioner.core.diff.creators import holders_of_create
-from provisioner.core.engine_facts import is_reserved
+from provisioner.core.engine_facts import RDS_IAM, is_reserved
 from provisioner.core.model import DatabaseState, ObjectRef, Target, Traits
 from provisioner.core.privileges import COLUMN, DATABASE, FUNCTION, PROCEDURE, SCHEMA, SEQUENCE, TABLE
 
@@ -62,10 +62,10 @@ def import_target(target: Target, db: DatabaseState, traits: Traits, adopt: bool
             entry["connection_limit"] = role.connection_limit
         if role.require_tls:
             entry["require_tls"] = True
-        iam = role.login and (role.auth == "iam" or "rds_iam" in role.member_of)
+        iam = role.login and role.auth == "iam"
         if iam:
-            entry["auth"] = "iam"  # RDS IAM authentication: rds_iam membership (PostgreSQL) or the plugin (MySQL)
-        member_of = sorted(role.member_of - {"rds_iam"}) if iam else sorted(role.member_of)
+            entry["auth"] = "iam"  # RDS IAM authentication, as inspection found it
+        member_of = sorted(role.member_of - {RDS_IAM}) if iam else sorted(role.member_of)
         if member_of:
             entry["member_of"] = [_membership(r, role.membership_options.get(r, {})) for r in member_of]
         entry.update(_settings_entries(role.settings))

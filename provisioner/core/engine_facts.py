@@ -10,6 +10,15 @@ from dataclasses import dataclass
 
 from provisioner.core import privileges
 
+# RDS and Aurora PostgreSQL: members of this role log in with IAM authentication tokens, not passwords.
+RDS_IAM = "rds_iam"
+
+
+def major_version(server_version: str | None) -> int:
+    """The major version a server reports ("15.20 (Debian ...)" -> 15; "10.11.19-MariaDB" -> 10); 0 if none."""
+    found = re.match(r"\d+", server_version or "")
+    return int(found.group(0)) if found else 0
+
 
 @dataclass(frozen=True)
 class EngineFacts:

@@ -242,7 +242,8 @@ class RoleState:
     require_tls: bool = False
     session_role: str | None = None
     default_roles: frozenset[str] = frozenset()
-    auth: str = "password"  # MySQL: "iam" when the account authenticates with AWSAuthenticationPlugin
+    # "iam": RDS IAM authentication (PostgreSQL: a login member of rds_iam; MySQL: AWSAuthenticationPlugin)
+    auth: str = "password"
     settings: tuple[tuple[str, str, str], ...] = ()  # (database, parameter, value), sorted; not `role`
     # PostgreSQL: role -> {"admin": .., "inherit": .., "set": ..} as the server holds them (inherit/set: 16+)
     membership_options: Mapping[str, Mapping[str, bool]] = field(default_factory=dict)

@@ -20,6 +20,7 @@ from provisioner.core.diff.public import declared as public_declared
 from provisioner.core.diff.public import public_changes, public_schemas
 from provisioner.core.diff.roles import database_principals, drop_role, reconcile_role
 from provisioner.core.diff.secrets import secret_changes
+from provisioner.core.engine_facts import RDS_IAM
 from provisioner.core.model import CurrentState, DatabaseState, Grant, Principal, RoleState, Target, Traits
 from provisioner.core.privileges import FUNCTION, PROCEDURE, SCHEMA
 
@@ -91,9 +92,6 @@ def _present(ctx: DiffContext, principals: list[Principal]) -> None:
         if p.login and not iam and p.name != ctx.db.admin_user:
             created = ctx.traits.identity(p.name, p.host) not in ctx.db.roles
             secret_changes(ctx, p, created)
-
-
-RDS_IAM = "rds_iam"
 
 
 def with_rds_iam(ctx: DiffContext, p: Principal) -> Principal:

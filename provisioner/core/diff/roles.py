@@ -3,7 +3,6 @@ for one database role of the manifest at a time."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import Any
 
@@ -12,6 +11,7 @@ from provisioner.core.conventions import clone_name, group_name, parse_marker, r
 from provisioner.core.diff.access import DesiredAccess
 from provisioner.core.diff.context import DiffContext, Grantee
 from provisioner.core.diff.grants import default_privilege_changes, privilege_changes
+from provisioner.core.engine_facts import major_version
 from provisioner.core.model import MembershipOptions, Principal, RetireSettings, RoleState
 
 
@@ -89,7 +89,7 @@ def role_changes(ctx: DiffContext, p: Principal, who: Grantee, existing: RoleSta
     ]
     found += [c.AlterRole(action=c.CHANGE, was=was, to=to, **base) for was, to in settings if was != to]
     if p.login and p.auth == "iam":
-        held = "iam" if existing.auth == "iam" or "rds_iam" in existing.member_of else "password"
+        held = existing.auth
         if held != "iam":  # the password goes (back to a password: the new secret's SetPassword sets it)
             found.append(c.AlterRole(action=c.CHANGE, was=c.Authentication(held), to=c.Authentication("iam"),
                                      **base))
@@ -127,9 +127,7 @@ def _options(ctx: DiffContext, p: Principal, role: str, declared: dict[str, Memb
     """The managed options of one membership; inherit/set on a server older than 16 are a plan error."""
     options = declared.get(role, MembershipOptions()).managed()
     newer = [k for k, _ in options if k in ("inherit", "set")]
-    found = re.match(r"\d+", ctx.db.server_version)
-    major = int(found.group(0)) if found else 0
-    if newer and major < 16:
+    if newer and major_version(ctx.db.server_version) < 16:
         ctx.result.errors.append(f"{p.name}: membership option(s) {', '.join(newer)} of {role} need PostgreSQL 16 "
                                  f"or later; target {ctx.target.name} runs {ctx.db.server_version}")
         options = tuple(o for o in options if o[0] not in newer)

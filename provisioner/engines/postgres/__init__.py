@@ -4,10 +4,10 @@ SCRAM verifiers (`session`)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from provisioner.core import changes as c
+from provisioner.core.engine_facts import major_version
 from provisioner.core.model import ConnInfo, DatabaseState, Traits
 from provisioner.core.privileges import TABLE, available
 from provisioner.engines.base import Engine, Session, Statement
@@ -32,9 +32,7 @@ class PostgresEngine(Engine):
 
     def traits_for(self, server_version: str | None) -> Traits:
         """ALL on tables includes MAINTAIN from PostgreSQL 17 on."""
-        found = re.match(r"\d+", server_version or "")
-        major = int(found.group(0)) if found else 0
-        extras = available("postgres", TABLE, major)
+        extras = available("postgres", TABLE, major_version(server_version))
         return replace(POSTGRES_TRAITS, all_extras={TABLE: extras}) if extras else POSTGRES_TRAITS
 
     def inspect(self, session: Session) -> DatabaseState:

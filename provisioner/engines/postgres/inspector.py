@@ -3,6 +3,7 @@ of other grantors apart, default ACLs, schema owners, the server version)."""
 
 from __future__ import annotations
 
+from provisioner.core.engine_facts import RDS_IAM
 from provisioner.core.model import AclGroup, DatabaseState, DefaultAcl, ObjectRef, RoleState
 from provisioner.core.privileges import DATABASE, FUNCTION, SCHEMA
 from provisioner.engines.base import Session
@@ -61,6 +62,7 @@ def read_roles(session: Session) -> dict[str, RoleState]:
             owned_objects=count, owned_example=example, session_role=session_role,
             admin_holds=admin_holds, admin_can_become=admin_can_become,
             settings=tuple(sorted(settings.get(name, ()))), membership_options=options.get(name, {}),
+            auth="iam" if login and RDS_IAM in member_of else "password",
         )
     return roles
 
