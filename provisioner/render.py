@@ -76,11 +76,12 @@ def _delta(old: object, new: object) -> str:
 def step_lines(step: Step) -> list[str]:
     """The lines of one step, each prefixed by its action sign and annotated when implied or a password."""
     change = step.change
-    note = ""
+    notes = [f"in database {change.database}"] if change.database else []
     if change.implied:
-        note = "  -- implied by its grants on objects inside"
+        notes.append("implied by its grants on objects inside")
     elif isinstance(change, c.SetPassword):
-        note = f"  -- {change.reason}; password from secret {change.secret}"
+        notes.append(f"{change.reason}; password from secret {change.secret}")
+    note = "  -- " + "; ".join(notes) if notes else ""
     if step.lines:
         return [f"{change.action} {line}{note if i == len(step.lines) - 1 else ''}"
                 for i, line in enumerate(step.lines)]

@@ -25,6 +25,9 @@ class Change:
     target: str
     principal: str  # the account or role this change belongs to
     implied: bool = False
+    # PostgreSQL clusters: the database the change runs in when it is not the one the admin connects to (object
+    # privileges, default privileges, REASSIGN/DROP OWNED); '' for that one and for cluster-wide changes.
+    database: str = ""
     # Whether the change sends statements to the database (secret-only changes do not).
     touches_database: ClassVar[bool] = True
 
@@ -455,4 +458,15 @@ def rank(change: Change) -> int:
 
 
 def in_order(changes: list[AnyChange]) -> list[AnyChange]:
-    return sorted(changes, key=rank)
+    """The changes in the order they run: by ORDER. In a PostgreSQL cluster, whose transactions cannot span
+    databases, those of the other databases run after the connected database's memberships (the roles exist,
+    committed) and before its REASSIGN/DROP OWNED and DROP ROLE (the other databases have let go of the roles)."""
+    late = _RANK[ReassignOwned]
+
+    def key(change: AnyChange) -> tuple[int, str, int]:
+        position = rank(change)
+        if change.database:
+            return (1, change.database, position)
+        return (2 if position >= late else 0, "", position)
+
+    return sorted(changes, key=key)

@@ -66,6 +66,9 @@ class Target:
     host: str | None = None
     port: int | None = None
     database: str | None = None
+    # PostgreSQL: the other databases of the cluster this target manages (grants with `database:`), beyond
+    # `database`, where the admin connects and which grants name by default.
+    other_databases: tuple[str, ...] = ()
     tls: Tls | None = None
     # Roles whose future objects get the default privileges of `schema.*` grants; empty = the schema owner.
     default_privileges_for: tuple[str, ...] = ()
@@ -127,6 +130,9 @@ class Grant:
     location: Location | None = None
     # Written as ALL: also every version-specific privilege the server has (PostgreSQL 17+: MAINTAIN).
     every: bool = False
+    # PostgreSQL: the database of a schema object, when it is another of the target's `databases` than the one
+    # the admin connects to ('' = that one; databases themselves are cluster-wide and always '').
+    database: str = ""
 
 
 @dataclass(frozen=True)
@@ -236,8 +242,12 @@ class RoleState:
     # Role attributes beyond LOGIN that differ from a plain role (e.g. SUPERUSER, CREATEDB, NOINHERIT).
     attributes: frozenset[str] = frozenset()
     member_of: frozenset[str] = frozenset()
-    owned_objects: int = 0
+    owned_objects: int = 0  # what keeps it from being dropped: objects it owns, its entries in other databases
     owned_example: str = ""
+    # PostgreSQL, by database ('' = shared objects): objects it owns, and (other databases than the connected one)
+    # privileges and default-privilege entries it has there. Empty: all of `owned_objects` is owned here.
+    owned_in: Mapping[str, int] = field(default_factory=dict)
+    held_in: Mapping[str, int] = field(default_factory=dict)
     host: str = "%"
     require_tls: bool = False
     session_role: str | None = None
@@ -297,6 +307,7 @@ class DatabaseState:
     default_acls: list[DefaultAcl]
     schema_owners: dict[str, str]
     queries: int = 0
+    name: str = ""  # the database (PostgreSQL; MySQL/MariaDB: '')
 
 
 @dataclass(frozen=True)
@@ -319,9 +330,11 @@ class SecretState:
     deleted: bool = False
 
 
-
 @dataclass
 class CurrentState:
     database: DatabaseState | None
     secrets: dict[str, SecretState]  # by secret name
     connection: Mapping[str, object] = field(default_factory=dict)  # host/port/dbname the secrets should hold
+    # PostgreSQL clusters: the target's other databases, by name. Each holds that database's ACL groups, default
+    # ACLs, schema owners and the objects each role owns there; roles are the cluster's (those of `database`).
+    others: dict[str, DatabaseState] = field(default_factory=dict)

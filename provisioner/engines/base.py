@@ -76,6 +76,10 @@ class Engine(ABC):
     @abstractmethod
     def inspect(self, session: Session) -> DatabaseState: ...
 
+    def inspect_other(self, session: Session, cluster: DatabaseState) -> DatabaseState:
+        """PostgreSQL: another database of the cluster `cluster` was read from (its objects; the same roles)."""
+        raise ProvisionerError(f"{self.name} targets manage no further databases (`databases:` is PostgreSQL's)")
+
     @abstractmethod
     def server_identity(self, session: Session) -> str:
         """What tells one server (PostgreSQL cluster, MySQL/MariaDB instance) from another, whatever address and

@@ -28,6 +28,8 @@ from provisioner.manifest.documents import Document, Item, items, merged_default
 def build_target(name: str, doc: Document, spec: dict[str, Any]) -> Target:
     admin = spec.get("admin") or {}
     tls = spec.get("tls")
+    databases = spec.get("databases") or []
+    database = spec.get("database") or (databases[0] if databases else None)
     return Target(
         name=name,
         engine=spec["engine"],
@@ -35,7 +37,8 @@ def build_target(name: str, doc: Document, spec: dict[str, Any]) -> Target:
                           iam_user=(admin.get("iam") or {}).get("user")),
         host=spec.get("host"),
         port=spec.get("port"),
-        database=spec.get("database"),
+        database=database,
+        other_databases=tuple(d for d in databases if d != database),
         tls=Tls(mode=tls.get("mode", "prefer"), ca=tls.get("ca")) if tls else None,
         default_privileges_for=tuple(spec.get("default_privileges_for") or ()),
         resource_id=spec.get("resource_id"),
@@ -48,13 +51,24 @@ def build_target(name: str, doc: Document, spec: dict[str, Any]) -> Target:
 def _public(spec: dict[str, Any], name: str, doc: Document, key: str) -> tuple[Grant, ...]:
     entries = (spec.get("public_privileges") or {}).get(key) or []
     return tuple(g for i, entry in enumerate(entries)
-                 for g in parse_grant(spec["engine"], entry, doc.where(("targets", name, "public_privileges", key, i))))
+                 for g in parse_grant(spec["engine"], entry, doc.where(("targets", name, "public_privileges", key, i)),
+                                      spec.get("database") or (spec.get("databases") or [None])[0]))
 
 
-def parse_grant(engine: str, entry: dict[str, Any], location: Location | None) -> list[Grant]:
-    """One manifest grant entry -> Grants on individual objects (or wildcards). Raises names.NameError_."""
-    key = next(k for k in entry if k != "privileges")
+def object_key(entry: dict[str, Any]) -> str:
+    """The key of a grant entry that names its objects (tables, schemas, ...)."""
+    return next(k for k in entry if k not in ("privileges", "database"))
+
+
+def parse_grant(engine: str, entry: dict[str, Any], location: Location | None, default_database: str | None = None
+                ) -> list[Grant]:
+    """One manifest grant entry -> Grants on individual objects (or wildcards). Raises names.NameError_.
+    `database:` naming the target's own database (`default_database`) is the same as none."""
+    key = object_key(entry)
     kind = privileges.GRANT_KEYS[key]
+    database = entry.get("database") or ""
+    if database == default_database or kind == privileges.DATABASE:
+        database = ""
     refs: list[ObjectRef] = []
     if engine != "postgres" and kind in (privileges.DATABASE, privileges.TABLE, privileges.FUNCTION,
                                          privileges.PROCEDURE):
@@ -71,7 +85,7 @@ def parse_grant(engine: str, entry: dict[str, Any], location: Location | None) -
     else:
         refs.extend(ObjectRef(kind, *names.qualified(obj, kind)) for obj in entry[key])
     every = privileges.says_all(entry["privileges"])
-    return [Grant(ref, privs, location, every) for ref in refs]
+    return [Grant(ref, privs, location, every, database) for ref in refs]
 
 
 def _mysql_grant(engine: str, kind: str, obj: str, privilege_names: list[str], location: Location | None) -> Grant:
@@ -133,10 +147,11 @@ def build_principal(item: Item, target: Target, defaults: dict[str, Any], profil
     data = item.data
     grants: list[Grant] = []
     for i, entry in enumerate(data.get("grants") or []):
-        grants.extend(parse_grant(target.engine, entry, item.doc.where((*item.path, "grants", i))))
+        grants.extend(parse_grant(target.engine, entry, item.doc.where((*item.path, "grants", i)), target.database))
     if data.get("profile"):
         for entry in profiles.get(data["profile"], []):
-            grants.extend(parse_grant(target.engine, entry, item.doc.where((*item.path, "profile"))))
+            grants.extend(parse_grant(target.engine, entry, item.doc.where((*item.path, "profile")),
+                                      target.database))
 
     def section(name: str) -> dict[str, Any]:
         return {**(defaults.get(name) or {}), **(data.get(name) or {})}

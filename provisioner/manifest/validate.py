@@ -20,7 +20,7 @@ from provisioner.core import conventions, names, privileges, schedule
 from provisioner.core.engine_facts import facts, is_reserved
 from provisioner.core.model import Principal, RotationSettings
 from provisioner.errors import Problem
-from provisioner.manifest.build import membership_role, parse_grant
+from provisioner.manifest.build import membership_role, object_key, parse_grant
 from provisioner.manifest.documents import Document, Item, items, merged_defaults, merged_profiles, merged_targets
 
 SCHEMA_FILE = "accounts.schema.json"
@@ -93,7 +93,8 @@ def _schema_problem(doc: Document, error: jsonschema.ValidationError) -> Problem
             hint or f"{suggest(str(error.instance), [str(o) for o in options])}use one of: "
             + ", ".join(repr(o) for o in options),
         )
-    if validator in ("minProperties", "maxProperties") and "privileges" in (error.schema.get("properties") or {}):
+    if validator in ("minProperties", "maxProperties") and (
+            "privileges" in (error.schema.get("properties") or {}) or error.schema.get("x-grant")):
         return Problem(doc.where(path), f"{where}: a grant must name exactly one kind of object", hint)
     if validator in ("minProperties", "maxProperties"):
         return Problem(doc.where(path), f"{where}: {error.message}", hint)
@@ -315,7 +316,7 @@ def _item_problems(item: Item, ctx: _Known, seen: dict[tuple[str, str, str], Ite
         ))
     else:
         seen[key] = item
-    problems += _grant_problems(item, engine, profiles)
+    problems += _grant_problems(item, engine, profiles, targets[target_name][1])
     if engine != "postgres" and data.get("attributes"):
         problems.append(Problem(doc.where((*item.path, "attributes"), key=True),
                                 "`attributes` are PostgreSQL role attributes; MySQL/MariaDB have none",
@@ -426,8 +427,52 @@ def _first(firsts: dict, path: tuple[str, ...], doc: Document, problems: list[Pr
         firsts[path] = (doc, None)
 
 
-def _target_problems(name: str, doc: Document, spec: dict[str, Any]) -> list[Problem]:
+def managed_databases(spec: dict[str, Any]) -> list[str]:
+    """The databases a target manages: its `databases`, else its `database` alone (unknown: none)."""
+    return list(spec.get("databases") or ([spec["database"]] if spec.get("database") else []))
+
+
+def _database_problems(name: str, doc: Document, spec: dict[str, Any]) -> list[Problem]:
     problems = []
+    if spec.get("databases") and spec["engine"] != "postgres":
+        problems.append(Problem(doc.where(("targets", name, "databases"), key=True),
+                                "`databases` lists the databases of a PostgreSQL cluster; a MySQL/MariaDB target "
+                                "reaches every database of its server already",
+                                "remove it and name objects as database.table"))
+    elif spec.get("databases") and spec.get("database") and spec["database"] not in spec["databases"]:
+        problems.append(Problem(doc.where(("targets", name, "database")),
+                                f"target {name!r}: database {spec['database']!r} is not one of its databases "
+                                f"({', '.join(spec['databases'])})", "add it to `databases:`"))
+    for key in ("revoke", "grants"):
+        for i, entry in enumerate((spec.get("public_privileges") or {}).get(key) or []):
+            problems += _grant_database_problems(doc, ("targets", name, "public_privileges", key, i), entry, spec,
+                                                 f"target {name!r}: public_privileges")
+    return problems
+
+
+def _grant_database_problems(doc: Document, path: tuple[Any, ...], entry: dict[str, Any], spec: dict[str, Any],
+                             label: str) -> list[Problem]:
+    """`database:` on a grant: PostgreSQL only, one of the target's databases, never on `databases:` grants."""
+    database = entry.get("database") if isinstance(entry, dict) else None
+    if database is None:
+        return []
+    where = doc.where((*path, "database"))
+    if spec["engine"] != "postgres":
+        return [Problem(where, f"{label}: `database:` on a grant is PostgreSQL's; MySQL/MariaDB name the "
+                               f"database in the object (database.table)", "remove `database:`")]
+    if "databases" in entry:
+        return [Problem(where, f"{label}: `database:` does not apply to a `databases:` grant (databases belong "
+                               f"to the cluster)", "remove `database:`")]
+    known = managed_databases(spec)
+    if database not in known:
+        return [Problem(where, f"{label}: database {database!r} is not managed by the target "
+                               f"({', '.join(known) or 'it names no database'})",
+                        f"{suggest(database, known)}add it to the target's `databases:`")]
+    return []
+
+
+def _target_problems(name: str, doc: Document, spec: dict[str, Any]) -> list[Problem]:
+    problems = _database_problems(name, doc, spec)
     if spec["engine"] != "postgres" and spec.get("default_privileges_for"):
         problems.append(Problem(doc.where(("targets", name, "default_privileges_for"), key=True),
                                 "default_privileges_for applies to PostgreSQL only", "remove it"))
@@ -445,7 +490,7 @@ def _target_problems(name: str, doc: Document, spec: dict[str, Any]) -> list[Pro
                 problems.append(Problem(where, f"target {name!r}: public_privileges: {exc}",
                                         "write schema.name, or schema.* for every object of the kind"))
                 continue
-            allowed = privileges.POSTGRES[privileges.GRANT_KEYS[next(k for k in entry if k != "privileges")]]
+            allowed = privileges.POSTGRES[privileges.GRANT_KEYS[object_key(entry)]]
             wrong = [p for p in entry["privileges"] if privileges.normalize(p) not in allowed | {"ALL"}]
             if wrong:
                 problems.append(Problem(where, f"target {name!r}: public_privileges: {', '.join(wrong)} does not "
@@ -575,7 +620,7 @@ def _rotation_problems(item: Item, engine: str, target: dict[str, Any], rotation
     return problems
 
 
-def _grant_problems(item: Item, engine: str, profiles: dict[str, Any]) -> list[Problem]:
+def _grant_problems(item: Item, engine: str, profiles: dict[str, Any], target: dict[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
     data = item.data
     doc = item.doc
@@ -589,7 +634,8 @@ def _grant_problems(item: Item, engine: str, profiles: dict[str, Any]) -> list[P
         if entry is None:
             continue  # refused by the schema, reported there
         path = (*item.path, "grants", i)
-        key = next(k for k in entry if k != "privileges")
+        problems += _grant_database_problems(doc, path, entry, target, item_label(item))
+        key = object_key(entry)
         kind = privileges.GRANT_KEYS[key]
         if kind not in vocabulary:
             usable = ", ".join(k for k, v in privileges.GRANT_KEYS.items() if v in vocabulary)

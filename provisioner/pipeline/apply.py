@@ -36,25 +36,25 @@ def apply_target(conn: Connection, manifest: Manifest, store: SecretStore, optio
                  on_plan: Callable[[TargetPlan], None] | None = None, progress: Progress = quiet) -> ApplyReport:
     """Apply one target, planned again under its lock. With `expected` (the plan a user confirmed), a plan that
     changed meanwhile aborts; `on_plan` sees the plan about to run."""
-    engine, session = conn.engine, conn.session
+    session = conn.session
     report: ApplyReport | None = None
     try:
         with session.target_lock(conn.target.name):
-            with session.transaction():
-                state = inspect_target(engine, session, conn.info, store, refresh_secrets=True,
-                                       masterarn=conn.masterarn)
-                plan = plan_target(conn, manifest, state, options)
-                report = ApplyReport(conn.target.name, plan, transactional=engine.transactional)
-                _check(conn, plan, expected, on_plan)
-                passwords = Passwords()
-                _phase(progress, conn, plan, "before", "secret write(s) first")
-                before_database(plan.steps, store, passwords, report)
-                faults.checkpoint("before-database")
-                progress(f"target {conn.target.name}: {sum(s.change.is_database for s in plan.steps)} database "
-                         f"change(s)")
-                in_database(conn, plan.steps, store, passwords, report)
-                faults.checkpoint("before-commit")
-            report.commit()
+            state = inspect_target(conn, store, refresh_secrets=True)
+            plan = plan_target(conn, manifest, state, options)
+            report = ApplyReport(conn.target.name, plan, transactional=conn.engine.transactional)
+            _check(conn, plan, expected, on_plan)
+            passwords = Passwords()
+            _phase(progress, conn, plan, "before", "secret write(s) first")
+            before_database(plan.steps, store, passwords, report)
+            faults.checkpoint("before-database")
+            progress(f"target {conn.target.name}: {sum(s.change.is_database for s in plan.steps)} database "
+                     f"change(s)")
+            for database, indices in segments(plan.steps):
+                with conn.session_for(database).transaction():
+                    in_database(conn, plan.steps, store, passwords, report, database, indices)
+                    faults.checkpoint("before-commit")
+                report.commit()
             faults.checkpoint("after-commit")
             # Still under the target's lock: a rotation of the same account waits until the secrets match.
             _phase(progress, conn, plan, "after", "secret follow-up(s) after the commit")
@@ -67,6 +67,26 @@ def apply_target(conn: Connection, manifest: Manifest, store: SecretStore, optio
     except Exception as exc:
         raise ApplyError(failure_message(conn.target.name, report, exc)) from None
     return report
+
+
+def segments(steps: list[Step]) -> list[tuple[str, list[int]]]:
+    """The database steps as transactions: (database, step indices), in plan order.
+
+    One transaction in the common case. A PostgreSQL cluster's plan has runs of steps per database (see
+    `changes.in_order`): each is a transaction of its own, committed before the next starts. A failure between
+    them leaves what a crash after a commit leaves: every password the database has is one its secret holds
+    (AWSCURRENT or AWSPENDING), and a rerun finishes.
+    """
+    found: list[tuple[str, list[int]]] = []
+    for index, step in enumerate(steps):
+        change = step.change
+        if not change.is_database:
+            continue
+        if found and found[-1][0] == change.database:
+            found[-1][1].append(index)
+        else:
+            found.append((change.database, [index]))
+    return found
 
 
 def _phase(progress: Progress, conn: Connection, plan: TargetPlan, phase: str, what: str) -> None:
@@ -109,19 +129,22 @@ def _secret_pass(steps: list[Step], phase: Literal["before", "after"], store: St
         faults.checkpoint(checkpoint)
 
 
-def in_database(conn: Connection, steps: list[Step], store: Store, passwords: Passwords,
-                report: ApplyReport) -> None:
-    """Pass 2: the database statements in plan order, each with the password the protocol gives it."""
-    for indices, change in batched(steps):
+def in_database(conn: Connection, steps: list[Step], store: Store, passwords: Passwords, report: ApplyReport,
+                database: str = "", only: list[int] | None = None) -> None:
+    """Pass 2: the database statements in plan order (those of `only`, in `database`), each with the password the
+    protocol gives it."""
+    session = conn.session_for(database)
+    where = f"  -- in database {database}" if database else ""
+    for indices, change in batched(steps, only):
         protocol = step_of(change)
         password = protocol.password(change, store, passwords) if protocol.password else None
-        for statement in conn.engine.statements(change, password, conn.session):
-            log.debug("executing %s", statement.display)
-            conn.session.execute(statement)
-            report.record(f"{change.action} {statement.display}")
+        for statement in conn.engine.statements(change, password, session):
+            log.debug("executing %s%s", statement.display, where)
+            session.execute(statement)
+            report.record(f"{change.action} {statement.display}{where}")
         faults.checkpoint("between-statements")
         if protocol.completes == "database":
-            report.completed.update(indices)
+            report.sent.update(indices)
 
 
 def after_commit(steps: list[Step], store: Store, passwords: Passwords, report: ApplyReport) -> None:

@@ -46,8 +46,9 @@ def _merged(steps: list[Step], indices: list[int]) -> c.AnyChange:
     return replace(first, also=tuple(others))
 
 
-def batched(steps: list[Step]) -> Iterator[tuple[list[int], c.AnyChange]]:
-    """(indices of the plan steps, the change to execute) for the database steps, in plan order."""
+def batched(steps: list[Step], only: list[int] | None = None) -> Iterator[tuple[list[int], c.AnyChange]]:
+    """(indices of the plan steps, the change to execute) for the database steps (those of `only`), in plan
+    order."""
     pending: dict[tuple[object, ...], list[int]] = {}
     run_type: type | None = None
 
@@ -56,9 +57,10 @@ def batched(steps: list[Step]) -> Iterator[tuple[list[int], c.AnyChange]]:
             yield indices, _merged(steps, indices)
         pending.clear()
 
+    chosen = set(only) if only is not None else None
     for index, step in enumerate(steps):
         change = step.change
-        if not change.is_database:
+        if not change.is_database or (chosen is not None and index not in chosen):
             continue
         key = merge_key(change)
         if key is not None:

@@ -8,7 +8,7 @@ Every password found here is registered for redaction before anything else can p
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from urllib.parse import unquote, urlsplit
 
 from botocore.exceptions import BotoCoreError
@@ -120,16 +120,26 @@ class Connection:
     info: ConnInfo
     session: Session
     masterarn: str | None = None  # the admin secret's ARN, when the admin comes from Secrets Manager
+    others: dict[str, Session] = field(default_factory=dict)  # sessions in the target's other databases
+
+    def session_for(self, database: str) -> Session:
+        """The admin session in `database` ('' = the one the admin connects to), opened on first use."""
+        if not database or database == self.info.dbname:
+            return self.session
+        if database not in self.others:
+            self.others[database] = open_session(self.target, self.engine, replace(self.info, dbname=database))
+        return self.others[database]
 
     def close(self) -> None:
-        self.session.close()
+        for session in [*self.others.values(), self.session]:
+            session.close()
+        self.others.clear()
 
 
-def connect(target: Target, store: SecretStore) -> Connection:
-    engine = get_engine(target.engine)
-    info = admin_conninfo(target, store)
+def open_session(target: Target, engine: Engine, info: ConnInfo) -> Session:
+    """An admin session to `info`, its failures as errors that name the target and never the password."""
     try:
-        session = engine.connect(info)
+        return engine.connect(info)
     except AuthenticationFailed:
         raise ProvisionerError(f"target {target.name}: the admin credentials were refused by "
                                f"{info.host}:{info.port} (user {info.user})",
@@ -138,8 +148,15 @@ def connect(target: Target, store: SecretStore) -> Connection:
     except DatabaseUnreachable as exc:
         raise ProvisionerError(f"target {target.name}: {exc.message}", exc.hint) from None
     except Exception as exc:
-        raise ProvisionerError(f"target {target.name}: cannot connect to {info.host}:{info.port}: "
-                               f"{_first_line(exc)}", "check host, port, network path and TLS settings") from None
+        raise ProvisionerError(f"target {target.name}: cannot connect to {info.host}:{info.port}"
+                               f"{'/' + info.dbname if info.dbname else ''}: {_first_line(exc)}",
+                               "check host, port, database, network path and TLS settings") from None
+
+
+def connect(target: Target, store: SecretStore) -> Connection:
+    engine = get_engine(target.engine)
+    info = admin_conninfo(target, store)
+    session = open_session(target, engine, info)
     return Connection(target, engine, info, session, admin_secret_arn(target, store))
 
 

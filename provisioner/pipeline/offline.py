@@ -50,48 +50,57 @@ def connection_of(target: Target) -> dict[str, object]:
     return connection
 
 
-def catalog(target: Target, principals: Iterable[Principal], traits: Traits) -> dict[ObjectRef, dict[str, set[str]]]:
-    """Every object the manifests mention, with no grants yet."""
-    objects: dict[ObjectRef, dict[str, set[str]]] = {}
+Catalog = dict[str, dict[ObjectRef, dict[str, set[str]]]]  # database ('' = the connected one) -> objects
+
+
+def catalog(target: Target, principals: Iterable[Principal], traits: Traits) -> Catalog:
+    """Every object the manifests mention, by database, with no grants yet."""
+    objects: Catalog = {"": {}, **{name: {} for name in target.other_databases}}
     database = target.database or "(database)"
     if traits.implied_grants:
-        objects[ObjectRef(DATABASE, "", database)] = {}
+        for name in (database, *target.other_databases):
+            objects[""][ObjectRef(DATABASE, "", name)] = {}
     for p in principals:
         for grant in p.grants:
             ref = grant.obj
+            found = objects.setdefault(grant.database, {})
             if ref.is_wildcard and traits.schema_wildcards:
                 for i in (1, 2):
                     name = OTHERS.format(kind=ref.kind) + ("" if i == 1 else " ")
-                    objects[ObjectRef(ref.kind, ref.schema, name)] = {}
+                    found[ObjectRef(ref.kind, ref.schema, name)] = {}
             else:
-                objects[ref] = {}
+                found[ref] = {}
             if traits.implied_grants and ref.kind in (TABLE, SEQUENCE, "function", COLUMN):
-                objects[ObjectRef(SCHEMA, "", ref.schema)] = {}
+                found[ObjectRef(SCHEMA, "", ref.schema)] = {}
     return objects
 
 
 class Simulator:
     """Carries out plan changes on an in-memory server and secret store."""
 
-    def __init__(self, target: Target, traits: Traits, objects: dict[ObjectRef, dict[str, set[str]]]) -> None:
+    def __init__(self, target: Target, traits: Traits, objects: Catalog) -> None:
         self.target = target
         self.traits = traits
-        self.acl = objects
+        self.catalog = objects
         self.roles: dict[str, RoleState] = {}
-        self.defaults: dict[tuple[str, str, str], dict[str, set[str]]] = defaultdict(dict)
+        self.defaults: dict[str, dict[tuple[str, str, str], dict[str, set[str]]]] = defaultdict(
+            lambda: defaultdict(dict))
         self.secrets: dict[str, SecretState] = {}
 
-    def state(self) -> CurrentState:
+    def _database(self, scope: str) -> DatabaseState:
+        acl = self.catalog.get(scope, {})
         groups = [AclGroup(ref.kind, ref.schema, frozenset({ref}), {g: frozenset(p) for g, p in grants.items() if p})
-                  for ref, grants in self.acl.items()]
-        schemas = {ref.name for ref in self.acl if ref.kind == SCHEMA} | {ref.schema for ref in self.acl if ref.schema}
-        database = DatabaseState(
+                  for ref, grants in acl.items()]
+        schemas = {ref.name for ref in acl if ref.kind == SCHEMA} | {ref.schema for ref in acl if ref.schema}
+        return DatabaseState(
             server_version="(offline)", admin_user="", roles=dict(self.roles), acl_groups=groups,
             default_acls=[DefaultAcl(o, s, k, {g: frozenset(p) for g, p in grants.items() if p})
-                          for (o, s, k), grants in self.defaults.items()],
-            schema_owners={s: f"(owner of schema {s})" for s in schemas},
-        )
-        return CurrentState(database, dict(self.secrets), connection_of(self.target))
+                          for (o, s, k), grants in self.defaults[scope].items()],
+            schema_owners={s: f"(owner of schema {s})" for s in schemas}, name=scope)
+
+    def state(self) -> CurrentState:
+        others = {scope: self._database(scope) for scope in self.catalog if scope}
+        return CurrentState(self._database(""), dict(self.secrets), connection_of(self.target), others=others)
 
     def apply(self, changes: Iterable[c.AnyChange]) -> None:
         for change in changes:
@@ -114,7 +123,7 @@ class Simulator:
             case c.GrantPrivileges() | c.RevokePrivileges() | c.RestoreColumnPrivileges():
                 self._privileges(ch)
             case c.DropOwned():
-                self._drop_owned(self._key(ch.name, "%"))
+                self._drop_owned(self._key(ch.name, "%"), ch.database)
             case c.GrantDefaultPrivileges() | c.RevokeDefaultPrivileges():
                 self._default_privileges(ch)
             case c.CreateSecret():
@@ -155,25 +164,26 @@ class Simulator:
             held = self.roles[key].member_of
             self._update_role(member, host, member_of=held | {role} if grant else held - {role})
 
-    def _drop_owned(self, grantee: str) -> None:
-        for holders in [*self.acl.values(), *self.defaults.values()]:
+    def _drop_owned(self, grantee: str, scope: str) -> None:
+        for holders in [*self.catalog.get(scope, {}).values(), *self.defaults[scope].values()]:
             holders.pop(grantee, None)
 
     def _objects(self, ch: c.GrantPrivileges | c.RevokePrivileges | c.RestoreColumnPrivileges) -> list[ObjectRef]:
         if ch.all_in_schema:
-            return [ref for ref in self.acl if (ref.kind, ref.schema) == (ch.kind, ch.schema)]
+            return [ref for ref in self.catalog.get(ch.database, {}) if (ref.kind, ref.schema) == (ch.kind, ch.schema)]
         return list(ch.objects)
 
     def _privileges(self, ch: c.GrantPrivileges | c.RevokePrivileges | c.RestoreColumnPrivileges) -> None:
         grantee = self._key(ch.grantee, ch.host)
+        acl = self.catalog.setdefault(ch.database, {})
         for ref in self._objects(ch):
             if not isinstance(ch, c.RevokePrivileges):
-                self.acl.setdefault(ref, {}).setdefault(grantee, set()).update(ch.privileges)
+                acl.setdefault(ref, {}).setdefault(grantee, set()).update(ch.privileges)
             else:
-                self.acl.get(ref, {}).get(grantee, set()).difference_update(ch.privileges)
+                acl.get(ref, {}).get(grantee, set()).difference_update(ch.privileges)
 
     def _default_privileges(self, ch: c.GrantDefaultPrivileges | c.RevokeDefaultPrivileges) -> None:
-        entry = self.defaults[(ch.owner, ch.schema, ch.kind)]
+        entry = self.defaults[ch.database][(ch.owner, ch.schema, ch.kind)]
         if isinstance(ch, c.GrantDefaultPrivileges):
             entry.setdefault(ch.grantee, set()).update(ch.privileges)
         else:

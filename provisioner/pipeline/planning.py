@@ -11,9 +11,9 @@ from typing import TypeVar
 
 from provisioner.core.changes import AnyChange
 from provisioner.core.diff import DiffOptions, diff_target
-from provisioner.core.model import ConnInfo, CurrentState, Manifest, Target
+from provisioner.core.model import CurrentState, Manifest, Target
 from provisioner.core.plan import Plan, Step, TargetPlan
-from provisioner.engines import Engine, Session, get_engine
+from provisioner.engines import Engine, get_engine
 from provisioner.errors import ProvisionerError
 from provisioner.pipeline.connect import Connection, connect
 from provisioner.pipeline.same_server import refuse_same_server
@@ -33,16 +33,19 @@ def select_targets(manifest: Manifest, names: Iterable[str] | None) -> list[Targ
     return [manifest.targets[n] for n in (names or sorted(manifest.targets))]
 
 
-def inspect_target(engine: Engine, session: Session, conninfo: ConnInfo, store: SecretStore,
-                   refresh_secrets: bool = False, masterarn: str | None = None) -> CurrentState:
-    """The current state of one target: the engine's constant number of catalog queries, plus the managed
-    secrets (one ListSecrets pass and BatchGetSecretValue, shared by every target of the run)."""
-    database = engine.inspect(session)
-    connection: dict[str, object] = {"host": conninfo.host, "port": conninfo.port, "dbname": conninfo.dbname}
-    if masterarn:
-        connection["masterarn"] = masterarn
+def inspect_target(conn: Connection, store: SecretStore, refresh_secrets: bool = False) -> CurrentState:
+    """The current state of one target: the engine's constant number of catalog queries (and a constant number
+    more in each other database it manages), plus the managed secrets (one ListSecrets pass and
+    BatchGetSecretValue, shared by every target of the run)."""
+    engine, info = conn.engine, conn.info
+    database = engine.inspect(conn.session)
+    others = {name: engine.inspect_other(conn.session_for(name), database)
+              for name in conn.target.other_databases if name != database.name}
+    connection: dict[str, object] = {"host": info.host, "port": info.port, "dbname": info.dbname}
+    if conn.masterarn:
+        connection["masterarn"] = conn.masterarn
     return CurrentState(database=database, secrets=dict(store.managed(refresh=refresh_secrets)),
-                        connection=connection)
+                        connection=connection, others=others)
 
 
 def steps_of(engine: Engine, changes: Iterable[AnyChange], server_version: str | None = None) -> list[Step]:
@@ -56,11 +59,11 @@ def plan_target(conn: Connection, manifest: Manifest, state: CurrentState, optio
     db = state.database
     version = db.server_version if db else None
     result = diff_target(target, manifest.for_target(target.name), state, options, conn.engine.traits_for(version))
+    queries = (db.queries if db else 0) + sum(other.queries for other in state.others.values())
     log.debug("target %s: %d catalog queries, %d roles, %d ACL groups, %d changes", target.name,
-              db.queries if db else 0, len(db.roles) if db else 0, len(db.acl_groups) if db else 0,
-              len(result.changes))
+              queries, len(db.roles) if db else 0, len(db.acl_groups) if db else 0, len(result.changes))
     return TargetPlan(target=target.name, engine=target.engine, warnings=result.warnings, errors=result.errors,
-                      queries=db.queries if db else 0, labels=result.labels,
+                      queries=queries, labels=result.labels,
                       steps=steps_of(conn.engine, result.changes, version))
 
 
@@ -83,7 +86,7 @@ def build_plan(manifest: Manifest, target_names: Iterable[str] | None, store: Se
         progress(f"target {target.name}: connecting")
         conn = connect(target, store)
         try:
-            state = inspect_target(conn.engine, conn.session, conn.info, store, masterarn=conn.masterarn)
+            state = inspect_target(conn, store)
             plan = plan_target(conn, manifest, state, options)
             progress(f"target {target.name}: {plan.queries} catalog queries, {len(plan.steps)} change(s)")
             return plan

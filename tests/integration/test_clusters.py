@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import contextlib
 
+import psycopg
+import pytest
+
 from support.recorders import sm_client
 
 
@@ -58,3 +61,147 @@ def test_the_same_role_under_two_targets_of_one_server_is_refused_before_anythin
         assert f"targets {env.target} and {env.target}b declare reporter" in result.text
     assert not env.role_exists("reporter") and not env.role_exists("only_here")
     assert _secrets(env) == []
+
+
+# ---------------------------------------------------------------- one target, several databases of one cluster
+
+@pytest.fixture
+def billing(env):
+    """A second database of the test's cluster, `<database>_billing`, with its own schema and tables."""
+    name = f"{env.database}_billing"
+    env.adapter.create_database(env.server, name)
+    yield name
+    env.adapter.sql(env.server, "postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', ())
+
+
+def _in(env, database: str, query: str, params: tuple = ()) -> list[tuple]:
+    return env.adapter.sql(env.server, database, query, params)
+
+
+CLUSTER = """
+roles:
+  - name: films_owner
+    target: {target}
+accounts:
+  - name: reporter
+    target: {target}
+    grants:
+      - {{privileges: [SELECT], tables: [public.films]}}
+{extra}
+    database_settings: {{{billing}: {{work_mem: 64MB}}}}
+"""
+BILLING_GRANTS = """      - {{privileges: [SELECT], tables: [public.invoices], database: {billing}}}
+      - {{privileges: [SELECT, INSERT], tables: ["ledger.*"], database: {billing}}}"""
+
+
+def _cluster(env, billing: str, grants: bool = True) -> None:
+    extra = BILLING_GRANTS.format(billing=billing) if grants else ""
+    env.manifest(CLUSTER.format(target=env.target, billing=billing, extra=extra),
+                 target_extra=f"    databases: [{env.database}, {billing}]\n"
+                              f"    public_privileges:\n      revoke:\n"
+                              f"        - {{privileges: [CONNECT], databases: [{env.database}, {billing}]}}\n")
+
+
+def test_one_account_reaches_two_databases_of_one_cluster_with_its_one_secret(env, billing):
+    env.sql("CREATE TABLE public.films (id int)")
+    _in(env, billing, "CREATE TABLE public.invoices (id int); CREATE TABLE public.refunds (id int); "
+                      "CREATE SCHEMA ledger; CREATE TABLE ledger.entries (id int)")
+    _cluster(env, billing)
+    plan = env.cli("plan", "-f", "accounts.yaml").out
+    assert f'GRANT SELECT ON TABLE "public"."invoices" TO "reporter"  -- in database {billing}' in plan, plan
+    assert f'GRANT CONNECT ON DATABASE "{env.database}", "{billing}" TO "reporter"  -- implied' in plan, plan
+    assert f'GRANT USAGE ON SCHEMA "ledger" TO "reporter"  -- in database {billing}; implied' in plan
+    assert f'REVOKE CONNECT ON DATABASE "{env.database}", "{billing}" FROM PUBLIC' in plan
+    env.apply()
+    secrets = [s["Name"] for s in sm_client().list_secrets(
+        Filters=[{"Key": "name", "Values": [f"{env.target}/"]}])["SecretList"]]
+    assert secrets == [f"{env.target}/reporter"]  # one account, one secret
+    secret = env.secret("reporter")
+    for database, table in ((env.database, "public.films"), (billing, "public.invoices"),
+                            (billing, "ledger.entries")):
+        with psycopg.connect(host=env.server.host, port=env.server.port, user="reporter",
+                             password=secret["password"], dbname=database, autocommit=True) as conn:
+            assert conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
+    # The server is the judge: exactly the declared privileges in each database, CONNECT to both.
+    judge = ("SELECT has_table_privilege('reporter', 'public.invoices', 'SELECT'), "
+             "has_table_privilege('reporter', 'public.invoices', 'INSERT'), "
+             "has_table_privilege('reporter', 'public.refunds', 'SELECT'), "
+             "has_table_privilege('reporter', 'ledger.entries', 'INSERT'), "
+             "has_database_privilege('reporter', current_database(), 'CONNECT'), "
+             "has_database_privilege('films_owner', current_database(), 'CONNECT')")
+    assert _in(env, billing, judge) == [(True, False, False, True, True, False)]
+    # ledger.* reaches tables created later by the schema's owner (default privileges in that database).
+    _in(env, billing, "CREATE TABLE ledger.later (id int)")
+    assert _in(env, billing, "SELECT has_table_privilege('reporter', 'ledger.later', 'SELECT')") == [(True,)]
+    assert _in(env, billing, "SELECT setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = "
+                             "s.setdatabase WHERE d.datname = current_database()") == [(["work_mem=64MB"],)]
+    env.assert_converged()
+    # The grants in the second database leave the file: they go, there, and so does its implied CONNECT.
+    _cluster(env, billing, grants=False)
+    plan = env.cli("plan", "-f", "accounts.yaml").out
+    assert f'REVOKE SELECT ON TABLE "public"."invoices" FROM "reporter"  -- in database {billing}' in plan, plan
+    env.apply()
+    assert _in(env, billing, judge) == [(False, False, False, False, False, False)]
+    assert _in(env, billing, "SELECT count(*) FROM pg_default_acl") == [(0,)]
+    env.assert_converged()
+
+
+RETIRING = """
+roles:
+  - name: films_owner
+    target: {target}
+accounts:
+  - name: old_batch
+    target: {target}
+    {state}
+    grants:
+      - {{privileges: [CREATE], schemas: [public]}}
+{billing_grant}"""
+
+
+def _retiring(env, billing: str, state: str = "", managed: bool = True) -> None:
+    databases = f"[{env.database}, {billing}]" if managed else f"[{env.database}]"
+    billing_grant = f"      - {{privileges: [CREATE], schemas: [public], database: {billing}}}\n" if managed else ""
+    env.manifest(RETIRING.format(target=env.target, billing_grant=billing_grant, state=state),
+                 target_extra=f"    databases: {databases}\n" if managed else "")
+
+
+def test_a_role_owning_objects_in_two_databases_is_retired_while_a_session_is_open(env, billing):
+    _retiring(env, billing)
+    env.apply()
+    password = env.secret("old_batch")["password"]
+    sessions = {}
+    for database in (env.database, billing):
+        sessions[database] = psycopg.connect(host=env.server.host, port=env.server.port, user="old_batch",
+                                             password=password, dbname=database, autocommit=True)
+    sessions[env.database].execute("CREATE TABLE public.batch_runs (id serial)")  # a table and its sequence
+    sessions[billing].execute("CREATE TABLE public.batch_totals (n int)")
+    _in(env, billing, "CREATE TABLE public.rates (n int); GRANT SELECT ON public.rates TO old_batch")
+    sessions[billing].close()
+    # Not managed, the second database keeps the role from leaving: the plan names it.
+    _retiring(env, billing, "state: absent\n    retire: {reassign_owned_to: films_owner}", managed=False)
+    refused = env.cli("plan", "-f", "accounts.yaml", expect=1)
+    assert f"in databases target {env.target} does not manage (3 in database {billing})" in refused.text, refused.text
+    _retiring(env, billing, "state: absent")
+    refused = env.cli("plan", "-f", "accounts.yaml", expect=1)
+    assert (f"old_batch cannot be dropped: it owns 3 object(s): 2 in database {env.database}") in refused.text
+    assert f"1 in database {billing}" in refused.text
+    _retiring(env, billing, "state: absent\n    retire: {reassign_owned_to: films_owner, terminate_sessions: true}")
+    plan = env.cli("plan", "-f", "accounts.yaml").out
+    steps = [line.strip() for line in plan.splitlines() if "old_batch" in line and line.strip()[:1] in "~-"]
+    assert steps[:-1] == [
+        '~ ALTER ROLE "old_batch" NOLOGIN',
+        "- SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = 'old_batch' AND pid <> "
+        "pg_backend_pid()",
+        f'- REASSIGN OWNED BY "old_batch" TO "films_owner"  -- in database {billing}',
+        f'- DROP OWNED BY "old_batch"  -- in database {billing}',
+        '- REASSIGN OWNED BY "old_batch" TO "films_owner"', '- DROP OWNED BY "old_batch"',
+        '- DROP ROLE "old_batch"'], plan
+    env.apply()
+    assert not env.role_exists("old_batch")
+    owners = "SELECT relname, pg_get_userbyid(relowner) FROM pg_class WHERE relname LIKE 'batch%' ORDER BY 1"
+    assert env.sql(owners) == [("batch_runs", "films_owner"), ("batch_runs_id_seq", "films_owner")]
+    assert _in(env, billing, owners) == [("batch_totals", "films_owner")]
+    with pytest.raises(psycopg.OperationalError):
+        sessions[env.database].execute("SELECT 1")  # its session was ended
+    env.assert_converged()

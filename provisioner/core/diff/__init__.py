@@ -18,7 +18,7 @@ from provisioner.core.diff.context import AclIndex, DiffContext, DiffOptions, Di
 from provisioner.core.diff.creators import schema_creators
 from provisioner.core.diff.public import declared as public_declared
 from provisioner.core.diff.public import public_changes, public_schemas
-from provisioner.core.diff.roles import database_principals, drop_role, reconcile_role
+from provisioner.core.diff.roles import database_principals, drop_role, object_changes, reconcile_role
 from provisioner.core.diff.secrets import secret_changes
 from provisioner.core.engine_facts import RDS_IAM
 from provisioner.core.model import CurrentState, DatabaseState, Grant, Principal, RoleState, Target, Traits
@@ -43,19 +43,32 @@ def diff_target(
     # Group roles carry the engine's role host part (MariaDB: '', MySQL: '%').
     principals = [p if p.login else replace(p, host=traits.role_host) for p in principals]
     principals = routines_as_found(principals, db)
-    if traits.schema_wildcards:
-        members = [m for p in principals for m in database_principals(p, target.engine)]
-        ctx.creators = schema_creators(target, db, ctx.index.groups.get((SCHEMA, ""), []), members,
-                                       ctx.result.warnings, public_schemas(target))
     ctx.result.labels.update({p.name: p.kind for p in principals})
     ctx.present = {m.name for p in principals if p.state == "present" for m in database_principals(p, target.engine)}
-    public_changes(ctx)
+    ctx.subs = {name: ctx.other_database(name, other) for name, other in sorted(state.others.items())}
+    members = [m for p in principals for m in database_principals(p, target.engine)]
+    for each in ctx.every_database():
+        if traits.schema_wildcards:
+            each.creators = schema_creators(target, each.db, each.index.groups.get((SCHEMA, ""), []),
+                                            [scoped(m, each.scope) for m in members], each.result.warnings,
+                                            public_schemas(target, each.scope))
+        public_changes(each)
     _present(ctx, principals)
     dropped, kept = _absent(ctx, principals)
     _leaving(ctx, principals, dropped, kept)
     _deleted_secrets(ctx, principals, dropped, kept)
+    for name, sub in ctx.subs.items():
+        ctx.result.changes += [replace(change, database=name) for change in sub.result.changes]
+        ctx.result.warnings += sub.result.warnings
+        ctx.result.errors += sub.result.errors
+        ctx.result.labels.update(sub.result.labels)
     ctx.result.changes = c.in_order(ctx.result.changes)
     return ctx.result
+
+
+def scoped(p: Principal, scope: str) -> Principal:
+    """The principal with the grants on objects of one database only."""
+    return replace(p, grants=tuple(g for g in p.grants if g.database == scope))
 
 
 def routines_as_found(principals: list[Principal], db: DatabaseState) -> list[Principal]:
@@ -78,7 +91,9 @@ def routines_as_found(principals: list[Principal], db: DatabaseState) -> list[Pr
 def _present(ctx: DiffContext, principals: list[Principal]) -> None:
     engine = ctx.target.engine
     members = [m for p in principals for m in database_principals(p, engine)]
-    provided = provided_by(members, ctx.state, ctx.database, ctx.traits, public_declared(ctx.target))
+    provided = {each.scope: provided_by(members, each.db, each.database, ctx.traits,
+                                        public_declared(ctx.target, each.scope), each.scope)
+                for each in ctx.every_database()}
     present = sorted((p for p in principals if p.state == "present"), key=lambda p: (p.login, p.name))
     for p in present:
         iam = p.login and p.auth == "iam"
@@ -87,8 +102,12 @@ def _present(ctx: DiffContext, principals: list[Principal]) -> None:
             p = with_rds_iam(ctx, p)
         for member in database_principals(p, engine):
             holder = secret if member.name == p.name else None
-            access = desired_access(member, ctx.database, ctx.traits, provided(member))
-            reconcile_role(ctx, member, p.name, access, holder)
+            access = desired_access(member, ctx.database, ctx.traits, provided[""](member))
+            if not reconcile_role(ctx, member, p.name, access, holder):
+                continue
+            for sub in ctx.subs.values():
+                elsewhere = desired_access(member, None, ctx.traits, provided[sub.scope](member), sub.scope)
+                object_changes(sub, sub.grantee(member.name, member.host, p.name), elsewhere)
         if p.login and not iam and p.name != ctx.db.admin_user:
             created = ctx.traits.identity(p.name, p.host) not in ctx.db.roles
             secret_changes(ctx, p, created)

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from provisioner.core.model import CurrentState, ObjectRef, Principal, Traits
+from provisioner.core.model import DatabaseState, ObjectRef, Principal, Traits
 from provisioner.core.privileges import COLUMN, DATABASE, FUNCTION, SCHEMA, SEQUENCE, TABLE
 
 Provided = Callable[[ObjectRef, str], bool]
@@ -31,10 +31,16 @@ class DesiredAccess:
 
 
 def desired_access(principal: Principal, database: str | None, traits: Traits,
-                   provided: Provided | None = None) -> DesiredAccess:
+                   provided: Provided | None = None, scope: str = "") -> DesiredAccess:
+    """What `principal` should hold on the objects of one database: the connected one (`scope` ''), whose pass
+    also decides the CONNECT every database its grants reach implies (cluster-wide objects), or another."""
     access = DesiredAccess()
     for grant in principal.grants:
         ref = grant.obj
+        if grant.database != scope:
+            if traits.implied_grants and database and not scope:
+                access.implied[ObjectRef(DATABASE, "", grant.database)].add("CONNECT")
+            continue
         wanted = grant.privileges | traits.all_extras.get(ref.kind, frozenset()) if grant.every else grant.privileges
         if ref.is_wildcard and traits.schema_wildcards:
             access.wildcard[(ref.kind, ref.schema)] |= wanted
@@ -63,19 +69,19 @@ def desired_access(principal: Principal, database: str | None, traits: Traits,
 PublicPairs = set[tuple[ObjectRef, str]]
 
 
-def provided_by(principals: list[Principal], state: CurrentState, database: str | None, traits: Traits,
-                public_declared: tuple[PublicPairs, PublicPairs] = (set(), set())) -> Callable[[Principal], Provided]:
+def provided_by(principals: list[Principal], db: DatabaseState, database: str | None, traits: Traits,
+                public_declared: tuple[PublicPairs, PublicPairs] = (set(), set()), scope: str = ""
+                ) -> Callable[[Principal], Provided]:
     """For each principal: whether an implied privilege reaches it anyway — through PUBLIC (e.g. CONNECT on a
     database, which PostgreSQL grants to PUBLIC by default) or through a role of the manifest it is a member of
-    (roles inherit)."""
-    db = state.database
-    assert db is not None
+    (roles inherit). `db` is the database of `scope` (see `desired_access`)."""
     # What PUBLIC holds after this apply: as found, less what the target revokes from it, plus what it grants.
     revoked, granted = public_declared
     public = {(ref, p) for g in db.acl_groups if g.kind in (DATABASE, SCHEMA)
               for ref in g.objects for p in g.grants.get("PUBLIC", ())} - revoked | granted
     roles = {p.name: p for p in principals if not p.login and p.state == "present"}
-    own: dict[str, DesiredAccess] = {name: desired_access(p, database, traits) for name, p in roles.items()}
+    own: dict[str, DesiredAccess] = {name: desired_access(p, database, traits, scope=scope)
+                                     for name, p in roles.items()}
 
     def closure(p: Principal) -> set[str]:
         seen: set[str] = set()

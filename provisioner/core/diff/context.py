@@ -91,6 +91,24 @@ class DiffContext:
     creators: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # roles the manifest keeps (present): they exist by the time later steps of the apply run
     present: set[str] = field(default_factory=set)
+    # PostgreSQL clusters: the database whose objects this context diffs, when it is not the connected one ('')
+    scope: str = ""
+    # the contexts of the target's other databases (on the connected database's context only), by name
+    subs: dict[str, DiffContext] = field(default_factory=dict)
+
+    @property
+    def place(self) -> str:
+        """Where this context's objects are, for messages."""
+        return f"target {self.target.name}" + (f" (database {self.scope})" if self.scope else "")
+
+    def every_database(self) -> list[DiffContext]:
+        """This context and those of the target's other databases."""
+        return [self, *self.subs.values()]
+
+    def other_database(self, name: str, db: DatabaseState) -> DiffContext:
+        """The context of another database of the cluster: its own objects and findings, the same roles."""
+        return DiffContext(target=self.target, state=self.state, db=db, traits=self.traits, options=self.options,
+                           index=AclIndex.build(db.acl_groups), database=None, present=self.present, scope=name)
 
     def grantee(self, name: str, host: str, principal: str | None = None) -> Grantee:
         return Grantee(name, host, self.traits.identity(name, host), principal or name)

@@ -166,7 +166,7 @@ def _gaps(ctx: DiffContext, who: Grantee, key: Key, specials: list[ObjectRef], w
             # Columns are not all inspected; a database-level grant (MySQL db.*) needs no existing object.
             gaps.special(ref, want_rest, access, EMPTY)
         else:
-            ctx.result.errors.append(f"{who.principal}: {kind} {ref} does not exist on target {ctx.target.name}")
+            ctx.result.errors.append(f"{who.principal}: {kind} {ref} does not exist on {ctx.place}")
     return gaps
 
 
@@ -219,7 +219,7 @@ def default_privilege_changes(ctx: DiffContext, who: Grantee, access: DesiredAcc
         if kind not in DEFAULTABLE:
             continue
         if schema not in db.schema_owners and not ctx.target.default_privileges_for:
-            ctx.result.errors.append(f"{who.principal}: schema {schema!r} does not exist on target {ctx.target.name}")
+            ctx.result.errors.append(f"{who.principal}: schema {schema!r} does not exist on {ctx.place}")
         # A role's own objects need no default privileges for itself: it owns them.
         for owner in ctx.creators.get(schema, ()):
             if owner != who.identity:

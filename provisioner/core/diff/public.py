@@ -16,15 +16,18 @@ from provisioner.core.privileges import DATABASE, FUNCTION, SCHEMA
 PUBLIC = "PUBLIC"
 
 
-def public_schemas(target: Target) -> set[str]:
-    """Schemas whose future functions a `revoke` reaches (their creators need default privileges)."""
-    return {g.obj.schema for g in target.public_revoke if g.obj.kind == FUNCTION and g.obj.is_wildcard}
+def public_schemas(target: Target, scope: str = "") -> set[str]:
+    """Schemas (of the database `scope`) whose future functions a `revoke` reaches (their creators need default
+    privileges)."""
+    return {g.obj.schema for g in target.public_revoke
+            if g.obj.kind == FUNCTION and g.obj.is_wildcard and g.database == scope}
 
 
-def declared(target: Target) -> tuple[set[tuple[ObjectRef, str]], set[tuple[ObjectRef, str]]]:
+def declared(target: Target, scope: str = "") -> tuple[set[tuple[ObjectRef, str]], set[tuple[ObjectRef, str]]]:
     """(revoked, granted) (database or schema, privilege) pairs: what implied CONNECT/USAGE can count on."""
     def pairs(grants: tuple[Grant, ...]) -> set[tuple[ObjectRef, str]]:
-        return {(g.obj, p) for g in grants if g.obj.kind in (DATABASE, SCHEMA) for p in g.privileges}
+        return {(g.obj, p) for g in grants if g.obj.kind in (DATABASE, SCHEMA) and g.database == scope
+                for p in g.privileges}
 
     return pairs(target.public_revoke), pairs(target.public_grants)
 
@@ -33,8 +36,7 @@ def _objects(ctx: DiffContext, grant: Grant) -> list[ObjectRef]:
     ref = grant.obj
     if not ref.is_wildcard:
         if ref not in ctx.index.group_of:
-            ctx.result.errors.append(f"public_privileges: {ref.kind} {ref} does not exist on target "
-                                     f"{ctx.target.name}")
+            ctx.result.errors.append(f"public_privileges: {ref.kind} {ref} does not exist on {ctx.place}")
             return []
         return [ref]
     return sorted(r for g in ctx.index.groups.get((ref.kind, ref.schema), []) for r in g.objects)
@@ -52,7 +54,7 @@ def public_changes(ctx: DiffContext) -> None:
     base: dict[str, Any] = {"target": target.name, "principal": PUBLIC, "grantee": PUBLIC}
     for grants, make in ((target.public_grants, c.GrantPrivileges), (target.public_revoke, c.RevokePrivileges)):
         buckets: dict[tuple[str, str, frozenset[str]], list[ObjectRef]] = defaultdict(list)
-        for grant in grants:
+        for grant in (g for g in grants if g.database == ctx.scope):
             for ref in _objects(ctx, grant):
                 held = _held(ctx, ref)
                 todo = grant.privileges - held if make is c.GrantPrivileges else grant.privileges & held
@@ -69,7 +71,7 @@ def public_changes(ctx: DiffContext) -> None:
 def _future_functions(ctx: DiffContext, base: dict[str, Any]) -> None:
     revoked_globally = {acl.owner for acl in ctx.db.default_acls
                         if acl.kind == FUNCTION and not acl.schema and "EXECUTE" not in acl.grants.get(PUBLIC, ())}
-    creators = {r for schema in sorted(public_schemas(ctx.target)) for r in ctx.creators.get(schema, ())}
+    creators = {r for schema in sorted(public_schemas(ctx.target, ctx.scope)) for r in ctx.creators.get(schema, ())}
     for creator in sorted(creators - revoked_globally):
         ctx.result.changes.append(c.RevokeDefaultPrivileges(action=c.DESTROY, owner=creator, schema="",
                                                             kind=FUNCTION, privileges=("EXECUTE",), **base))

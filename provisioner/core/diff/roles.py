@@ -37,18 +37,19 @@ def database_principals(p: Principal, engine: str) -> list[Principal]:
 
 
 def reconcile_role(ctx: DiffContext, p: Principal, principal: str, access: DesiredAccess, secret: str | None
-                   ) -> None:
-    """Role, membership and privilege changes for one database role of the manifest."""
+                   ) -> bool:
+    """Role, membership and privilege changes for one database role of the manifest; False when the role is not
+    this target's to manage (an error says why)."""
     who = ctx.grantee(p.name, p.host, principal)
     existing = ctx.db.roles.get(who.identity)
     if p.name == ctx.db.admin_user:
         ctx.result.errors.append(f"{p.name} is the admin account of target {ctx.target.name}; it is never managed")
-        return
+        return False
     marker = parse_marker(existing.comment) if existing else None
     if marker and marker.target != ctx.target.name:
         ctx.result.errors.append(f"role {p.name} is managed by target {marker.target!r} (same server); "
                                  f"declare it under one target only")
-        return
+        return False
     adopted = existing is not None and (marker is None or marker.adopted)
     comment: str | None = role_comment(p.description, ctx.target.name, adopted)
     if p.adopted and existing is not None and marker is None:
@@ -56,6 +57,12 @@ def reconcile_role(ctx: DiffContext, p: Principal, principal: str, access: Desir
         comment = p.description if p.description is not None else existing.comment
     ctx.result.changes += role_changes(ctx, p, who, existing, comment, secret)
     ctx.result.changes += membership_changes(ctx, p, who, existing)
+    object_changes(ctx, who, access)
+    return True
+
+
+def object_changes(ctx: DiffContext, who: Grantee, access: DesiredAccess) -> None:
+    """The privilege and default-privilege changes that make `who` hold `access` in the database of `ctx`."""
     privilege_changes(ctx, who, access)
     default_privilege_changes(ctx, who, access)
 
@@ -136,49 +143,91 @@ def _options(ctx: DiffContext, p: Principal, role: str, declared: dict[str, Memb
 
 def drop_role(ctx: DiffContext, identity: str, role: RoleState, principal: str | None = None,
               retire: RetireSettings | None = None) -> bool:
-    """Take what the role holds, then drop it; False (and an error) when it owns objects and no `retire` says
-    where they go.
+    """Take what the role holds in every database of the target, then drop it; False (and an error) when it owns
+    objects and no `retire` says where they go, or has anything in a database the target does not manage.
 
     MySQL/MariaDB: DROP USER takes every grant with it. PostgreSQL: DROP OWNED BY takes every privilege the
     owners granted and every default-privilege entry, when the admin holds the role's privileges (superusers,
     members); grants by other roles are revoked in their names first. Without the role's privileges each grant is
     revoked. Memberships go with DROP ROLE on both. A retired role first loses LOGIN (and its sessions, if asked),
-    then its objects pass to `reassign_owned_to`.
+    then its objects pass to `reassign_owned_to` in each database.
     """
     name = role.name
     who = Grantee(name, role.host, identity, principal or name)
     base: dict[str, Any] = {"action": c.DESTROY, "target": ctx.target.name, "principal": who.principal}
-    if role.owned_objects and not _retire_steps(ctx, role, who, retire or RetireSettings(), base):
+    owned = _owned_by_database(ctx, role)
+    if not _unmanaged_ok(ctx, role) or (owned and not _retire_steps(ctx, role, who, retire or RetireSettings(),
+                                                                     base, owned)):
         return False
-    if ctx.traits.drop_takes_grants:
-        pass
-    elif role.admin_holds:
-        # DROP OWNED revokes as each object's owner: grants by other roles go first, in their grantors' names.
-        before = len(ctx.result.changes)
-        privilege_changes(ctx, who, DesiredAccess())
-        ctx.result.changes[before:] = [ch for ch in ctx.result.changes[before:]
-                                       if isinstance(ch, c.RevokePrivileges) and ch.grantor]
-        ctx.result.changes.append(c.DropOwned(name=name, **base))
-    else:
-        privilege_changes(ctx, who, DesiredAccess())
-        default_privilege_changes(ctx, who, DesiredAccess())
+    if not ctx.traits.drop_takes_grants:
+        for each in ctx.every_database():
+            if each is ctx or each.scope in owned or role.held_in.get(each.scope):
+                _take_grants(each, role, who, base)
     ctx.result.changes.append(c.DropRole(name=name, host=role.host, **base))
     ctx.result.labels.setdefault(who.principal, "account" if role.login else "role")
     return True
 
 
-def _retire_steps(ctx: DiffContext, role: RoleState, who: Grantee, retire: RetireSettings, base: dict[str, Any]
-                  ) -> bool:
+def _take_grants(ctx: DiffContext, role: RoleState, who: Grantee, base: dict[str, Any]) -> None:
+    """What the role holds in the database of `ctx`, taken before DROP ROLE."""
+    if role.admin_holds:
+        # DROP OWNED revokes as each object's owner: grants by other roles go first, in their grantors' names.
+        before = len(ctx.result.changes)
+        privilege_changes(ctx, who, DesiredAccess())
+        ctx.result.changes[before:] = [ch for ch in ctx.result.changes[before:]
+                                       if isinstance(ch, c.RevokePrivileges) and ch.grantor]
+        ctx.result.changes.append(c.DropOwned(name=role.name, **base))
+    else:
+        privilege_changes(ctx, who, DesiredAccess())
+        default_privilege_changes(ctx, who, DesiredAccess())
+
+
+def _owned_by_database(ctx: DiffContext, role: RoleState) -> dict[str, int]:
+    """The objects the role owns, by database of the target ('' = the connected one, which REASSIGN OWNED also
+    moves the shared objects from)."""
+    if not role.owned_in:
+        return {"": role.owned_objects} if role.owned_objects else {}
+    found: dict[str, int] = {}
+    for database, count in role.owned_in.items():
+        scope = "" if database in ("", ctx.db.name) else database
+        found[scope] = found.get(scope, 0) + count
+    return found
+
+
+def _unmanaged_ok(ctx: DiffContext, role: RoleState) -> bool:
+    """False (and an error) when the role owns or holds something in a database the target does not manage:
+    DROP ROLE would fail on it."""
+    elsewhere: dict[str, int] = {}
+    for found in (role.owned_in, role.held_in):
+        for database, count in found.items():
+            if database and database != ctx.db.name and database not in ctx.subs:
+                elsewhere[database] = elsewhere.get(database, 0) + count
+    if not elsewhere:
+        return True
+    places = ", ".join(f"{count} in database {database}" for database, count in sorted(elsewhere.items()))
+    ctx.result.errors.append(
+        f"{role.name} cannot be dropped: it owns or has privileges on object(s) in databases target "
+        f"{ctx.target.name} does not manage ({places}). Add them to the target's `databases:` so that apply "
+        f"cleans them up too, or run REASSIGN OWNED / DROP OWNED BY {role.name} there by hand")
+    return False
+
+
+def _retire_steps(ctx: DiffContext, role: RoleState, who: Grantee, retire: RetireSettings, base: dict[str, Any],
+                  owned: dict[str, int]) -> bool:
     """The steps before the drop of a role that owns objects; False (and an error) when they cannot be taken."""
     name = role.name
-    where = f" in database {ctx.database}" if ctx.database else ""
-    example = f" (e.g. {role.owned_example})" if role.owned_example else ""
     heir = retire.reassign_owned_to
     if heir is None or ctx.traits.drop_takes_grants:
+        example = f" (e.g. {role.owned_example})" if role.owned_example else ""
+        where = {scope: f" in database {scope or ctx.database}" if scope or ctx.database else ""
+                 for scope in owned}
+        places = (f" {owned['']} object(s){where['']}{example}" if list(owned) == [""] else
+                  f" {sum(owned.values())} object(s): " + ", ".join(
+                      f"{count}{where[scope]}{example if not scope else ''}" for scope, count in sorted(owned.items())))
         ctx.result.errors.append(
-            f"{name} cannot be dropped: it owns {role.owned_objects} object(s){where}{example}. Give its entry "
-            f"`retire: {{reassign_owned_to: ROLE}}` (with `state: absent`), or reassign them by hand "
-            f"(REASSIGN OWNED BY {name} TO another_role) and run apply again")
+            f"{name} cannot be dropped: it owns{places}. Give its "
+            f"entry `retire: {{reassign_owned_to: ROLE}}` (with `state: absent`), or reassign them by hand "
+            f"(REASSIGN OWNED BY {name} TO another_role, in each database) and run apply again")
         return False
     known = heir in ctx.db.roles or heir in ctx.present  # the manifest's roles are created earlier in the apply
     if not role.admin_holds or not known:
@@ -192,5 +241,7 @@ def _retire_steps(ctx: DiffContext, role: RoleState, who: Grantee, retire: Retir
                                               **{**base, "action": c.CHANGE}))
     if retire.terminate_sessions:
         ctx.result.changes.append(c.TerminateSessions(name=name, **base))
-    ctx.result.changes.append(c.ReassignOwned(name=name, to=heir, **base))
+    for each in ctx.every_database():
+        if each.scope in owned:
+            each.result.changes.append(c.ReassignOwned(name=name, to=heir, **base))
     return True

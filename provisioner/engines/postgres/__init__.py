@@ -38,6 +38,9 @@ class PostgresEngine(Engine):
     def inspect(self, session: Session) -> DatabaseState:
         return inspector.inspect(session)
 
+    def inspect_other(self, session: Session, cluster: DatabaseState) -> DatabaseState:
+        return inspector.inspect_other(session, cluster)
+
     def server_identity(self, session: Session) -> str:
         return str(session.query(queries.Q_IDENTITY)[0][0])
 

@@ -40,13 +40,31 @@ def group(kind: str, schema: str, objects: frozenset[ObjectRef], grantees: list[
                     {grantee: {k: frozenset(v) for k, v in by.items()} for grantee, by in foreign.items()}, owner)
 
 
+Counts = dict[str, dict[str, int]]
+
+
+def read_owned(session: Session) -> tuple[Counts, Counts, dict[str, str]]:
+    """role -> database -> objects it owns; role -> other database -> its privilege entries; an example object."""
+    owned: Counts = {}
+    held: Counts = {}
+    examples: dict[str, str] = {}
+    for role, database, objects, entries, example in session.query(q.Q_OWNED):
+        if objects:
+            owned.setdefault(role, {})[database] = objects
+        if entries:
+            held.setdefault(role, {})[database] = entries
+        if example:
+            examples[role] = example
+    return owned, held, examples
+
+
 def read_roles(session: Session) -> dict[str, RoleState]:
     roles: dict[str, RoleState] = {}
-    owned = {row[0]: (row[1], row[2] or "") for row in session.query(q.Q_OWNED)}
+    owned, held, examples = read_owned(session)
     options: dict[str, dict[str, dict[str, bool]]] = {}
     for member, group_role, admin, inherit, can_set in session.query(q.Q_MEMBERSHIPS):
-        held = {"admin": admin, "inherit": inherit, "set": can_set}
-        options.setdefault(member, {})[group_role] = {k: v for k, v in held.items() if v is not None}
+        found = {"admin": admin, "inherit": inherit, "set": can_set}
+        options.setdefault(member, {})[group_role] = {k: v for k, v in found.items() if v is not None}
     settings: dict[str, list[tuple[str, str, str]]] = {}
     for role, database, config in session.query(q.Q_SETTINGS):
         parameter, _, value = config.partition("=")
@@ -55,11 +73,12 @@ def read_roles(session: Session) -> dict[str, RoleState]:
          member_of, session_role, admin_holds, admin_can_become) in session.query(q.Q_ROLES):
         flags = {"SUPERUSER": superuser, "NOINHERIT": not inherit, "CREATEROLE": createrole,
                  "CREATEDB": createdb, "REPLICATION": replication, "BYPASSRLS": bypassrls}
-        count, example = owned.get(name, (0, ""))
+        count = sum(owned.get(name, {}).values()) + sum(held.get(name, {}).values())
         roles[name] = RoleState(
             name=name, login=login, connection_limit=None if limit < 0 else limit, comment=comment,
             attributes=frozenset(k for k, v in flags.items() if v), member_of=frozenset(member_of),
-            owned_objects=count, owned_example=example, session_role=session_role,
+            owned_objects=count, owned_example=examples.get(name, ""), owned_in=owned.get(name, {}),
+            held_in=held.get(name, {}), session_role=session_role,
             admin_holds=admin_holds, admin_can_become=admin_can_become,
             settings=tuple(sorted(settings.get(name, ()))), membership_options=options.get(name, {}),
             auth="iam" if login and RDS_IAM in member_of else "password",
@@ -67,9 +86,11 @@ def read_roles(session: Session) -> dict[str, RoleState]:
     return roles
 
 
-def read_acl_groups(session: Session, database_owner: str) -> tuple[list[AclGroup], dict[str, str]]:
+def read_acl_groups(session: Session, database_owner: str, databases: bool = True
+                    ) -> tuple[list[AclGroup], dict[str, str]]:
+    """The ACL groups of the connected database's objects, and of the cluster's databases (`databases`)."""
     groups: list[AclGroup] = []
-    for datname, *acl in session.query(q.Q_DATABASES):
+    for datname, *acl in session.query(q.Q_DATABASES) if databases else ():
         groups.append(group(DATABASE, "", frozenset({ObjectRef(DATABASE, "", datname)}), *acl))
     schema_owners: dict[str, str] = {}
     for nspname, owner, *acl in session.query(q.Q_SCHEMAS):
@@ -87,15 +108,28 @@ def read_acl_groups(session: Session, database_owner: str) -> tuple[list[AclGrou
     return groups, schema_owners
 
 
+def read_default_acls(session: Session) -> list[DefaultAcl]:
+    return [DefaultAcl(owner, schema, DEFAULT_OBJTYPE[objtype], grants_of(grantees, privs))
+            for owner, schema, objtype, grantees, privs in session.query(q.Q_DEFAULT_ACLS)
+            if objtype in DEFAULT_OBJTYPE]
+
+
 def inspect(session: Session) -> DatabaseState:
+    """The cluster's roles and the connected database's objects."""
     start = session.queries
-    admin, version, _, database_owner = session.query(q.Q_SERVER)[0]
+    admin, version, name, database_owner = session.query(q.Q_SERVER)[0]
     roles = read_roles(session)
     groups, schema_owners = read_acl_groups(session, database_owner)
-    default_acls = [
-        DefaultAcl(owner, schema, DEFAULT_OBJTYPE[objtype], grants_of(grantees, privs))
-        for owner, schema, objtype, grantees, privs in session.query(q.Q_DEFAULT_ACLS)
-        if objtype in DEFAULT_OBJTYPE
-    ]
     return DatabaseState(server_version=version, admin_user=admin, roles=roles, acl_groups=groups,
-                         default_acls=default_acls, schema_owners=schema_owners, queries=session.queries - start)
+                         default_acls=read_default_acls(session), schema_owners=schema_owners,
+                         queries=session.queries - start, name=name)
+
+
+def inspect_other(session: Session, cluster: DatabaseState) -> DatabaseState:
+    """Another database of the same cluster: its objects (the roles are the cluster's, read once)."""
+    start = session.queries
+    _, _, name, database_owner = session.query(q.Q_SERVER)[0]
+    groups, schema_owners = read_acl_groups(session, database_owner, databases=False)
+    return DatabaseState(server_version=cluster.server_version, admin_user=cluster.admin_user, roles=cluster.roles,
+                         acl_groups=groups, default_acls=read_default_acls(session), schema_owners=schema_owners,
+                         queries=session.queries - start, name=name)

@@ -45,14 +45,21 @@ FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole LEFT JOIN pg_data
      unnest(s.setconfig) c
 WHERE r.rolname !~ '^pg_' AND NOT (s.setdatabase = 0 AND c LIKE 'role=%')"""
 
+# What keeps a role from being dropped, by database ('' = shared objects such as databases): the objects it owns
+# anywhere, and in other databases also its privileges and default-privilege entries (DROP OWNED removes those of
+# the database it runs in only). An example object is named for the connected database.
 Q_OWNED = """
-SELECT pg_get_userbyid(d.refobjid), count(*),
-       min(CASE WHEN d.dbid = db.oid OR d.dbid = 0
+SELECT pg_get_userbyid(d.refobjid), coalesce(db.datname, ''),
+       count(*) FILTER (WHERE d.deptype = 'o' AND d.classid <> 'pg_default_acl'::regclass),
+       count(*) FILTER (WHERE d.deptype = 'a' OR d.classid = 'pg_default_acl'::regclass),
+       min(CASE WHEN d.deptype = 'o' AND d.classid <> 'pg_default_acl'::regclass AND d.dbid IN (0, here.oid)
                 THEN (SELECT o.type || ' ' || o.identity FROM pg_identify_object(d.classid, d.objid, d.objsubid) o)
-           ELSE 'an object in database ' || (SELECT datname FROM pg_database WHERE oid = d.dbid) END)
-FROM pg_shdepend d, (SELECT oid FROM pg_database WHERE datname = current_database()) db
-WHERE (d.deptype = 'o' AND d.classid <> 'pg_default_acl'::regclass) OR (d.deptype = 'a' AND d.dbid NOT IN (0, db.oid))
-GROUP BY d.refobjid"""
+           END)
+FROM pg_shdepend d LEFT JOIN pg_database db ON db.oid = d.dbid,
+     (SELECT oid FROM pg_database WHERE datname = current_database()) here
+WHERE (d.deptype = 'o' AND d.classid <> 'pg_default_acl'::regclass)
+   OR (d.deptype IN ('o', 'a') AND d.dbid NOT IN (0, here.oid))
+GROUP BY 1, 2"""
 
 Q_DATABASES = """
 SELECT d.datname, a.grantees, a.privs, a.grantable, a.grantors FROM pg_database d""" + _EXPLODE.format(
