@@ -242,10 +242,11 @@ class RoleState:
     # Role attributes beyond LOGIN that differ from a plain role (e.g. SUPERUSER, CREATEDB, NOINHERIT).
     attributes: frozenset[str] = frozenset()
     member_of: frozenset[str] = frozenset()
-    owned_objects: int = 0  # what keeps it from being dropped: objects it owns, its entries in other databases
+    owned_objects: int = 0  # objects it owns (PostgreSQL: in any database of the cluster)
     owned_example: str = ""
-    # PostgreSQL, by database ('' = shared objects): objects it owns, and (other databases than the connected one)
-    # privileges and default-privilege entries it has there. Empty: all of `owned_objects` is owned here.
+    # PostgreSQL, by database ('' = shared objects): objects it owns (empty: all of `owned_objects` are in the
+    # connected database), and in other databases than the connected one its privileges and default-privilege
+    # entries (DROP OWNED takes those of the database it runs in only).
     owned_in: Mapping[str, int] = field(default_factory=dict)
     held_in: Mapping[str, int] = field(default_factory=dict)
     host: str = "%"

@@ -8,7 +8,6 @@ import contextlib
 
 import psycopg
 import pytest
-
 from support.recorders import sm_client
 
 

@@ -26,6 +26,9 @@ from support.universe import (
     case,
     drift,
     mutate,
+    other_drift,
+    other_setup_sql,
+    owned_sql,
     setup_sql,
 )
 
@@ -102,7 +105,7 @@ def _pg_cells(env, exp: Expected, c: Case, major: int, late: dict[str, list[str]
     roles = sorted(exp.roles)
     public = _pg_public(env, c, major, late)
     asked: list[tuple[str, str, str, str]] = []  # (function, role, object, privilege)
-    for s in u.schemas:
+    for s in _schemas(u):
         for table in objects(s, "table", late):
             asked += [("table", r, table, p) for r in roles for p in table_privileges(major)]
             asked += [("table", r, table, f"{p} WITH GRANT OPTION") for r in roles for p in ("SELECT", "UPDATE")]
@@ -115,10 +118,10 @@ def _pg_cells(env, exp: Expected, c: Case, major: int, late: dict[str, list[str]
         if late is None:
             asked += [("schema", r, s.name, p) for r in roles for p in (*PG_SCHEMA, "USAGE WITH GRANT OPTION")]
     if late is None:
-        asked += [("database", r, u.database, p) for r in roles for p in PG_DATABASE]
+        asked += [("database", r, d, p) for d in _databases(u) for r in roles for p in PG_DATABASE]
     owners = owners or {}
     asked = [a for a in asked if owners.get(a[2], "") not in exp.closure(a[1])]
-    answers = _pg_ask(env, asked)
+    answers = _pg_ask(env, asked, u)
     wrong = []
     for (kind, role, obj, privilege), answer in zip(asked, answers, strict=True):
         want = _pg_want(exp, role, kind, obj, privilege, public)
@@ -146,17 +149,35 @@ CHECK = {"table": "has_table_privilege(r, o, p)", "sequence": "has_sequence_priv
          "column": "has_column_privilege(r, substring(o from '^(.*)\\.[^.]*$'), substring(o from '[^.]*$'), p)"}
 
 
-def _pg_ask(env, asked: list[tuple[str, str, str, str]]) -> list[bool]:
-    """The server's answers, in the order asked (one query per kind)."""
+def _schemas(u) -> list:
+    """The schemas of the connected database, and of the cluster's other database (asked there)."""
+    return [*u.schemas, *([u.other] if u.other else [])]
+
+
+def _databases(u) -> list[str]:
+    return [u.database, *([u.other_database] if u.other_database else [])]
+
+
+def _elsewhere(u, a: tuple[str, str, str, str]) -> bool:
+    """Whether the object asked about is in the other database (its schema's name is unique to it)."""
+    return u.other is not None and a[0] != "database" and (a[2] == u.other.name or a[2].startswith(u.other.name + "."))
+
+
+def _pg_ask(env, asked: list[tuple[str, str, str, str]], u=None) -> list[bool]:
+    """The server's answers, in the order asked (one query per kind and database)."""
     answers: dict[int, bool] = {}
-    for kind, check in CHECK.items():
-        mine = [(i, a) for i, a in enumerate(asked) if a[0] == kind]
-        if not mine:
-            continue
-        rows = env.sql(f"SELECT i, {check} FROM unnest(%s::int[], %s::text[], %s::text[], %s::text[]) AS x(i, r, o, p)",
-                       ([i for i, _ in mine], [a[1] for _, a in mine], [_pg_object(a) for _, a in mine],
-                        [a[3] for _, a in mine]))
-        answers.update({int(i): bool(v) for i, v in rows})
+    for database in ([u.database, u.other_database] if u is not None and u.other_database else [env.database]):
+        here = [(i, a) for i, a in enumerate(asked) if (u is not None and _elsewhere(u, a)) == (database != env.database)]
+        for kind, check in CHECK.items():
+            mine = [(i, a) for i, a in here if a[0] == kind]
+            if not mine:
+                continue
+            rows = env.adapter.sql(
+                env.server, database,
+                f"SELECT i, {check} FROM unnest(%s::int[], %s::text[], %s::text[], %s::text[]) AS x(i, r, o, p)",
+                ([i for i, _ in mine], [a[1] for _, a in mine], [_pg_object(a) for _, a in mine],
+                 [a[3] for _, a in mine]))
+            answers.update({int(i): bool(v) for i, v in rows})
     return [answers[i] for i in range(len(asked))]
 
 
@@ -179,7 +200,7 @@ def _pg_public_declared(env, c: Case, late: dict[str, list[str]] | None, repro: 
     asked, wanted = [], []
     for key, want in (("revoke", False), ("grants", True)):
         for entry in c.public.get(key, []):
-            kind = next(k for k in entry if k != "privileges")
+            kind = next(k for k in entry if k not in ("privileges", "database"))
             for name in entry[kind]:
                 refs = (objects(c.universe.schema(name[:-2]), "function", late) if name.endswith(".*")
                         else [name])
@@ -188,7 +209,7 @@ def _pg_public_declared(env, c: Case, late: dict[str, list[str]] | None, repro: 
                         asked.append(({"databases": "database", "schemas": "schema"}.get(kind, "function"),
                                       "public", ref, p))
                         wanted.append(want)
-    answers = _pg_ask(env, asked)
+    answers = _pg_ask(env, asked, c.universe)
     wrong = [f"PUBLIC {a[3]} on {a[0]} {a[2]}: server {got}" for a, got, want in zip(asked, answers, wanted,
                                                                                    strict=True) if got != want]
     assert not wrong, "public_privileges not converged:\n" + "\n".join(wrong) + f"\n{repro}"
@@ -198,13 +219,13 @@ def _pg_public_declared(env, c: Case, late: dict[str, list[str]] | None, repro: 
 def _pg_public(env, c: Case, major: int, late: dict[str, list[str]] | None) -> set[tuple[str, str, str]]:
     """What PUBLIC holds, as the server says (checked against `public_privileges` apart)."""
     asked = []
-    for s in c.universe.schemas:
+    for s in _schemas(c.universe):
         asked += [("table", "public", t, p) for t in objects(s, "table", late) for p in table_privileges(major)]
         asked += [("sequence", "public", q, p) for q in objects(s, "sequence", late) for p in PG_SEQUENCE]
         asked += [("function", "public", f, "EXECUTE") for f in objects(s, "function", late)]
         asked += [("schema", "public", s.name, p) for p in PG_SCHEMA]
-    asked += [("database", "public", c.universe.database, p) for p in PG_DATABASE]
-    answers = _pg_ask(env, asked)
+    asked += [("database", "public", d, p) for d in _databases(c.universe) for p in PG_DATABASE]
+    answers = _pg_ask(env, asked, c.universe)
     return {(kind, obj, p) for (kind, _, obj, p), yes in zip(asked, answers, strict=True) if yes}
 
 
@@ -224,7 +245,7 @@ def _pg_structure(env, exp: Expected, c: Case, admin: str, repro: Reproduction) 
         assert not differing, f"membership {edge} options differ: {differing} (server {held.get(edge)})\n{repro}"
     kinds = {"r": "table", "S": "sequence", "f": "function"}
     defaults = {(str(o).strip('"'), str(n).strip('"'), kinds.get(str(t), str(t)), str(g).strip('"'), str(p))
-                for o, n, t, g, p in env.sql(
+                for database in _databases(c.universe) for o, n, t, g, p in env.adapter.sql(env.server, database,
         "SELECT d.defaclrole::regrole::text, coalesce(d.defaclnamespace::regnamespace::text, ''), d.defaclobjtype, "
         "x.grantee::regrole::text, x.privilege_type FROM pg_default_acl d, aclexplode(d.defaclacl) x "
         "WHERE x.grantee::regrole::text = ANY(%s) AND x.grantee <> d.defaclrole", (roles,))}
@@ -233,6 +254,11 @@ def _pg_structure(env, exp: Expected, c: Case, admin: str, repro: Reproduction) 
                                        f"missing {sorted(want_defaults - defaults)}\n{repro}")
     for role in exp.gone:
         assert not env.role_exists(role), f"{role} should be gone\n{repro}"
+    for p in (p for p in c.principals if p.owns and p.state == "absent"):
+        for database in _databases(c.universe):
+            owners = env.adapter.sql(env.server, database, "SELECT pg_get_userbyid(relowner) FROM pg_class "
+                                                           "WHERE relname = %s", (f"{p.name}_own",))
+            assert owners == [(f"{c.universe.prefix}heir",)], f"{p.name}_own in {database}: {owners}\n{repro}"
     settings = {(str(r), str(cfg)) for r, cfg in env.sql(
         "SELECT r.rolname, c FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole, unnest(s.setconfig) c "
         "WHERE r.rolname = ANY(%s) AND c NOT LIKE 'role=%%'", (roles,))}
@@ -280,6 +306,10 @@ def _pg_round(env, c: Case, rng: random.Random, repro: Reproduction, major: int,
     bystanders = [*c.universe.bystanders, c.universe.grantor]
     before = env.sql(PG_BYSTANDER_SNAPSHOT, {"names": bystanders})
     statements = drift(rng, c.universe, _existing_roles(env, c))
+    elsewhere = other_drift(rng, c.universe, _existing_roles(env, c))
+    repro.add(f"drift in {c.universe.other_database}", ";\n".join(elsewhere))
+    for statement in elsewhere:
+        env.adapter.sql(env.server, c.universe.other_database, statement, ())
     alternating = any(p.strategy == "alternating" for p in c.principals)
     _apply_round(env, c, statements, repro, admin_secret=alternating)
     exp = expected(c, major)
@@ -293,7 +323,7 @@ def _pg_round(env, c: Case, rng: random.Random, repro: Reproduction, major: int,
     plan = env.cli("plan", "-f", "accounts.yaml", "--detailed-exitcode", expect=None)
     assert plan.code == 0, f"plan after objects were created is not empty\n{plan.text}\n{repro}"
     _pg_drop_late(env, c, late)
-    return cells, len(statements)
+    return cells, len(statements) + len(elsewhere)
 
 
 def _seeded(env, seed: int, engine: str, major: int, existing: str) -> tuple[Case, Reproduction, random.Random]:
@@ -304,6 +334,19 @@ def _seeded(env, seed: int, engine: str, major: int, existing: str) -> tuple[Cas
     repro.add("universe", ";\n".join(setup))
     for statement in setup + [existing.format(name=p.name, seed=seed) for p in c.principals if p.existed]:
         env.sql(statement)
+    u = c.universe
+    if u.other_database:
+        env.adapter.create_database(env.server, u.other_database)
+        other = other_setup_sql(u)
+        repro.add(f"universe in {u.other_database}", ";\n".join(other))
+        for statement in other:
+            env.adapter.sql(env.server, u.other_database, statement, ())
+    for p in (p for p in c.principals if p.owns):
+        for database in _databases(u):
+            owned = owned_sql(u, p.name, database != u.database)
+            repro.add(f"owned by {p.name} in {database}", ";\n".join(owned))
+            for statement in owned:
+                env.adapter.sql(env.server, database, statement, ())
     return c, repro, random.Random(seed * 7919)
 
 
@@ -311,9 +354,14 @@ def _pg_case(env, seed: int) -> None:
     started = time.monotonic()
     major = int(env.sql("SHOW server_version_num")[0][0]) // 10000
     c, repro, rng = _seeded(env, seed, "postgres", major, 'CREATE ROLE "{name}" LOGIN')
-    cells, statements = _pg_round(env, c, rng, repro, major, 1)
-    mutated = mutate(rng, c)
-    more_cells, more = _pg_round(env, mutated, rng, repro, major, 2)
+    try:
+        cells, statements = _pg_round(env, c, rng, repro, major, 1)
+        mutated = mutate(rng, c)
+        more_cells, more = _pg_round(env, mutated, rng, repro, major, 2)
+    finally:
+        if c.universe.other_database:
+            env.adapter.sql(env.server, "postgres", f'DROP DATABASE IF EXISTS "{c.universe.other_database}" '
+                                                    f'WITH (FORCE)', ())
     _report(f"PostgreSQL {major}", cells + more_cells, statements + more, started)
 
 

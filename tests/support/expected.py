@@ -61,8 +61,12 @@ def objects(s: Schema, kind: str, late: dict[str, list[str]] | None = None) -> l
     return [f"{s.name}.{f}" for f in s.functions + s.procedures + extra]
 
 
+def object_key(grant: dict) -> str:
+    return next(k for k in grant if k not in ("privileges", "database"))
+
+
 def _cells(u: Universe, grant: dict, major: int, late: dict[str, list[str]] | None) -> set[Cell]:
-    key = next(k for k in grant if k != "privileges")
+    key = object_key(grant)
     kind = KIND_OF_KEY[key]
     privileges = list(grant["privileges"])
     if privileges == ["ALL"]:
@@ -85,8 +89,9 @@ def _implied(u: Universe, grants: list[dict]) -> set[Cell]:
     """CONNECT on the database for any grant, USAGE on the schema of every object named (wildcard or not)."""
     if u.engine != "postgres" or not grants:
         return set()
-    out: set[Cell] = {("database", u.database, "CONNECT")}
+    out: set[Cell] = set()
     for grant in grants:
+        out.add(("database", grant.get("database", u.database), "CONNECT"))
         for key, value in grant.items():
             if key in ("tables", "columns", "sequences", "functions"):
                 out |= {("schema", name.split(".")[0], "USAGE") for name in value}
@@ -112,7 +117,9 @@ def expected(c: Case, major: int, late: dict[str, list[str]] | None = None) -> E
                 out.members.add((holder, user))
         out.members |= {(role, holder) for role in p.member_of}
         out.options |= {(role, holder): {"admin": False, **p.options.get(role, {})} for role in p.member_of}
-        if p.login:
+        if p.login and p.auth == "iam":
+            out.members.add(("rds_iam", p.name))
+        elif p.login:
             out.logins.append(p.name)
     if u.engine == "postgres":
         out.defaults = _defaults(c, major)
@@ -140,7 +147,7 @@ def _defaults(c: Case, major: int) -> set[tuple[str, str, str, str, str]]:
             continue
         holder = db_roles(p, "postgres")[0]
         for grant in p.grants:
-            key = next(k for k in grant if k != "privileges")
+            key = object_key(grant)
             if key not in ("tables", "sequences", "functions"):
                 continue
             privileges = list(grant["privileges"])

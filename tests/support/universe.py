@@ -50,9 +50,13 @@ class Universe:
     grantor: str  # PostgreSQL: a bystander holding SELECT WITH GRANT OPTION on every table
     database_owner: str = ""  # PostgreSQL: '' = the admin
     major: int = 15  # PostgreSQL: the server's major version
+    # PostgreSQL: a second database of the cluster the target manages (`databases:`), with one schema
+    other_database: str = ""
+    other: Schema | None = None
+    iam: bool = False  # PostgreSQL: a stand-in rds_iam role exists, and accounts may use `auth: iam`
 
     def schema(self, name: str) -> Schema:
-        return next(s for s in self.schemas if s.name == name)
+        return next(s for s in [*self.schemas, *([self.other] if self.other else [])] if s.name == name)
 
 
 @dataclass
@@ -66,12 +70,19 @@ class Principal:
     existed: bool = False  # created before the first apply (adopted when named)
     settings: dict[str, str] = field(default_factory=dict)  # PostgreSQL role settings
     options: dict[str, dict[str, bool]] = field(default_factory=dict)  # membership options by role (PostgreSQL)
+    owns: bool = False  # PostgreSQL: existed, and owns a table in each database (retired to the heir when absent)
+    retire: dict[str, Any] = field(default_factory=dict)
+    auth: str = "password"
 
     def entry(self, target: str) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "target": target}
         if self.state == "absent":
             out["state"] = "absent"
+            if self.retire:
+                out["retire"] = dict(self.retire)
             return out
+        if self.login and self.auth != "password":
+            out["auth"] = self.auth
         if self.strategy != "single":
             out["rotation"] = {"strategy": self.strategy}
         if self.member_of:
@@ -90,9 +101,14 @@ class Case:
     public: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # PostgreSQL public_privileges
 
     def target_extra(self) -> str:
-        if not self.public:
+        extra: dict[str, Any] = {}
+        if self.universe.other_database:
+            extra["databases"] = [self.universe.database, self.universe.other_database]
+        if self.public:
+            extra["public_privileges"] = self.public
+        if not extra:
             return ""
-        text = yaml.safe_dump({"public_privileges": self.public}, sort_keys=False, width=200)
+        text = yaml.safe_dump(extra, sort_keys=False, width=200)
         return "".join(f"    {line}\n" for line in text.splitlines())
 
     def manifest(self, target: str) -> str:
@@ -112,7 +128,13 @@ def universe(rng: random.Random, engine: str, prefix: str, database: str, major:
         names = [database] + ([f"{database}_b"] if rng.random() < 0.5 else [])
     schemas = [_schema(rng, name, engine, prefix, bystanders, major) for name in names]
     owner = f"{prefix}dbowner" if engine == "postgres" and rng.random() < 0.4 else ""
-    return Universe(engine, prefix, database, schemas, bystanders, f"{prefix}legacy", owner, major)
+    u = Universe(engine, prefix, database, schemas, bystanders, f"{prefix}legacy", owner, major)
+    if engine == "postgres" and rng.random() < 0.5:
+        u.other_database = f"{database}_other"
+        u.other = Schema("o0", tables=[f"t{i}" for i in range(rng.randint(1, 2))], sequences=["q0"],
+                         functions=["g(integer)"])
+    u.iam = engine == "postgres" and rng.random() < 0.3
+    return u
 
 
 def _schema(rng: random.Random, name: str, engine: str, prefix: str, bystanders: list[str], major: int) -> Schema:
@@ -168,7 +190,29 @@ def _pg_setup(u: Universe, admin: str) -> list[str]:
         if s.tables:
             out.append(f'GRANT SELECT ON "{s.name}"."{s.tables[0]}" TO "{u.bystanders[0]}"')
     out.append(f'GRANT "{u.bystanders[0]}" TO "{u.grantor}"')
+    if u.iam:
+        out.append('CREATE ROLE "rds_iam" NOLOGIN')  # RDS's role, standing in
+    out.append(f'CREATE ROLE "{u.prefix}heir" NOLOGIN')  # where retired roles' objects go
     return out
+
+
+def other_setup_sql(u: Universe) -> list[str]:
+    """The second database's schema and objects (run in that database, as the admin)."""
+    s = u.other
+    if s is None:
+        return []
+    out = [f'CREATE SCHEMA "{s.name}"']
+    out += [f'CREATE TABLE "{s.name}"."{t}" (c0 int, c1 text, c2 int)' for t in s.tables]
+    out += [f'CREATE SEQUENCE "{s.name}"."{q}"' for q in s.sequences]
+    out += [f'CREATE FUNCTION "{s.name}"."{f.split("(")[0]}"(integer) RETURNS int LANGUAGE sql AS \'SELECT 1\''
+            for f in s.functions]
+    return out
+
+
+def owned_sql(u: Universe, role: str, other: bool) -> list[str]:
+    """A table the role owns, in the first schema (and in the other database's schema, `other`)."""
+    schema = (u.other.name if other and u.other else u.schemas[0].name)
+    return [f'CREATE TABLE "{schema}"."{role}_own" (c0 int)', f'ALTER TABLE "{schema}"."{role}_own" OWNER TO "{role}"']
 
 
 def _maria_setup(u: Universe) -> list[str]:
@@ -211,7 +255,13 @@ def case(seed: int, engine: str, prefix: str, database: str, major: int = 15) ->
         a.existed = rng.random() < 0.25
     if len(roles) > 1 and rng.random() < 0.5 and engine == "postgres":
         roles[1].member_of = [roles[0].name]
+    if u.iam:
+        chosen = rng.choice(accounts)
+        chosen.auth, chosen.strategy = "iam", "single"  # no password: nothing to rotate
     gone = Principal(f"{prefix}gone", True, [], state="absent", existed=rng.random() < 0.5)
+    if engine == "postgres" and gone.existed and rng.random() < 0.6:
+        gone.owns = True
+        gone.retire = {"reassign_owned_to": f"{prefix}heir", "terminate_sessions": rng.random() < 0.5}
     return Case(seed, u, roles + accounts + [gone], public_privileges(rng, u))
 
 
@@ -220,7 +270,8 @@ def public_privileges(rng: random.Random, u: Universe) -> dict[str, list[dict[st
     if u.engine != "postgres" or rng.random() < 0.5:
         return {}
     s = rng.choice(u.schemas)
-    revoke: list[dict[str, Any]] = [{"privileges": _some(rng, ("CONNECT", "TEMPORARY")), "databases": [u.database]}]
+    databases = [u.database, u.other_database] if u.other_database and rng.random() < 0.6 else [u.database]
+    revoke: list[dict[str, Any]] = [{"privileges": _some(rng, ("CONNECT", "TEMPORARY")), "databases": databases}]
     if rng.random() < 0.5:
         revoke.append({"privileges": ["EXECUTE"], "functions": [f"{s.name}.*"]})
     if s.name == "public":
@@ -261,7 +312,10 @@ def _memberships(rng: random.Random, roles: list[Principal], engine: str) -> lis
 def grants(rng: random.Random, u: Universe) -> list[dict[str, Any]]:
     makers = _PG_GRANTS if u.engine == "postgres" else _MARIA_GRANTS
     found = [rng.choice(makers)(rng, u, rng.choice(u.schemas)) for _ in range(rng.randint(1, 4))]
-    return [g for g in found if g]
+    if u.other is not None and rng.random() < 0.5:
+        maker = rng.choice([_pg_tables, _pg_tables, _pg_sequences, _pg_functions, _pg_schema])
+        found.append({**(maker(rng, u, u.other) or {}), "database": u.other_database})
+    return [g for g in found if g and set(g) - {"database"}]
 
 
 def _some(rng: random.Random, items: tuple[str, ...] | list[str], most: int = 3) -> list[str]:
@@ -328,7 +382,7 @@ _MARIA_GRANTS = [_maria_tables, _maria_tables, _maria_columns, _maria_routines]
 def mutate(rng: random.Random, c: Case) -> Case:
     """The next manifest: grants rewritten, a principal gone or added, a strategy switched, a role joined."""
     principals = [Principal(p.name, p.login, list(p.grants), list(p.member_of), p.strategy, p.state, p.existed,
-                            dict(p.settings), dict(p.options)) for p in c.principals]
+                            dict(p.settings), dict(p.options), p.owns, dict(p.retire), p.auth) for p in c.principals]
     present = [p for p in principals if p.state == "present"]
     for p in rng.sample(present, rng.randint(1, len(present))):
         p.grants = grants(rng, c.universe)
@@ -340,6 +394,12 @@ def mutate(rng: random.Random, c: Case) -> Case:
     if accounts and rng.random() < 0.4:
         switched = rng.choice(accounts)
         switched.strategy = "single" if switched.strategy == "alternating" else "alternating"
+    if c.universe.iam and accounts and rng.random() < 0.5:
+        switched = rng.choice(accounts)
+        switched.auth = "password" if switched.auth == "iam" else "iam"
+    for p in accounts:
+        if p.auth == "iam":
+            p.strategy = "single"
     if len(present) > 1 and rng.random() < 0.5:
         leaving = rng.choice(present)
         if rng.random() < 0.5:
@@ -363,6 +423,14 @@ def drift(rng: random.Random, u: Universe, targets: list[str]) -> list[str]:
         return []
     makers = _PG_DRIFT if u.engine == "postgres" else _MARIA_DRIFT
     return [rng.choice(makers)(rng, u, rng.choice(u.schemas), rng.choice(targets)) for _ in range(rng.randint(2, 7))]
+
+
+def other_drift(rng: random.Random, u: Universe, targets: list[str]) -> list[str]:
+    """Out-of-band statements in the second database (PostgreSQL clusters)."""
+    if u.other is None or not targets:
+        return []
+    makers = [_pg_drift_table, _pg_drift_schema, _pg_drift_sequence_or_function, _pg_drift_default, _pg_drift_all]
+    return [rng.choice(makers)(rng, u, u.other, rng.choice(targets)) for _ in range(rng.randint(1, 3))]
 
 
 def _option(rng: random.Random) -> str:

@@ -73,7 +73,7 @@ def read_roles(session: Session) -> dict[str, RoleState]:
          member_of, session_role, admin_holds, admin_can_become) in session.query(q.Q_ROLES):
         flags = {"SUPERUSER": superuser, "NOINHERIT": not inherit, "CREATEROLE": createrole,
                  "CREATEDB": createdb, "REPLICATION": replication, "BYPASSRLS": bypassrls}
-        count = sum(owned.get(name, {}).values()) + sum(held.get(name, {}).values())
+        count = sum(owned.get(name, {}).values())
         roles[name] = RoleState(
             name=name, login=login, connection_limit=None if limit < 0 else limit, comment=comment,
             attributes=frozenset(k for k, v in flags.items() if v), member_of=frozenset(member_of),
