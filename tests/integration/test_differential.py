@@ -167,7 +167,8 @@ def _pg_ask(env, asked: list[tuple[str, str, str, str]], u=None) -> list[bool]:
     """The server's answers, in the order asked (one query per kind and database)."""
     answers: dict[int, bool] = {}
     for database in ([u.database, u.other_database] if u is not None and u.other_database else [env.database]):
-        here = [(i, a) for i, a in enumerate(asked) if (u is not None and _elsewhere(u, a)) == (database != env.database)]
+        elsewhere = database != env.database
+        here = [(i, a) for i, a in enumerate(asked) if (u is not None and _elsewhere(u, a)) == elsewhere]
         for kind, check in CHECK.items():
             mine = [(i, a) for i, a in here if a[0] == kind]
             if not mine:
