@@ -256,7 +256,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     conn = connect(target, SecretStore(retry_note=_progress))
     try:
         state = conn.engine.inspect(conn.session)
-        imported = import_target(target, state, conn.engine.traits, adopt=args.adopt)
+        others = {name: conn.engine.inspect_other(conn.session_for(name), state) for name in target.other_databases}
+        imported = import_target(target, state, conn.engine.traits, adopt=args.adopt, others=others)
     finally:
         conn.close()
     _out(to_yaml(imported, target))

@@ -42,9 +42,13 @@ def system_role(name: str, engine: str, admin: str) -> bool:
     return name == admin or is_reserved(name, engine)
 
 
-def import_target(target: Target, db: DatabaseState, traits: Traits, adopt: bool) -> Imported:
+def import_target(target: Target, db: DatabaseState, traits: Traits, adopt: bool,
+                  others: Mapping[str, DatabaseState] | None = None) -> Imported:
+    """The manifest entries of the roles `db` holds; `others`: the target's other databases (PostgreSQL), whose
+    grants are written with `database:`."""
     result = Imported()
     index = AclIndex.build(db.acl_groups)
+    elsewhere = {name: (other, AclIndex.build(other.acl_groups)) for name, other in (others or {}).items()}
     database = target.database
     for key, role in sorted(db.roles.items(), key=lambda item: (item[1].login, item[1].name)):
         if system_role(role.name, target.engine, db.admin_user):
@@ -69,7 +73,11 @@ def import_target(target: Target, db: DatabaseState, traits: Traits, adopt: bool
         if member_of:
             entry["member_of"] = [_membership(r, role.membership_options.get(r, {})) for r in member_of]
         entry.update(_settings_entries(role.settings))
-        grants = _grants(key, index, db, target, traits, database)
+        grants = []
+        for name, (other, other_index) in sorted(elsewhere.items()):
+            grants += [{**g, "database": name} for g in _grants(key, other_index, other, target, traits, None)]
+        reached = {database} | {g["database"] for g in grants}
+        grants = _grants(key, index, db, target, traits, reached) + grants
         if grants:
             entry["grants"] = grants
         if role.login and not SECRET_SAFE.match(role.name):
@@ -133,7 +141,8 @@ def _covered_by_defaults(grantee: str, index: AclIndex, db: DatabaseState, targe
 
 
 def _grants(grantee: str, index: AclIndex, db: DatabaseState, target: Target, traits: Traits,
-            database: str | None) -> list[dict[str, Any]]:
+            databases: set[str | None] | None) -> list[dict[str, Any]]:
+    """The grant entries of `grantee` in one database; CONNECT on `databases` is left implied."""
     held: dict[ObjectRef, set[str]] = defaultdict(set)
     totals: dict[tuple[str, str], set[ObjectRef]] = defaultdict(set)
     for key in index.holders.get(grantee, set()):
@@ -174,7 +183,7 @@ def _grants(grantee: str, index: AclIndex, db: DatabaseState, target: Target, tr
             if rest:
                 entries.append((kind, rest, _object_text(ref, traits)))
     if traits.implied_grants:
-        entries = [e for e in entries if not _implied(e, implied_schemas, database)]
+        entries = [e for e in entries if not _implied(e, implied_schemas, databases or set())]
     grouped: dict[tuple[str, tuple[str, ...]], list[str]] = defaultdict(list)
     for kind, entry_privs, text in entries:
         grouped[(kind, entry_privs)].append(text)
@@ -187,11 +196,11 @@ def _grants(grantee: str, index: AclIndex, db: DatabaseState, target: Target, tr
     return result
 
 
-def _implied(entry: tuple[str, tuple[str, ...], str], schemas: set[str], database: str | None) -> bool:
+def _implied(entry: tuple[str, tuple[str, ...], str], schemas: set[str], databases: set[str | None]) -> bool:
     kind, privs, text = entry
     if kind == SCHEMA and privs == ("USAGE",) and text in {_quote(s) for s in schemas}:
         return True
-    return kind == DATABASE and privs == ("CONNECT",) and text == _quote(database or "")
+    return kind == DATABASE and privs == ("CONNECT",) and text in {_quote(d) for d in databases if d}
 
 
 def _object_text(ref: ObjectRef, traits: Traits) -> str:

@@ -7,8 +7,9 @@ from __future__ import annotations
 import contextlib
 
 import psycopg
+import yaml
 import pytest
-from support.recorders import sm_client
+from support.recorders import record_fault, sm_client
 
 
 def _two_targets(env, second_host: str) -> None:
@@ -204,3 +205,93 @@ def test_a_role_owning_objects_in_two_databases_is_retired_while_a_session_is_op
     with pytest.raises(psycopg.OperationalError):
         sessions[env.database].execute("SELECT 1")  # its session was ended
     env.assert_converged()
+
+
+def test_import_writes_the_grants_of_every_managed_database_and_the_round_trip_is_empty(env, billing):
+    env.sql("CREATE TABLE public.films (id int); CREATE ROLE legacy LOGIN PASSWORD 'legacy-pass-1'; "
+            "GRANT SELECT ON public.films TO legacy")
+    _in(env, billing, "CREATE TABLE public.invoices (id int); GRANT SELECT, INSERT ON public.invoices TO legacy; "
+                      f'REVOKE CONNECT ON DATABASE "{billing}" FROM PUBLIC; '
+                      f'GRANT CONNECT ON DATABASE "{billing}" TO legacy')
+    env.manifest("", target_extra=f"    databases: [{env.database}, {billing}]\n")
+    result = env.cli("import", "-f", "accounts.yaml", "--target", env.target, "--adopt")
+    legacy = yaml.safe_load(result.out)["accounts"][0]
+    assert legacy["grants"] == [{"privileges": ["SELECT"], "tables": ["public.films"]},
+                                {"privileges": ["INSERT", "SELECT"], "tables": ["public.invoices"],
+                                 "database": billing}]  # CONNECT on the second database is implied
+    (env.tmp / "manifests").mkdir()
+    (env.tmp / "manifests" / "00-targets.yaml").write_text((env.tmp / "accounts.yaml").read_text())
+    (env.tmp / "manifests" / "imported.yaml").write_text(result.out)
+    assert env.cli("plan", "-f", "manifests", "--detailed-exitcode").code == 0
+
+
+KILLED = """
+roles:
+  - name: heir
+    target: {target}
+accounts:
+  - name: keeper
+    target: {target}
+    grants:
+      - {{privileges: [SELECT], tables: [public.films]}}
+      - {{privileges: [SELECT], tables: [public.invoices], database: {billing}}}
+{after}"""
+KILLED_AFTER = """  - name: reader
+    target: {target}
+    grants:
+      - {{privileges: [SELECT], tables: [public.films]}}
+      - {{privileges: [SELECT, INSERT], tables: [public.invoices], database: {billing}}}
+  - name: retiree
+    target: {target}
+    state: absent
+    retire: {{reassign_owned_to: heir}}
+"""
+KILLED_BEFORE = """  - name: retiree
+    target: {target}
+    grants:
+      - {{privileges: [CREATE], schemas: [public]}}
+      - {{privileges: [CREATE], schemas: [public], database: {billing}}}
+"""
+
+
+def test_a_cluster_apply_killed_between_its_databases_loses_no_credential_and_the_rerun_finishes(env, billing):
+    """Each database is a transaction of its own: a kill between them leaves some databases done. No account
+    loses a working secret, and the rerun completes the rest (the retired role's objects end with its heir in
+    both databases)."""
+    env.sql("CREATE TABLE public.films (id int)")
+    _in(env, billing, "CREATE TABLE public.invoices (id int)")
+    extra = f"    databases: [{env.database}, {billing}]\n"
+    kills = 0
+    for point in ("between-statements", "before-commit"):
+        for n in range(1, 12):
+            env.manifest(KILLED.format(target=env.target, billing=billing,
+                                       after=KILLED_BEFORE.format(target=env.target, billing=billing)),
+                         target_extra=extra)
+            env.apply()
+            password = env.secret("retiree")["password"]
+            for database in (env.database, billing):
+                with psycopg.connect(host=env.server.host, port=env.server.port, user="retiree", password=password,
+                                     dbname=database, autocommit=True) as conn:
+                    conn.execute(f"CREATE TABLE public.owned_{point[:6]}_{n} (id int)")
+            env.manifest(KILLED.format(target=env.target, billing=billing,
+                                       after=KILLED_AFTER.format(target=env.target, billing=billing)),
+                         target_extra=extra)
+            killed = env.cli_process("apply", "--yes", "--reset-password", "keeper",
+                                     env={"PROVISIONER_FAULT": f"{point}:{n}"}, expect=None)
+            if killed.code == 0:
+                break
+            assert killed.code == -9, killed.text
+            kills += 1
+            record_fault(env, ["keeper", "reader"])
+            env.apply()
+            env.assert_converged()
+            owners = ("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = %s")
+            for database in (env.database, billing):
+                assert _in(env, database, owners, (f"owned_{point[:6]}_{n}",)) == [("heir",)]
+            for account in ("keeper", "reader"):
+                secret = env.secret(account)
+                with psycopg.connect(host=env.server.host, port=env.server.port, user=account,
+                                     password=secret["password"], dbname=billing, autocommit=True) as conn:
+                    conn.execute("SELECT count(*) FROM public.invoices")
+            assert not env.role_exists("retiree")
+    assert kills >= 6

@@ -315,7 +315,9 @@ def grants(rng: random.Random, u: Universe) -> list[dict[str, Any]]:
     if u.other is not None and rng.random() < 0.5:
         maker = rng.choice([_pg_tables, _pg_tables, _pg_sequences, _pg_functions, _pg_schema])
         found.append({**(maker(rng, u, u.other) or {}), "database": u.other_database})
-    return [g for g in found if g and set(g) - {"database"}]
+    found = [g for g in found if g and set(g) - {"database"}]
+    # At least one grant: an account with none has no CONNECT once PUBLIC loses it, so its secret cannot log in.
+    return found or [(_pg_tables if u.engine == "postgres" else _maria_tables)(rng, u, u.schemas[0])]
 
 
 def _some(rng: random.Random, items: tuple[str, ...] | list[str], most: int = 3) -> list[str]:
