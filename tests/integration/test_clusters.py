@@ -7,8 +7,8 @@ from __future__ import annotations
 import contextlib
 
 import psycopg
-import yaml
 import pytest
+import yaml
 from support.recorders import record_fault, sm_client
 
 
