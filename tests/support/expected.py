@@ -33,7 +33,8 @@ class Expected:
             r = todo.pop()
             if r not in seen:
                 seen.add(r)
-                todo += [g for g, m in self.members if m == r]
+                # A membership held with `inherit: false` gives no privileges without SET ROLE.
+                todo += [g for g, m in self.members if m == r and self.options.get((g, m), {}).get("inherit", True)]
         return seen
 
     def effective(self, role: str) -> set[Cell]:

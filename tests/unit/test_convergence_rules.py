@@ -9,7 +9,7 @@ from test_diff import PG, TABLES, TARGET, managed, role, state
 
 from provisioner.core import changes as c
 from provisioner.core.diff import diff_target
-from provisioner.core.model import AclGroup, DefaultAcl, Grant, ObjectRef, RoleState, Traits
+from provisioner.core.model import AclGroup, DefaultAcl, Grant, MembershipOptions, ObjectRef, RoleState, Traits
 from provisioner.core.privileges import COLUMN, SCHEMA, TABLE
 
 MARIADB = Traits(default_roles=True, qualified_accounts=True, role_host="", drop_takes_grants=True)
@@ -108,3 +108,16 @@ def test_a_role_can_be_retired_to_a_role_the_same_apply_creates():
     assert kinds.index("AlterRole") < kinds.index("TerminateSessions") < kinds.index("ReassignOwned")
     result = diff_target(TARGET, [leaving], state([owner]), traits=PG)
     assert any("role films_owner does not exist" in e for e in result.errors)
+
+
+def test_a_membership_held_without_inherit_provides_no_implied_privilege():
+    """PostgreSQL 16+: `inherit: false` gives the member nothing of the role without SET ROLE, so the CONNECT and
+    USAGE its own grants imply are granted to it, not counted as reaching it through the role."""
+    reader = role("reader", grants=(Grant(ORDERS, frozenset({"SELECT"})),))
+    for inherit, granted in ((True, False), (False, True)):
+        account = role("app", login=True, grants=(Grant(ORDERS, frozenset({"INSERT"})),), member_of=("reader",),
+                       membership_options=(("reader", MembershipOptions(inherit=inherit)),))
+        current = state([managed("reader"), managed("app", login=True, member_of=frozenset({"reader"}))])
+        result = diff_target(TARGET, [reader, account], current, traits=PG)
+        implied = [g for g in of(result, c.GrantPrivileges) if g.grantee == "app" and g.implied]
+        assert bool(implied) is granted, (inherit, implied)

@@ -69,6 +69,20 @@ def desired_access(principal: Principal, database: str | None, traits: Traits,
 PublicPairs = set[tuple[ObjectRef, str]]
 
 
+def inherited_roles(p: Principal) -> list[str]:
+    """The roles whose privileges `p` uses without SET ROLE: not those held with `inherit: false` (PostgreSQL
+    16+), nor any when it is NOINHERIT and the membership does not say otherwise."""
+    options = dict(p.membership_options)
+    found = []
+    for role in p.member_of:
+        inherit = options[role].inherit if role in options else None
+        if inherit is None:
+            inherit = "NOINHERIT" not in p.attributes
+        if inherit:
+            found.append(role)
+    return found
+
+
 def provided_by(principals: list[Principal], db: DatabaseState, database: str | None, traits: Traits,
                 public_declared: tuple[PublicPairs, PublicPairs] = (set(), set()), scope: str = ""
                 ) -> Callable[[Principal], Provided]:
@@ -85,12 +99,12 @@ def provided_by(principals: list[Principal], db: DatabaseState, database: str | 
 
     def closure(p: Principal) -> set[str]:
         seen: set[str] = set()
-        todo = [r for r in p.member_of if r in roles]
+        todo = [r for r in inherited_roles(p) if r in roles]
         while todo:
             name = todo.pop()
             if name not in seen:
                 seen.add(name)
-                todo += [r for r in roles[name].member_of if r in roles]
+                todo += [r for r in inherited_roles(roles[name]) if r in roles]
         return seen
 
     def for_principal(p: Principal) -> Provided:
