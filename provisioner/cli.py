@@ -323,7 +323,7 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     manifest = load_manifest(args)
     accounts = accounts_to_rotate(manifest, args.accounts, args.all, args.targets)
     store = SecretStore(retry_note=_progress)
-    failures = rotate_accounts(manifest, accounts, store, RotationOutput(out=_out, err=_err))
+    failures = rotate_accounts(manifest, accounts, store, RotationOutput(out=_out, err=_err), args.parallelism)
     return EXIT_ERROR if failures else EXIT_OK
 
 

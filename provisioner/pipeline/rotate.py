@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from provisioner.core.model import Manifest, Principal
@@ -41,36 +43,67 @@ def accounts_to_rotate(manifest: Manifest, names: list[str], every: bool, target
     return accounts
 
 
-def rotate_accounts(manifest: Manifest, accounts: list[Principal], store: SecretStore, show: RotationOutput) -> int:
-    """Rotate each account through the four steps; the number that failed."""
+@dataclass
+class _Outcome:
+    out: list[str]
+    err: list[str]
+    failed: bool = False
+    stop: bool = False  # AWS refused access: every other account would fail the same way
+
+
+def rotate_accounts(manifest: Manifest, accounts: list[Principal], store: SecretStore, show: RotationOutput,
+                    parallelism: int = 1) -> int:
+    """Rotate each account through the four steps, `parallelism` at a time (each rotation still takes its
+    target's lock for setSecret and testSecret); the number that failed. Output stays grouped by account, in
+    the order given."""
+    stopped = threading.Event()
+
+    def one(account: Principal) -> _Outcome:
+        if stopped.is_set():
+            return _Outcome([], [], failed=True)
+        outcome = _rotate_one(manifest, account, store)
+        if outcome.stop:
+            stopped.set()
+        return outcome
+
     failures = 0
-    for account in accounts:
-        name = secret_name_of(account, manifest.targets[account.target], store)
-        show.out(f"rotating {name} ({account.rotation.strategy})\n")
-
-        def observe(step: str, info: dict[str, object]) -> None:
-            stages = "; ".join(f"{v[:8]}: {'+'.join(s)}" for v, s in info["stages"].items())  # type: ignore[attr-defined]
-            note = " (nothing to do)" if info["skipped"] else ""
-            user = info.get("username") or "-"
-            show.out(f"  {step:<13} new version for {user:<20} versions {stages}{note}\n")
-
-        try:
-            rotate_now(store, name, account.password, observer=observe)
-            show.out(f"  done: AWSCURRENT of {name} holds the new password\n")
-        except AwsAccessError as exc:
-            show.err(f"  rotation of {name} did not start: {exc}")
-            return failures + len(accounts) - accounts.index(account)  # the same for every account: stop
-        except SecretsError as exc:
-            failures += 1
-            if exc.code != "ResourceNotFoundException":
-                show.err(_resume_hint(name, exc))
-            else:
-                show.err(f"  secret {name} does not exist: {account.name} was never applied\n  run `provisioner "
-                         f"apply` first: it creates the account and its secret")
-        except ProvisionerError as exc:
-            failures += 1
-            show.err(_resume_hint(name, exc))
+    with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="rotate") as pool:
+        for outcome in pool.map(one, accounts):
+            for line in outcome.out:
+                show.out(line)
+            for line in outcome.err:
+                show.err(line)
+            failures += outcome.failed
     return failures
+
+
+def _rotate_one(manifest: Manifest, account: Principal, store: SecretStore) -> _Outcome:
+    name = secret_name_of(account, manifest.targets[account.target], store)
+    outcome = _Outcome([f"rotating {name} ({account.rotation.strategy})\n"], [])
+
+    def observe(step: str, info: dict[str, object]) -> None:
+        stages = "; ".join(f"{v[:8]}: {'+'.join(s)}" for v, s in info["stages"].items())  # type: ignore[attr-defined]
+        note = " (nothing to do)" if info["skipped"] else ""
+        user = info.get("username") or "-"
+        outcome.out.append(f"  {step:<13} new version for {user:<20} versions {stages}{note}\n")
+
+    try:
+        rotate_now(store, name, account.password, observer=observe)
+        outcome.out.append(f"  done: AWSCURRENT of {name} holds the new password\n")
+        return outcome
+    except AwsAccessError as exc:
+        outcome.err.append(f"  rotation of {name} did not start: {exc}")
+        outcome.stop = True
+    except SecretsError as exc:
+        if exc.code != "ResourceNotFoundException":
+            outcome.err.append(_resume_hint(name, exc))
+        else:
+            outcome.err.append(f"  secret {name} does not exist: {account.name} was never applied\n  run "
+                               f"`provisioner apply` first: it creates the account and its secret")
+    except ProvisionerError as exc:
+        outcome.err.append(_resume_hint(name, exc))
+    outcome.failed = True
+    return outcome
 
 
 def _resume_hint(name: str, exc: ProvisionerError) -> str:

@@ -324,3 +324,23 @@ def test_secret_json_carries_masterarn_only_for_alternating(seeded):
     env.apply()
     assert "masterarn" not in env.secret("app_user")
     assert json.loads(json.dumps(env.secret("app_user")))["engine"] == "postgres"
+
+
+def test_rotate_all_in_parallel_rotates_every_account_once_with_grouped_output(seeded):
+    env = seeded
+    names = [f"svc_{i}" for i in range(6)]
+    env.manifest("accounts:\n" + "".join(
+        f"  - {{name: {n}, target: {env.target}, rotation: {{strategy: {'alternating' if i % 3 == 0 else 'single'}}},"
+        f" grants: [{{privileges: [SELECT], tables: [public.films]}}]}}\n" for i, n in enumerate(names)),
+        admin_secret=True)
+    env.apply()
+    before = {n: env.secret(n)["password"] for n in names}
+    result = env.cli("rotate", "-f", "accounts.yaml", "--all", "--parallelism", "4")
+    # each account's lines stay together, in manifest order
+    starts = [line.split()[1] for line in result.out.splitlines() if line.startswith("rotating ")]
+    assert starts == [f"{env.target}/{n}" for n in names]
+    blocks = result.out.split("rotating ")[1:]
+    assert all(block.rstrip().splitlines()[-1].strip().startswith("done:") for block in blocks), result.out
+    for n in names:
+        assert env.secret(n)["password"] != before[n] and env.logs_in(n)
+    env.assert_converged()
