@@ -28,6 +28,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import targets
 import workload
 from measure import Stopped, timed
 
@@ -334,6 +335,7 @@ def main() -> int:
     server.aws = sandbox.start_secrets_manager()  # type: ignore[attr-defined]
     work = Path(tempfile.mkdtemp(prefix="provisioner-bench-"))
     results: list[Result] = []
+    floors: dict[str, float] = {}
     try:
         for size in args.sizes.split(","):
             roles, tables = (int(n) for n in size.split("x"))
@@ -348,12 +350,17 @@ def main() -> int:
                 large = roles * tables >= 1_000_000
                 runs = 1 if large and cls is not Provisioner else args.runs
                 limit = args.peer_first_apply_limit if large and cls is not Provisioner else None
-                results += run_tool(cls(server, "bench", roles, tables, work), server, size, runs, deadline, limit)
+                tool = cls(server, "bench", roles, tables, work)
+                results += run_tool(tool, server, size, runs, deadline, limit)
+                if cls is Provisioner:
+                    floors[size] = targets.floor_seconds(tool.env(), work)
         print(render_table(results))
-        from extras import extras  # secrets at scale, many targets, MariaDB
+        from extras import FIGURES, extras  # secrets at scale, many targets, MariaDB
 
         print()
         print(extras(server, work, deadline))
+        print()
+        print(targets.table(targets.rows(results, floors, FIGURES)))
     finally:
         server.aws.stop()  # type: ignore[attr-defined]
         server.pg.stop()

@@ -17,6 +17,8 @@ from measure import timed
 
 from devtools import sandbox
 
+FIGURES: dict[str, float] = {}  # what the targets table (targets.py) reads
+
 
 def _cli(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str]:
     seconds, _, out = timed([sys.executable, "-m", "provisioner", *args], env, cwd)
@@ -39,8 +41,17 @@ def secrets_at_scale(server, work: Path, accounts: int = 1000) -> list[str]:
     document = json.loads(out)
     plan_calls = document["targets"][0]["secrets_manager_calls"]
     assert not document["has_changes"], "the second plan of the fleet is not empty"
+    FIGURES["calls_per_account"] = apply_calls / accounts
+    # The same accounts with single-user rotation (run locally by `rotate`: four steps each, under the lock).
+    manifest["defaults"] = {"rotation": {"strategy": "single"}}
+    (work / "fleet.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    _cli(["apply", "--yes", "-f", "fleet.yaml"], env, work)
+    parallelism = 8
+    rotate_s, _ = _cli(["rotate", "-f", "fleet.yaml", "--all", "--parallelism", str(parallelism)], env, work)
+    FIGURES.update(rotate_all=rotate_s, rotated=accounts, rotate_parallelism=parallelism)
     return [f"| {accounts} login accounts with secrets | apply | {apply_s:.1f} s | {apply_calls} |",
-            f"| | no-op plan | {plan_s:.1f} s | {plan_calls} (ListSecrets pages + BatchGetSecretValue, 20 a call) |"]
+            f"| | no-op plan | {plan_s:.1f} s | {plan_calls} (ListSecrets pages + BatchGetSecretValue, 20 a call) |",
+            f"| | rotate --all --parallelism {parallelism} | {rotate_s:.1f} s | four steps per account |"]
 
 
 def many_targets(server, work: Path, count: int = 20, roles: int = 25, tables: int = 200) -> list[str]:
@@ -69,6 +80,7 @@ def many_targets(server, work: Path, count: int = 20, roles: int = 25, tables: i
     sequential = _cli(["plan", "-f", "targets.yaml", "--parallelism", "1"], env, work)[0]
     parallel = statistics.median(_cli(["plan", "-f", "targets.yaml", "--parallelism", str(count)], env, work)[0]
                                  for _ in range(3))
+    FIGURES.update(parallel=parallel, slowest=max(singles))
     return [f"| {count} targets ({roles} roles x {tables} tables each) | plan, one target at a time "
             f"(--parallelism 1) | {sequential:.1f} s | sum of single-target plans: {sum(singles):.1f} s |",
             f"| | plan, --parallelism {count} | {parallel:.1f} s | slowest single-target plan: {max(singles):.1f} s |"]
