@@ -74,7 +74,9 @@ class Engine(ABC):
     def connect(self, info: ConnInfo, connect_timeout: int = 10) -> Session: ...
 
     @abstractmethod
-    def inspect(self, session: Session) -> DatabaseState: ...
+    def inspect(self, session: Session, kept: frozenset[str] = frozenset()) -> DatabaseState:
+        """The current state, in a constant number of queries. `kept`: roles the manifest keeps, whose owned
+        objects need not be read (only a role that may be dropped needs them)."""
 
     def inspect_other(self, session: Session, cluster: DatabaseState) -> DatabaseState:
         """PostgreSQL: another database of the cluster `cluster` was read from (its objects; the same roles)."""

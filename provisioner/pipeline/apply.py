@@ -22,7 +22,15 @@ from provisioner.core.plan import Step, TargetPlan
 from provisioner.errors import ApplyError, PlanError, ProvisionerError
 from provisioner.pipeline.batch import batched
 from provisioner.pipeline.connect import Connection, connect
-from provisioner.pipeline.planning import Progress, inspect_target, plan_target, quiet, run_parallel, select_targets
+from provisioner.pipeline.planning import (
+    Progress,
+    inspect_target,
+    kept_roles,
+    plan_target,
+    quiet,
+    run_parallel,
+    select_targets,
+)
 from provisioner.pipeline.report import ApplyReport, failure_message
 from provisioner.pipeline.same_server import refuse_same_server
 from provisioner.pipeline.secret_steps import Passwords, Store, step_of
@@ -40,7 +48,7 @@ def apply_target(conn: Connection, manifest: Manifest, store: SecretStore, optio
     report: ApplyReport | None = None
     try:
         with session.target_lock(conn.target.name):
-            state = inspect_target(conn, store, refresh_secrets=True)
+            state = inspect_target(conn, store, refresh_secrets=True, kept=kept_roles(manifest, conn.target))
             plan = plan_target(conn, manifest, state, options)
             report = ApplyReport(conn.target.name, plan, transactional=conn.engine.transactional)
             _check(conn, plan, expected, on_plan)

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from provisioner.core.changes import AnyChange
-from provisioner.core.diff import DiffOptions, diff_target
+from provisioner.core.diff import DiffOptions, database_principals, diff_target
 from provisioner.core.model import CurrentState, Manifest, Target
 from provisioner.core.plan import Plan, Step, TargetPlan
 from provisioner.engines import Engine, get_engine
@@ -33,12 +33,19 @@ def select_targets(manifest: Manifest, names: Iterable[str] | None) -> list[Targ
     return [manifest.targets[n] for n in (names or sorted(manifest.targets))]
 
 
-def inspect_target(conn: Connection, store: SecretStore, refresh_secrets: bool = False) -> CurrentState:
+def kept_roles(manifest: Manifest, target: Target) -> frozenset[str]:
+    """The database roles the manifest keeps on `target`: no plan drops them, so what they own is not read."""
+    return frozenset(m.name for p in manifest.for_target(target.name) if p.state == "present"
+                     for m in database_principals(p, target.engine))
+
+
+def inspect_target(conn: Connection, store: SecretStore, refresh_secrets: bool = False,
+                   kept: frozenset[str] = frozenset()) -> CurrentState:
     """The current state of one target: the engine's constant number of catalog queries (and a constant number
     more in each other database it manages), plus the managed secrets (one ListSecrets pass and
     BatchGetSecretValue, shared by every target of the run)."""
     engine, info = conn.engine, conn.info
-    database = engine.inspect(conn.session)
+    database = engine.inspect(conn.session, kept)
     others = {name: engine.inspect_other(conn.session_for(name), database)
               for name in conn.target.other_databases if name != database.name}
     connection: dict[str, object] = {"host": info.host, "port": info.port, "dbname": info.dbname}
@@ -86,7 +93,7 @@ def build_plan(manifest: Manifest, target_names: Iterable[str] | None, store: Se
         progress(f"target {target.name}: connecting")
         conn = connect(target, store)
         try:
-            state = inspect_target(conn, store)
+            state = inspect_target(conn, store, kept=kept_roles(manifest, target))
             plan = plan_target(conn, manifest, state, options)
             progress(f"target {target.name}: {plan.queries} catalog queries, {len(plan.steps)} change(s)")
             return plan
@@ -107,5 +114,5 @@ def run_parallel(work: Callable[[Target], T], targets: list[Target], parallelism
         return list(pool.map(work, targets))
 
 
-__all__ = ["DEFAULT_PARALLELISM", "Progress", "build_plan", "get_engine", "inspect_target", "plan_target", "quiet",
-           "run_parallel", "select_targets", "steps_of"]
+__all__ = ["DEFAULT_PARALLELISM", "Progress", "build_plan", "get_engine", "inspect_target", "kept_roles",
+           "plan_target", "quiet", "run_parallel", "select_targets", "steps_of"]

@@ -142,7 +142,7 @@ class FakeEngine(Engine):
     def connect(self, info: ConnInfo, connect_timeout: int = 10) -> Session:
         raise NotImplementedError
 
-    def inspect(self, session: Session) -> DatabaseState:
+    def inspect(self, session: Session, kept: frozenset[str] = frozenset()) -> DatabaseState:
         return self.state
 
     def server_identity(self, session: Session) -> str:

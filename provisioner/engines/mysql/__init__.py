@@ -52,7 +52,7 @@ class MySQLEngine(Engine):
     def connect(self, info: ConnInfo, connect_timeout: int = 10) -> MySQLSession:
         return open_session(info, connect_timeout)
 
-    def inspect(self, session: Session) -> DatabaseState:
+    def inspect(self, session: Session, kept: frozenset[str] = frozenset()) -> DatabaseState:
         assert isinstance(session, MySQLSession)
         return inspector.inspect(session, traits_of(session.dialect))
 

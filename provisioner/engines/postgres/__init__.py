@@ -35,8 +35,8 @@ class PostgresEngine(Engine):
         extras = available("postgres", TABLE, major_version(server_version))
         return replace(POSTGRES_TRAITS, all_extras={TABLE: extras}) if extras else POSTGRES_TRAITS
 
-    def inspect(self, session: Session) -> DatabaseState:
-        return inspector.inspect(session)
+    def inspect(self, session: Session, kept: frozenset[str] = frozenset()) -> DatabaseState:
+        return inspector.inspect(session, kept)
 
     def inspect_other(self, session: Session, cluster: DatabaseState) -> DatabaseState:
         return inspector.inspect_other(session, cluster)

@@ -43,12 +43,13 @@ def group(kind: str, schema: str, objects: frozenset[ObjectRef], grantees: list[
 Counts = dict[str, dict[str, int]]
 
 
-def read_owned(session: Session) -> tuple[Counts, Counts, dict[str, str]]:
-    """role -> database -> objects it owns; role -> other database -> its privilege entries; an example object."""
+def read_owned(session: Session, names: list[str]) -> tuple[Counts, Counts, dict[str, str]]:
+    """For the roles `names`: role -> database -> objects it owns; role -> other database -> its privilege
+    entries; an example object."""
     owned: Counts = {}
     held: Counts = {}
     examples: dict[str, str] = {}
-    for role, database, objects, entries, example in session.query(q.Q_OWNED):
+    for role, database, objects, entries, example in session.query(q.Q_OWNED, (names,)):
         if objects:
             owned.setdefault(role, {})[database] = objects
         if entries:
@@ -58,9 +59,11 @@ def read_owned(session: Session) -> tuple[Counts, Counts, dict[str, str]]:
     return owned, held, examples
 
 
-def read_roles(session: Session) -> dict[str, RoleState]:
+def read_roles(session: Session, kept: frozenset[str] = frozenset()) -> dict[str, RoleState]:
+    """Every role; what they own only for those not in `kept` (the roles a plan may drop)."""
     roles: dict[str, RoleState] = {}
-    owned, held, examples = read_owned(session)
+    rows = session.query(q.Q_ROLES)
+    owned, held, examples = read_owned(session, [row[0] for row in rows if row[0] not in kept])
     options: dict[str, dict[str, dict[str, bool]]] = {}
     for member, group_role, admin, inherit, can_set in session.query(q.Q_MEMBERSHIPS):
         found = {"admin": admin, "inherit": inherit, "set": can_set}
@@ -70,7 +73,7 @@ def read_roles(session: Session) -> dict[str, RoleState]:
         parameter, _, value = config.partition("=")
         settings.setdefault(role, []).append((database, parameter, value))
     for (name, login, limit, comment, superuser, inherit, createrole, createdb, replication, bypassrls,
-         member_of, session_role, admin_holds, admin_can_become) in session.query(q.Q_ROLES):
+         member_of, session_role, admin_holds, admin_can_become) in rows:
         flags = {"SUPERUSER": superuser, "NOINHERIT": not inherit, "CREATEROLE": createrole,
                  "CREATEDB": createdb, "REPLICATION": replication, "BYPASSRLS": bypassrls}
         count = sum(owned.get(name, {}).values())
@@ -114,11 +117,12 @@ def read_default_acls(session: Session) -> list[DefaultAcl]:
             if objtype in DEFAULT_OBJTYPE]
 
 
-def inspect(session: Session) -> DatabaseState:
-    """The cluster's roles and the connected database's objects."""
+def inspect(session: Session, kept: frozenset[str] = frozenset()) -> DatabaseState:
+    """The cluster's roles and the connected database's objects (`kept`: roles whose owned objects are not
+    read, as no plan drops them)."""
     start = session.queries
     admin, version, name, database_owner = session.query(q.Q_SERVER)[0]
-    roles = read_roles(session)
+    roles = read_roles(session, kept)
     groups, schema_owners = read_acl_groups(session, database_owner)
     return DatabaseState(server_version=version, admin_user=admin, roles=roles, acl_groups=groups,
                          default_acls=read_default_acls(session), schema_owners=schema_owners,

@@ -47,7 +47,9 @@ WHERE r.rolname !~ '^pg_' AND NOT (s.setdatabase = 0 AND c LIKE 'role=%')"""
 
 # What keeps a role from being dropped, by database ('' = shared objects such as databases): the objects it owns
 # anywhere, and in other databases also its privileges and default-privilege entries (DROP OWNED removes those of
-# the database it runs in only). An example object is named for the connected database.
+# the database it runs in only). An example object is named for the connected database. Read for the roles named
+# (those the manifest does not keep), through pg_shdepend's index on the referenced role: its rows for every
+# privilege of every role are the bulk of a large catalog.
 Q_OWNED = """
 SELECT pg_get_userbyid(d.refobjid), coalesce(db.datname, ''),
        count(*) FILTER (WHERE d.deptype = 'o' AND d.classid <> 'pg_default_acl'::regclass),
@@ -57,8 +59,9 @@ SELECT pg_get_userbyid(d.refobjid), coalesce(db.datname, ''),
            END)
 FROM pg_shdepend d LEFT JOIN pg_database db ON db.oid = d.dbid,
      (SELECT oid FROM pg_database WHERE datname = current_database()) here
-WHERE (d.deptype = 'o' AND d.classid <> 'pg_default_acl'::regclass)
-   OR (d.deptype IN ('o', 'a') AND d.dbid NOT IN (0, here.oid))
+WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = ANY(ARRAY(SELECT oid FROM pg_roles WHERE rolname = ANY(%s)))
+  AND ((d.deptype = 'o' AND d.classid <> 'pg_default_acl'::regclass)
+       OR (d.deptype IN ('o', 'a') AND d.dbid NOT IN (0, here.oid)))
 GROUP BY 1, 2"""
 
 Q_DATABASES = """
