@@ -39,7 +39,7 @@ test-pg-matrix: venv
 	bash devtools/install-postgres-versions.sh
 	@for version in $(PG_MATRIX); do \
 		echo "== PostgreSQL $$version"; \
-		PROVISIONER_PG_VERSION=$$version $(BIN)/python -m pytest -q -k "not mariadb and not killed_between_its_databases" $(PG_MATRIX_TESTS) || exit 1; \
+		PROVISIONER_PG_VERSION=$$version PROVISIONER_DIFF_CASES=12 $(BIN)/python -m pytest -q -k "not mariadb and not killed_between_its_databases" $(PG_MATRIX_TESTS) || exit 1; \
 	done
 
 test: venv
