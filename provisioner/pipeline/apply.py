@@ -3,8 +3,9 @@
 Per target, under the target's lock (PostgreSQL advisory lock, MySQL GET_LOCK), which rotations take too:
   1. re-inspect and re-diff, so a plan made before the lock is never applied stale;
   2. the `before` pass of the secret protocol (`secret_steps`): secrets written first;
-  3. database statements in plan order (batched), passwords taken where the protocol says;
-  4. after the database commit, the `after` pass: pending versions promoted, sync tags removed, secret metadata
+  3. database statements in plan order (batched), passwords taken where the protocol says, as one transaction
+     (a PostgreSQL cluster: one per database, in the order `changes.in_order` gives, see `segments`);
+  4. after the database commits, the `after` pass: pending versions promoted, sync tags removed, secret metadata
      updated, secrets of dropped accounts scheduled for deletion.
 """
 

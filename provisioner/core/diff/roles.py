@@ -3,6 +3,7 @@ for one database role of the manifest at a time."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -182,33 +183,41 @@ def _take_grants(ctx: DiffContext, role: RoleState, who: Grantee, base: dict[str
         default_privilege_changes(ctx, who, DesiredAccess())
 
 
-def _owned_by_database(ctx: DiffContext, role: RoleState) -> dict[str, int]:
-    """The objects the role owns, by database of the target ('' = the connected one, which REASSIGN OWNED also
-    moves the shared objects from)."""
-    if not role.owned_in:
-        return {"": role.owned_objects} if role.owned_objects else {}
+def _by_database(ctx: DiffContext, counts: Mapping[str, int]) -> dict[str, int]:
+    """Counts by database, the connected one (and shared objects, which REASSIGN OWNED there moves) as ''."""
     found: dict[str, int] = {}
-    for database, count in role.owned_in.items():
+    for database, count in counts.items():
         scope = "" if database in ("", ctx.db.name) else database
         found[scope] = found.get(scope, 0) + count
     return found
 
 
+def _owned_by_database(ctx: DiffContext, role: RoleState) -> dict[str, int]:
+    """The objects the role owns, by database of the target ('' = the connected one)."""
+    if not role.owned_in:
+        return {"": role.owned_objects} if role.owned_objects else {}
+    return _by_database(ctx, role.owned_in)
+
+
+def _places(ctx: DiffContext, counts: Mapping[str, int], example: str = "", unit: str = "") -> str:
+    """`3 in database filmdb (e.g. table app.t), 1 in database billingdb`: counts by database for messages."""
+    return ", ".join(f"{count}{unit}" + (f" in database {scope or ctx.database}" if scope or ctx.database else "")
+                     + (example if not scope else "") for scope, count in sorted(counts.items()))
+
+
 def _unmanaged_ok(ctx: DiffContext, role: RoleState) -> bool:
     """False (and an error) when the role owns or holds something in a database the target does not manage:
     DROP ROLE would fail on it."""
-    elsewhere: dict[str, int] = {}
-    for found in (role.owned_in, role.held_in):
-        for database, count in found.items():
-            if database and database != ctx.db.name and database not in ctx.subs:
-                elsewhere[database] = elsewhere.get(database, 0) + count
+    held = {**_by_database(ctx, role.owned_in)}
+    for scope, count in _by_database(ctx, role.held_in).items():
+        held[scope] = held.get(scope, 0) + count
+    elsewhere = {scope: count for scope, count in held.items() if scope and scope not in ctx.subs}
     if not elsewhere:
         return True
-    places = ", ".join(f"{count} in database {database}" for database, count in sorted(elsewhere.items()))
     ctx.result.errors.append(
         f"{role.name} cannot be dropped: it owns or has privileges on object(s) in databases target "
-        f"{ctx.target.name} does not manage ({places}). Add them to the target's `databases:` so that apply "
-        f"cleans them up too, or run REASSIGN OWNED / DROP OWNED BY {role.name} there by hand")
+        f"{ctx.target.name} does not manage ({_places(ctx, elsewhere)}). Add them to the target's `databases:` so "
+        f"that apply cleans them up too, or run REASSIGN OWNED / DROP OWNED BY {role.name} there by hand")
     return False
 
 
@@ -219,13 +228,10 @@ def _retire_steps(ctx: DiffContext, role: RoleState, who: Grantee, retire: Retir
     heir = retire.reassign_owned_to
     if heir is None or ctx.traits.drop_takes_grants:
         example = f" (e.g. {role.owned_example})" if role.owned_example else ""
-        where = {scope: f" in database {scope or ctx.database}" if scope or ctx.database else ""
-                 for scope in owned}
-        places = (f" {owned['']} object(s){where['']}{example}" if list(owned) == [""] else
-                  f" {sum(owned.values())} object(s): " + ", ".join(
-                      f"{count}{where[scope]}{example if not scope else ''}" for scope, count in sorted(owned.items())))
+        total = f" {sum(owned.values())} object(s):" if len(owned) > 1 else ""
         ctx.result.errors.append(
-            f"{name} cannot be dropped: it owns{places}. Give its "
+            f"{name} cannot be dropped: it owns{total} {_places(ctx, owned, example, '' if total else ' object(s)')}"
+            f". Give its "
             f"entry `retire: {{reassign_owned_to: ROLE}}` (with `state: absent`), or reassign them by hand "
             f"(REASSIGN OWNED BY {name} TO another_role, in each database) and run apply again")
         return False
