@@ -7,6 +7,7 @@ password: everything printed passes through redaction, and tracebacks appear onl
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -127,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_manifest(args: argparse.Namespace) -> Manifest:
-    return load(args.files or ["accounts.yaml"])
+    manifest = load(args.files or ["accounts.yaml"])
+    gc.freeze()  # it lives as long as the run: the collector, where it runs, need not walk it again
+    return manifest
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -339,9 +342,29 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+# A short run builds hundreds of thousands of objects that live until it ends (manifest, catalog, plan) and makes
+# next to no cyclic garbage: the cyclic collector would only walk them again and again (a quarter of the CPU of a
+# no-op plan at 1,000 roles x 2,000 tables). Reference counting frees everything else as usual. The long runs
+# (apply, rotate) keep the collector.
+SHORT_RUNS = frozenset({"plan", "diff", "validate", "import", "onboard", "doctor"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    collecting = gc.isenabled()
+    if args.command in SHORT_RUNS:
+        gc.disable()
+    try:
+        return _run(args)
+    finally:
+        # main() is also called in-process (tests, the demo): leave the collector as it was.
+        gc.unfreeze()
+        if collecting:
+            gc.enable()
+
+
+def _run(args: argparse.Namespace) -> int:
     debug = args.debug or os.environ.get("PROVISIONER_DEBUG") == "1"
     redact.install_logging(logging.DEBUG if debug else logging.WARNING)
     try:

@@ -24,7 +24,7 @@ from provisioner.core.secret_value import CURRENT
 from provisioner.engines import AuthenticationFailed
 from provisioner.errors import ProvisionerError
 from provisioner.secrets.rotation import conninfo, engine_of
-from provisioner.secrets.store import RETRY, SecretStore, aws_access_error, aws_session
+from provisioner.secrets.store import SecretStore, aws_access_error, aws_session, retry_config
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 
@@ -55,9 +55,9 @@ class Aws:
         session = aws_session()
         self.region = session.region_name or "us-east-1"
         try:
-            self.lambda_ = session.client("lambda", config=RETRY)
-            self.ec2 = session.client("ec2", config=RETRY)
-            self.rds = session.client("rds", config=RETRY)
+            self.lambda_ = session.client("lambda", config=retry_config())
+            self.ec2 = session.client("ec2", config=retry_config())
+            self.rds = session.client("rds", config=retry_config())
         except BotoCoreError as exc:
             raise aws_access_error("cannot set up the AWS clients doctor reads", exc) from None
 

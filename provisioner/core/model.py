@@ -114,6 +114,18 @@ class ObjectRef:
     name: str
     column: str = ""
 
+    def __post_init__(self) -> None:
+        # Hashed once: refs are dict keys and members of the keys of whole object sets (a batch of thousands of
+        # tables is one key), where the generated __hash__ would build and hash the tuple on every lookup.
+        object.__setattr__(self, "_hash", hash((self.kind, self.schema, self.name, self.column)))
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined, no-any-return]
+
+    def __reduce__(self) -> tuple[type[ObjectRef], tuple[str, str, str, str]]:
+        # Rebuilt (and hashed again) when unpickled: string hashes differ from one process to another.
+        return (ObjectRef, (self.kind, self.schema, self.name, self.column))
+
     @property
     def is_wildcard(self) -> bool:
         return self.name == "*"
@@ -121,6 +133,12 @@ class ObjectRef:
     def __str__(self) -> str:
         base = f"{self.schema}.{self.name}" if self.schema else self.name
         return f"{base}({self.column})" if self.column else base
+
+
+def ref_order(ref: ObjectRef) -> tuple[str, str, str, str]:
+    """ObjectRef's own order as a plain tuple: `sorted(refs, key=ref_order)` compares in C, where the dataclass's
+    generated `__lt__` is a Python call per comparison (20 million of them in a first apply at 1,000 x 2,000)."""
+    return (ref.kind, ref.schema, ref.name, ref.column)
 
 
 @dataclass(frozen=True)

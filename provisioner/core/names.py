@@ -7,6 +7,7 @@ identifier quoting), never done by pasting strings.
 from __future__ import annotations
 
 import re
+from functools import cache
 
 
 class NameError_(ValueError):
@@ -54,6 +55,7 @@ def split_dotted(text: str) -> list[str]:
     return parts
 
 
+@cache  # a manifest names the same objects again and again (and validation parses what the builder parses)
 def qualified(text: str, what: str) -> tuple[str, str]:
     """`schema.object` (or `database.table`) -> (schema, object)."""
     parts = split_dotted(text)
@@ -65,6 +67,7 @@ def qualified(text: str, what: str) -> tuple[str, str]:
 _FUNCTION = re.compile(r"^(?P<name>.+?)\s*\((?P<args>[^()]*)\)\s*$")
 
 
+@cache
 def function(text: str) -> tuple[str, str]:
     """`schema.fn(integer, text)` -> (schema, 'fn(integer, text)'); `schema.*` -> (schema, '*')."""
     if text.endswith(".*"):

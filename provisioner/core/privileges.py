@@ -5,6 +5,8 @@ Shared by validation (is this privilege valid here?) and the diff (what does ALL
 
 from __future__ import annotations
 
+from functools import cache
+
 DATABASE = "database"
 SCHEMA = "schema"
 TABLE = "table"
@@ -58,6 +60,7 @@ def vocabulary(engine: str) -> dict[str, frozenset[str]]:
     return ENGINE_FAMILY[engine]
 
 
+@cache  # a few dozen distinct spellings, normalised thousands of times in a large manifest
 def normalize(privilege: str) -> str:
     upper = " ".join(privilege.upper().split())
     return ALIASES.get(upper, upper)
@@ -80,6 +83,11 @@ def available(engine: str, kind: str, major: int) -> frozenset[str]:
 
 def expand(engine: str, kind: str, privileges: list[str] | tuple[str, ...]) -> frozenset[str]:
     """Normalise names and expand ALL to every privilege of the kind that every server version has."""
+    return _expand(engine, kind, tuple(privileges))
+
+
+@cache
+def _expand(engine: str, kind: str, privileges: tuple[str, ...]) -> frozenset[str]:
     allowed = vocabulary(engine)[kind] - version_specific(engine, kind)
     result: set[str] = set()
     for raw in privileges:

@@ -12,9 +12,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from provisioner.core import conventions, names, privileges, schedule
 from provisioner.core.engine_facts import facts, is_reserved
@@ -22,6 +20,9 @@ from provisioner.core.model import Principal, RotationSettings
 from provisioner.errors import Problem
 from provisioner.manifest.build import membership_role, object_key, parse_grant
 from provisioner.manifest.documents import Document, Item, items, merged_defaults, merged_profiles, merged_targets
+
+if TYPE_CHECKING:  # imported where a document is invalid: a valid one never needs it (50 ms of every run)
+    import jsonschema
 
 SCHEMA_FILE = "accounts.schema.json"
 
@@ -121,6 +122,8 @@ def schema_errors(doc: Document) -> list[jsonschema.ValidationError]:
     fast = _compiled()
     if fast is not None and fast.is_valid(doc.data):
         return []
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(schema())
     found = []
     for error in sorted(validator.iter_errors(doc.data), key=lambda e: [str(p) for p in e.absolute_path]):

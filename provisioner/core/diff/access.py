@@ -94,8 +94,12 @@ def provided_by(principals: list[Principal], db: DatabaseState, database: str | 
     public = {(ref, p) for g in db.acl_groups if g.kind in (DATABASE, SCHEMA)
               for ref in g.objects for p in g.grants.get("PUBLIC", ())} - revoked | granted
     roles = {p.name: p for p in principals if not p.login and p.state == "present"}
-    own: dict[str, DesiredAccess] = {name: desired_access(p, database, traits, scope=scope)
-                                     for name, p in roles.items()}
+    own: dict[str, DesiredAccess] = {}  # the access of each role some principal inherits, when first asked
+
+    def access_of(name: str) -> DesiredAccess:
+        if name not in own:
+            own[name] = desired_access(roles[name], database, traits, scope=scope)
+        return own[name]
 
     def closure(p: Principal) -> set[str]:
         seen: set[str] = set()
@@ -113,7 +117,7 @@ def provided_by(principals: list[Principal], db: DatabaseState, database: str | 
         def provided(ref: ObjectRef, privilege: str) -> bool:
             if (ref, privilege) in public:
                 return True
-            return any(privilege in own[r].explicit.get(ref, ()) or privilege in own[r].implied.get(ref, ())
+            return any(privilege in access_of(r).explicit.get(ref, ()) or privilege in access_of(r).implied.get(ref, ())
                        for r in inherited)
 
         return provided

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from provisioner.core import changes as c
-from provisioner.core.model import AclGroup, CurrentState, DatabaseState, ObjectRef, Target, Traits
+from provisioner.core.model import AclGroup, CurrentState, DatabaseState, ObjectRef, Target, Traits, ref_order
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class AclIndex:
     held: dict[tuple[str, tuple[str, str]], list[AclGroup]] = field(default_factory=dict)
     group_of: dict[ObjectRef, list[AclGroup]] = field(default_factory=dict)
     position: dict[int, int] = field(default_factory=dict)  # id(group) -> its place in `groups` of its key
+    # Object sets in order, by set: every role lacking the same privilege on a group shares that group's set.
+    ordered: dict[frozenset[ObjectRef], tuple[ObjectRef, ...]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, groups: Iterable[AclGroup]) -> AclIndex:
@@ -57,6 +59,12 @@ class AclIndex:
             for ref in group.objects:
                 group_of[ref].append(group)
         return cls(dict(by_key), dict(holders), dict(sizes), dict(held), dict(group_of), position)
+
+    def in_order(self, objects: frozenset[ObjectRef]) -> tuple[ObjectRef, ...]:
+        found = self.ordered.get(objects)
+        if found is None:
+            found = self.ordered[objects] = tuple(sorted(objects, key=ref_order))
+        return found
 
     def concerning(self, identity: str, key: tuple[str, str], named: list[ObjectRef]) -> list[AclGroup]:
         """The groups of `key` where `identity` holds something or that contain a `named` object, in index order."""

@@ -188,7 +188,7 @@ def _bucketed(ctx: DiffContext, who: Grantee, key: Key, total: int,
         buckets[(objects, implied)].append(privilege)
     result: list[c.GrantPrivileges | c.RevokePrivileges | c.RevokeGrantOption] = []
     for (objects, implied), privs in buckets.items():
-        ordered = tuple(sorted(objects))
+        ordered = ctx.index.in_order(objects)
         all_in_schema = kind in ALL_IN_SCHEMA_KINDS and (
             bool(wildcard) and set(privs) <= wildcard if wildcard is not None
             else total > 1 and len(objects) == total)

@@ -10,7 +10,7 @@ from typing import Any
 
 from provisioner.core import changes as c
 from provisioner.core.diff.context import DiffContext
-from provisioner.core.model import Grant, ObjectRef, Target
+from provisioner.core.model import Grant, ObjectRef, Target, ref_order
 from provisioner.core.privileges import DATABASE, FUNCTION, SCHEMA
 
 PUBLIC = "PUBLIC"
@@ -39,7 +39,7 @@ def _objects(ctx: DiffContext, grant: Grant) -> list[ObjectRef]:
             ctx.result.errors.append(f"public_privileges: {ref.kind} {ref} does not exist on {ctx.place}")
             return []
         return [ref]
-    return sorted(r for g in ctx.index.groups.get((ref.kind, ref.schema), []) for r in g.objects)
+    return sorted((r for g in ctx.index.groups.get((ref.kind, ref.schema), []) for r in g.objects), key=ref_order)
 
 
 def _held(ctx: DiffContext, ref: ObjectRef) -> frozenset[str]:
