@@ -38,6 +38,26 @@ def parse_marker(comment: str | None) -> Marker | None:
     return Marker(match.group("target"), bool(match.group("adopted")), comment[: match.start()].rstrip())
 
 
+@dataclass(frozen=True)
+class DropScope:
+    """The roles a plan of one target may drop: those whose marker names the target and that the manifest no
+    longer keeps, and those it declares absent. Inspection reads what these own, and only these: on a shared
+    cluster, counting the objects of every role costs more than the rest of a plan. `target=None`: every role."""
+
+    target: str | None = None
+    kept: frozenset[str] = frozenset()
+    absent: frozenset[str] = frozenset()
+
+    def may_drop(self, name: str, comment: str | None) -> bool:
+        if self.target is None or name in self.absent:
+            return True
+        marker = parse_marker(comment)
+        return name not in self.kept and marker is not None and marker.target == self.target
+
+
+EVERY_ROLE = DropScope()
+
+
 # ---------------------------------------------------------------- secret tags
 
 MANAGED_TAG = "provisioner:managed"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from provisioner.core.changes import AnyChange
+from provisioner.core.conventions import EVERY_ROLE, DropScope
 from provisioner.core.engine_facts import ENGINES, EngineFacts, facts
 from provisioner.core.model import ConnInfo, DatabaseState, Traits
 from provisioner.errors import ProvisionerError
@@ -74,9 +75,9 @@ class Engine(ABC):
     def connect(self, info: ConnInfo, connect_timeout: int = 10) -> Session: ...
 
     @abstractmethod
-    def inspect(self, session: Session, kept: frozenset[str] = frozenset()) -> DatabaseState:
-        """The current state, in a constant number of queries. `kept`: roles the manifest keeps, whose owned
-        objects need not be read (only a role that may be dropped needs them)."""
+    def inspect(self, session: Session, scope: DropScope = EVERY_ROLE) -> DatabaseState:
+        """The current state, in a constant number of queries. What roles own is read only for those in `scope`
+        (only a role that may be dropped needs it)."""
 
     def inspect_other(self, session: Session, cluster: DatabaseState) -> DatabaseState:
         """PostgreSQL: another database of the cluster `cluster` was read from (its objects; the same roles)."""

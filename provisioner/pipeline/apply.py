@@ -25,8 +25,8 @@ from provisioner.pipeline.batch import batched
 from provisioner.pipeline.connect import Connection, connect
 from provisioner.pipeline.planning import (
     Progress,
+    drop_scope,
     inspect_target,
-    kept_roles,
     plan_target,
     quiet,
     run_parallel,
@@ -49,7 +49,7 @@ def apply_target(conn: Connection, manifest: Manifest, store: SecretStore, optio
     report: ApplyReport | None = None
     try:
         with session.target_lock(conn.target.name):
-            state = inspect_target(conn, store, refresh_secrets=True, kept=kept_roles(manifest, conn.target))
+            state = inspect_target(conn, store, refresh_secrets=True, scope=drop_scope(manifest, conn.target))
             plan = plan_target(conn, manifest, state, options)
             report = ApplyReport(conn.target.name, plan, transactional=conn.engine.transactional)
             _check(conn, plan, expected, on_plan)

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from provisioner.core.changes import AnyChange
+from provisioner.core.conventions import EVERY_ROLE, DropScope
 from provisioner.core.diff import DiffOptions, database_principals, diff_target
 from provisioner.core.model import CurrentState, Manifest, Target
 from provisioner.core.plan import Plan, Step, TargetPlan
@@ -33,25 +34,28 @@ def select_targets(manifest: Manifest, names: Iterable[str] | None) -> list[Targ
     return [manifest.targets[n] for n in (names or sorted(manifest.targets))]
 
 
-def kept_roles(manifest: Manifest, target: Target) -> frozenset[str]:
-    """The database roles the manifest keeps on `target`: no plan drops them, so what they own is not read."""
-    return frozenset(m.name for p in manifest.for_target(target.name) if p.state == "present"
-                     for m in database_principals(p, target.engine))
+def drop_scope(manifest: Manifest, target: Target) -> DropScope:
+    """The roles a plan of `target` may drop (what they own is read; no other role's is)."""
+    def names(state: str) -> frozenset[str]:
+        return frozenset(m.name for p in manifest.for_target(target.name) if p.state == state
+                         for m in database_principals(p, target.engine))
+    return DropScope(target.name, kept=names("present"), absent=names("absent"))
 
 
 def inspect_target(conn: Connection, store: SecretStore, refresh_secrets: bool = False,
-                   kept: frozenset[str] = frozenset()) -> CurrentState:
+                   scope: DropScope = EVERY_ROLE) -> CurrentState:
     """The current state of one target: the engine's constant number of catalog queries (and a constant number
     more in each other database it manages), plus the managed secrets (one ListSecrets pass and
     BatchGetSecretValue, shared by every target of the run)."""
     engine, info = conn.engine, conn.info
-    database = engine.inspect(conn.session, kept)
+    database = engine.inspect(conn.session, scope)
     others = {name: engine.inspect_other(conn.session_for(name), database)
               for name in conn.target.other_databases if name != database.name}
     connection: dict[str, object] = {"host": info.host, "port": info.port, "dbname": info.dbname}
     if conn.masterarn:
         connection["masterarn"] = conn.masterarn
-    return CurrentState(database=database, secrets=dict(store.managed(refresh=refresh_secrets)),
+    secrets = store.managed(refresh=refresh_secrets, targets=[conn.target.name])
+    return CurrentState(database=database, secrets=dict(secrets),
                         connection=connection, others=others)
 
 
@@ -87,13 +91,13 @@ def build_plan(manifest: Manifest, target_names: Iterable[str] | None, store: Se
     targets = select_targets(manifest, target_names)
     refuse_same_server(manifest, targets, store)
     progress(f"reading the managed secrets ({len(targets)} target(s))")
-    store.managed()  # one ListSecrets pass for every target, before the threads start
+    store.managed(targets=[t.name for t in targets])  # one ListSecrets pass for every target, before the threads
 
     def plan_one(target: Target) -> TargetPlan:
         progress(f"target {target.name}: connecting")
         conn = connect(target, store)
         try:
-            state = inspect_target(conn, store, kept=kept_roles(manifest, target))
+            state = inspect_target(conn, store, scope=drop_scope(manifest, target))
             plan = plan_target(conn, manifest, state, options)
             progress(f"target {target.name}: {plan.queries} catalog queries, {len(plan.steps)} change(s)")
             return plan
@@ -114,5 +118,5 @@ def run_parallel(work: Callable[[Target], T], targets: list[Target], parallelism
         return list(pool.map(work, targets))
 
 
-__all__ = ["DEFAULT_PARALLELISM", "Progress", "build_plan", "get_engine", "inspect_target", "kept_roles",
+__all__ = ["DEFAULT_PARALLELISM", "Progress", "build_plan", "drop_scope", "get_engine", "inspect_target",
            "plan_target", "quiet", "run_parallel", "select_targets", "steps_of"]

@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from botocore.exceptions import (
@@ -123,6 +123,10 @@ def on_retry(note: Any) -> Any:
 
 
 
+def _tag(entry: Mapping[str, Any], key: str) -> str | None:
+    return next((t["Value"] for t in entry.get("Tags", []) if t["Key"] == key), None)
+
+
 def error_code(exc: Exception) -> str:
     return exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
 
@@ -135,6 +139,7 @@ class SecretStore:
         self._retry_note = retry_note  # told of each retried call (the command line shows it on a terminal)
         self.calls = 0
         self._managed: dict[str, SecretState] | None = None
+        self._values_of: frozenset[str] | None = None  # the targets whose secrets' values `_managed` holds
         self._lock = threading.RLock()  # targets are planned and applied in parallel
 
     @property
@@ -174,14 +179,22 @@ class SecretStore:
 
     # ------------------------------------------------------------ reading
 
-    def managed(self, refresh: bool = False) -> dict[str, SecretState]:
-        """Every secret tagged as managed (one ListSecrets pass + BatchGetSecretValue, 20 a call)."""
+    def managed(self, refresh: bool = False, targets: Collection[str] | None = None) -> dict[str, SecretState]:
+        """Every secret tagged as managed (one ListSecrets pass), with the AWSCURRENT values (BatchGetSecretValue,
+        20 a call) of those tagged for `targets` (None: of all). A plan reads only what its targets' diff uses:
+        the values of other targets' secrets on a shared account would be most of the calls."""
+        wanted = None if targets is None else frozenset(targets)
         with self._lock:
-            if self._managed is not None and not refresh:
-                return self._managed
-            return self._list_managed()
+            cached = self._managed is not None and (self._values_of is None or (
+                wanted is not None and wanted <= self._values_of))
+            if cached and not refresh:
+                return self._managed  # type: ignore[return-value]
+            states = self._list_managed(wanted)
+            if not refresh or self._managed is None:
+                self._managed, self._values_of = states, wanted
+            return states
 
-    def _list_managed(self) -> dict[str, SecretState]:
+    def _list_managed(self, targets: frozenset[str] | None) -> dict[str, SecretState]:
         listed: list[dict[str, Any]] = []
         token = None
         while True:
@@ -194,7 +207,7 @@ class SecretStore:
             token = page.get("NextToken")
             if not token:
                 break
-        live = [s for s in listed if not s.get("DeletedDate")]
+        live = [s for s in listed if not s.get("DeletedDate") and (targets is None or _tag(s, TARGET_TAG) in targets)]
         values = self._values([s["ARN"] for s in live])
         states: dict[str, SecretState] = {}
         for entry in listed:
@@ -213,7 +226,6 @@ class SecretStore:
                 rotation_lambda=entry.get("RotationLambdaARN"), rotation_rules=dict(rules),
                 deleted=bool(entry.get("DeletedDate")),
             )
-        self._managed = states
         return states
 
     def _values(self, ids: list[str]) -> dict[str, dict[str, Any]]:

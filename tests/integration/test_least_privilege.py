@@ -178,3 +178,28 @@ def test_a_new_account_costs_at_most_two_secrets_manager_calls(env):
     assert len(per_account) <= 2 * 10, sorted(per_account)
     for i in range(10):
         assert env.logs_in(f"svc_{i}")
+
+
+def test_a_plan_reads_the_values_of_its_own_targets_secrets_only(env):
+    """On an account shared by many targets, the other targets' secrets are listed but their values not read:
+    BatchGetSecretValue asks only for secrets tagged for the planned target."""
+    from provisioner.core.conventions import ACCOUNT_TAG, MANAGED_TAG, TARGET_TAG
+
+    client = boto3.client("secretsmanager")
+    others = {client.create_secret(Name=f"elsewhere-{env.target}/svc_{i}", SecretString='{"username": "x"}',
+                                   Tags=[{"Key": MANAGED_TAG, "Value": "true"},
+                                         {"Key": TARGET_TAG, "Value": f"elsewhere-{env.target}"},
+                                         {"Key": ACCOUNT_TAG, "Value": f"svc_{i}"}])["ARN"] for i in range(3)}
+    env.sql("CREATE TABLE public.films (id int)")
+    env.manifest(f"accounts:\n  - {{name: svc_own, target: {env.target}, "
+                 f"grants: [{{privileges: [SELECT], tables: [public.films]}}]}}\n")
+    env.apply()
+    asked: list[str] = []
+    secrets_manager.OBSERVERS.append(
+        lambda op, params: asked.extend(params.get("SecretIdList", [])) if op == "BatchGetSecretValue" else None)
+    try:
+        assert env.plan_json()["has_changes"] is False
+    finally:
+        secrets_manager.OBSERVERS.clear()
+    assert asked, "the plan read no secret value at all"
+    assert not others & set(asked), "the plan read the values of another target's secrets"

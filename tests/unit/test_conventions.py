@@ -59,3 +59,17 @@ def test_rotate_and_onboard_name_the_secret_apply_created(monkeypatch):
     assert secret_name_of(account, target, None) == created.secret
     # What the old code computed for rotate and onboard:
     assert secret_name(account, target, target.database) == "films//app" != created.secret
+
+
+def test_the_drop_scope_holds_this_targets_unkept_roles_and_the_absent_ones_only():
+    """Inspection counts what roles own only for these: on a shared cluster, other targets' roles are many."""
+    from provisioner.core.conventions import EVERY_ROLE, DropScope, role_comment
+
+    scope = DropScope("films", kept=frozenset({"reader"}), absent=frozenset({"old_etl"}))
+    ours, theirs = role_comment(None, "films", False), role_comment("x", "billing", False)
+    assert scope.may_drop("gone_reader", ours)
+    assert not scope.may_drop("reader", ours)  # kept by the manifest
+    assert not scope.may_drop("their_reader", theirs)  # another target's
+    assert not scope.may_drop("dba", None)  # never managed
+    assert scope.may_drop("old_etl", None)  # declared absent
+    assert EVERY_ROLE.may_drop("dba", None)

@@ -48,7 +48,7 @@ class FakeStore:
         self.secrets = secrets or {}
         self.counter = 0
 
-    def managed(self, refresh: bool = False) -> dict[str, SecretState]:
+    def managed(self, refresh: bool = False, targets: Any = None) -> dict[str, SecretState]:
         return self.secrets
 
     def random_password(self, length: int, exclude_characters: str) -> str:

@@ -14,6 +14,7 @@ import secrets as random_source
 
 from provisioner import redact
 from provisioner.core import changes as c
+from provisioner.core.conventions import EVERY_ROLE, DropScope
 from provisioner.core.model import ConnInfo, DatabaseState, Traits
 from provisioner.engines.base import Engine, Session, Statement
 from provisioner.engines.mysql import compiler, inspector, queries
@@ -52,7 +53,7 @@ class MySQLEngine(Engine):
     def connect(self, info: ConnInfo, connect_timeout: int = 10) -> MySQLSession:
         return open_session(info, connect_timeout)
 
-    def inspect(self, session: Session, kept: frozenset[str] = frozenset()) -> DatabaseState:
+    def inspect(self, session: Session, scope: DropScope = EVERY_ROLE) -> DatabaseState:
         assert isinstance(session, MySQLSession)
         return inspector.inspect(session, traits_of(session.dialect))
 

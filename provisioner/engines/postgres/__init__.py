@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from provisioner.core import changes as c
+from provisioner.core.conventions import EVERY_ROLE, DropScope
 from provisioner.core.engine_facts import major_version
 from provisioner.core.model import ConnInfo, DatabaseState, Traits
 from provisioner.core.privileges import TABLE, available
@@ -35,8 +36,8 @@ class PostgresEngine(Engine):
         extras = available("postgres", TABLE, major_version(server_version))
         return replace(POSTGRES_TRAITS, all_extras={TABLE: extras}) if extras else POSTGRES_TRAITS
 
-    def inspect(self, session: Session, kept: frozenset[str] = frozenset()) -> DatabaseState:
-        return inspector.inspect(session, kept)
+    def inspect(self, session: Session, scope: DropScope = EVERY_ROLE) -> DatabaseState:
+        return inspector.inspect(session, scope)
 
     def inspect_other(self, session: Session, cluster: DatabaseState) -> DatabaseState:
         return inspector.inspect_other(session, cluster)

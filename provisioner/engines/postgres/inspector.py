@@ -3,6 +3,7 @@ of other grantors apart, default ACLs, schema owners, the server version)."""
 
 from __future__ import annotations
 
+from provisioner.core.conventions import EVERY_ROLE, DropScope
 from provisioner.core.engine_facts import RDS_IAM
 from provisioner.core.model import AclGroup, DatabaseState, DefaultAcl, ObjectRef, RoleState
 from provisioner.core.privileges import DATABASE, FUNCTION, SCHEMA
@@ -59,11 +60,11 @@ def read_owned(session: Session, names: list[str]) -> tuple[Counts, Counts, dict
     return owned, held, examples
 
 
-def read_roles(session: Session, kept: frozenset[str] = frozenset()) -> dict[str, RoleState]:
-    """Every role; what they own only for those not in `kept` (the roles a plan may drop)."""
+def read_roles(session: Session, scope: DropScope = EVERY_ROLE) -> dict[str, RoleState]:
+    """Every role; what they own only for those in `scope` (the roles a plan may drop)."""
     roles: dict[str, RoleState] = {}
     rows = session.query(q.Q_ROLES)
-    owned, held, examples = read_owned(session, [row[0] for row in rows if row[0] not in kept])
+    owned, held, examples = read_owned(session, [row[0] for row in rows if scope.may_drop(row[0], row[3])])
     options: dict[str, dict[str, dict[str, bool]]] = {}
     for member, group_role, admin, inherit, can_set in session.query(q.Q_MEMBERSHIPS):
         found = {"admin": admin, "inherit": inherit, "set": can_set}
@@ -117,12 +118,12 @@ def read_default_acls(session: Session) -> list[DefaultAcl]:
             if objtype in DEFAULT_OBJTYPE]
 
 
-def inspect(session: Session, kept: frozenset[str] = frozenset()) -> DatabaseState:
-    """The cluster's roles and the connected database's objects (`kept`: roles whose owned objects are not
-    read, as no plan drops them)."""
+def inspect(session: Session, scope: DropScope = EVERY_ROLE) -> DatabaseState:
+    """The cluster's roles and the connected database's objects (what roles own: only for those in `scope`,
+    the roles a plan may drop)."""
     start = session.queries
     admin, version, name, database_owner = session.query(q.Q_SERVER)[0]
-    roles = read_roles(session, kept)
+    roles = read_roles(session, scope)
     groups, schema_owners = read_acl_groups(session, database_owner)
     return DatabaseState(server_version=version, admin_user=admin, roles=roles, acl_groups=groups,
                          default_acls=read_default_acls(session), schema_owners=schema_owners,
