@@ -50,8 +50,10 @@ class Session(ABC):
     def close(self) -> None: ...
 
     @abstractmethod
-    def target_lock(self, target: str, timeout_seconds: int | None = None) -> AbstractContextManager[None]:
-        """Hold the target's lock (session level) for the block: applies and rotations never interleave."""
+    def target_lock(self, target: str, timeout_seconds: int | None = None, shared: bool = False
+                    ) -> AbstractContextManager[None]:
+        """Hold the target's lock (session level) for the block: applies and rotations never interleave.
+        `shared` (rotations): held by many at once, never with an apply, where the engine can share it."""
 
     @abstractmethod
     def transaction(self) -> AbstractContextManager[None]:

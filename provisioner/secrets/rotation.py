@@ -51,6 +51,18 @@ def conninfo(value: dict[str, Any], user: str | None = None, password: str | Non
 
 
 @dataclass
+class _Known:
+    """What one rotation knows of its secret. The Lambda handler runs each step afresh and reads it all again;
+    `provisioner rotate` runs the four steps in one process and keeps it between them, updated by its own
+    writes, so that a rotation costs six Secrets Manager calls instead of some twenty-five."""
+
+    description: dict[str, Any] | None = None
+    current: dict[str, Any] | None = None
+    pending: dict[str, Any] | None = None
+    created_here: bool = False  # the pending value is this run's new random password: it cannot log in yet
+
+
+@dataclass
 class Rotation:
     """One rotation of one secret, identified by its token (the AWSPENDING version id)."""
 
@@ -60,19 +72,26 @@ class Rotation:
     policy: PasswordPolicy = field(default_factory=PasswordPolicy)
     require_enabled: bool = True
     observer: Callable[[str, dict[str, Any]], None] | None = None
+    keep_state: bool = False  # `provisioner rotate`: what was read stays known between steps (see `_Known`)
+    _known: _Known = field(default_factory=_Known)
 
     # ------------------------------------------------------------ checks
 
-    def _versions(self) -> dict[str, list[str]]:
-        description = self.store.describe(self.secret_id)
+    def _describe(self, fresh: bool = False) -> dict[str, Any]:
+        if fresh or not self.keep_state or self._known.description is None:
+            self._known.description = self.store.describe(self.secret_id)
+        return self._known.description
+
+    def _versions(self, fresh: bool = False) -> dict[str, list[str]]:
+        description = self._describe(fresh)
         if self.require_enabled and not description.get("RotationEnabled"):
             raise RotationError(f"rotation is not enabled on secret {self.secret_id}",
                                 "configure it with `provisioner apply` (rotation.function and schedule)")
-        return description.get("VersionIdsToStages", {})
+        return description.setdefault("VersionIdsToStages", {})
 
-    def check(self, creating: bool = False) -> bool:
+    def check(self, creating: bool = False, fresh: bool = False) -> bool:
         """AWS's start-of-call checks. False when the token is already AWSCURRENT (nothing to do)."""
-        versions = self._versions()
+        versions = self._versions(fresh)
         if self.token not in versions:
             if creating:
                 return True  # `provisioner rotate` mints its own token in createSecret
@@ -95,27 +114,36 @@ class Rotation:
         self._observe(step)
 
     def _observe(self, step: str, skipped: bool = False) -> None:
-        if self.observer:
+        if not self.observer:
+            return
+        if self.keep_state:
+            stages, username = self._versions(), (self._known.pending or {}).get("username")
+        else:
             stages = self.store.describe(self.secret_id).get("VersionIdsToStages", {})
             try:
                 username = self.store.get_value(self.secret_id, version=self.token).get("username")
             except SecretsError:
                 username = None
-            self.observer(step, {"skipped": skipped, "stages": stages, "username": username})
+        self.observer(step, {"skipped": skipped, "stages": stages, "username": username})
 
     # ------------------------------------------------------------ values
 
     def _current(self) -> dict[str, Any]:
-        return self.store.get_value(self.secret_id, CURRENT)
+        if self._known.current is None or not self.keep_state:
+            self._known.current = self.store.get_value(self.secret_id, CURRENT)
+        return self._known.current
 
     def _pending_value(self) -> dict[str, Any] | None:
+        if self.keep_state and (self._known.pending is not None or self.token not in self._versions()):
+            return self._known.pending  # known, or a token minted here that has no version yet
         try:
             value = self.store.get_value(self.secret_id, PENDING, version=self.token)
         except SecretsError as exc:
             if exc.code in ("ResourceNotFoundException", "InvalidRequestException"):
                 return None
             raise
-        return value or None
+        self._known.pending = value or None
+        return self._known.pending
 
     # ------------------------------------------------------------ the four steps
 
@@ -131,6 +159,13 @@ class Rotation:
             new["username"] = alternate_username(str(current["username"]))
         new["password"] = self.store.random_password(self.policy.length, self.policy.exclude_characters)
         self.store.put_value(self.secret_id, new, [PENDING], token=self.token)
+        # PutSecretValue moves AWSPENDING to the new version.
+        versions = self._versions()
+        for labels in versions.values():
+            if PENDING in labels:
+                labels.remove(PENDING)
+        versions.setdefault(self.token, []).append(PENDING)
+        self._known.pending, self._known.created_here = new, True
         log.info("createSecret: new credential for %s staged AWSPENDING", new["username"])
 
     def set_secret(self) -> None:
@@ -146,7 +181,7 @@ class Rotation:
         if pending["username"] not in allowed:
             raise RotationError(f"AWSPENDING names user {pending['username']!r}, expected one of {sorted(allowed)}")
         engine = engine_of(current)
-        if _logs_in(engine, conninfo(pending)):
+        if not self._known.created_here and _logs_in(engine, conninfo(pending)):
             log.info("setSecret: the pending credential already logs in")
             return
         if "masterarn" in current:
@@ -154,15 +189,18 @@ class Rotation:
         else:
             self._set_single(engine, current, pending)
 
-    def _set_single(self, engine: Engine, current: dict[str, Any], pending: dict[str, Any]) -> None:
-        candidates = [current]
+    def _previous_of(self, current: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """AWSCURRENT, then AWSPREVIOUS of the same user (read only when AWSCURRENT does not log in)."""
+        yield current
         try:
             previous = self.store.get_value(self.secret_id, PREVIOUS)
-            if previous.get("username") == current["username"]:
-                candidates.append(previous)
         except SecretsError:
-            pass
-        for value in candidates:
+            return
+        if previous.get("username") == current["username"]:
+            yield previous
+
+    def _set_single(self, engine: Engine, current: dict[str, Any], pending: dict[str, Any]) -> None:
+        for value in self._previous_of(current):
             try:
                 session = engine.connect(conninfo(value))
             except AuthenticationFailed:
@@ -196,15 +234,16 @@ class Rotation:
 
     @contextmanager
     def _locked(self, session: Session) -> Iterator[None]:
-        """The target's lock (the one `apply` holds), so a password never changes in the middle of an apply;
-        then a last check that the token is still the pending version (an apply may have replaced it)."""
-        tags = {t["Key"]: t["Value"] for t in self.store.describe(self.secret_id).get("Tags", [])}
+        """The target's lock, shared with other rotations and never held with an apply, so a password never
+        changes in the middle of an apply; then a last check, read afresh, that the token is still the pending
+        version (an apply may have replaced it)."""
+        tags = {t["Key"]: t["Value"] for t in self._describe().get("Tags", [])}
         target = tags.get(TARGET_TAG)
         if not target:
             yield
             return
-        with session.target_lock(target, timeout_seconds=LOCK_WAIT_SECONDS):
-            if not self.check():
+        with session.target_lock(target, timeout_seconds=LOCK_WAIT_SECONDS, shared=True):
+            if not self.check(fresh=True):
                 raise RotationError(f"version {self.token} of {self.secret_id} became current while waiting")
             yield
 
@@ -222,7 +261,16 @@ class Rotation:
     def finish_secret(self) -> None:
         # `promote` also clears AWSPENDING: the service does it itself after a Lambda rotation; moto and `rotate`
         # need it done.
-        self.store.promote(self.secret_id, self.token)
+        versions = self._versions() if self.keep_state else None
+        self.store.promote(self.secret_id, self.token, versions)
+        if versions is not None:  # as promote left them: the former AWSCURRENT is now AWSPREVIOUS
+            for labels in versions.values():
+                for label in (PREVIOUS, PENDING):
+                    if label in labels:
+                        labels.remove(label)
+                if CURRENT in labels:
+                    labels[labels.index(CURRENT)] = PREVIOUS
+            versions[self.token] = [CURRENT]
         log.info("finishSecret: version %s is AWSCURRENT", self.token)
 
 
@@ -248,11 +296,12 @@ def rotate_now(store: SecretStore, secret_id: str, policy: PasswordPolicy | None
 
     Returns the token of the rotation.
     """
-    versions = store.describe(secret_id).get("VersionIdsToStages", {})
+    description = store.describe(secret_id)
+    versions = description.get("VersionIdsToStages", {})
     pending = next((v for v, s in versions.items() if PENDING in s and CURRENT not in s), None)
     token = pending or str(uuid.uuid4())
     rotation = Rotation(store, secret_id, token, policy or PasswordPolicy(), require_enabled=False,
-                        observer=observer)
+                        observer=observer, keep_state=True, _known=_Known(description=description))
     for step in STEPS:
         rotation.run(step, creating=pending is None)
         faults.checkpoint(f"after-{step}")

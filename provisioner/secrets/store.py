@@ -299,9 +299,11 @@ class SecretStore:
             kwargs["RemoveFromVersionId"] = from_version
         self._call("update_secret_version_stage", **kwargs)
 
-    def promote(self, secret_id: str, version: str) -> None:
-        """Make `version` AWSCURRENT (the former current becomes AWSPREVIOUS) and clear its AWSPENDING."""
-        stages = self.describe(secret_id).get("VersionIdsToStages", {})
+    def promote(self, secret_id: str, version: str, stages: Mapping[str, Iterable[str]] | None = None) -> None:
+        """Make `version` AWSCURRENT (the former current becomes AWSPREVIOUS) and clear its AWSPENDING.
+        `stages`: the secret's VersionIdsToStages where the caller knows them (else they are read)."""
+        if stages is None:
+            stages = self.describe(secret_id).get("VersionIdsToStages", {})
         current = version_with(CURRENT, stages)
         if current != version:
             self.move_stage(secret_id, CURRENT, version, current)

@@ -344,3 +344,58 @@ def test_rotate_all_in_parallel_rotates_every_account_once_with_grouped_output(s
     for n in names:
         assert env.secret(n)["password"] != before[n] and env.logs_in(n)
     env.assert_converged()
+
+
+def test_rotate_costs_six_secrets_manager_calls_and_still_runs_the_four_steps(seeded):
+    """`rotate` keeps what it read between the steps: describe, GetSecretValue, PutSecretValue, the describe
+    under the lock, and the two stage moves."""
+    env = seeded
+    env.manifest(account(env, "single"))
+    env.apply()
+    old = env.secret("app_user")["password"]
+    calls: list[str] = []
+    secrets_manager.OBSERVERS.append(lambda op, params: calls.append(op))
+    try:
+        out = env.cli("rotate", "-f", "accounts.yaml", "app_user").out
+    finally:
+        secrets_manager.OBSERVERS.clear()
+    assert [line.split()[0] for line in out.splitlines()[1:5]] == [
+        "createSecret", "setSecret", "testSecret", "finishSecret"], out
+    assert sorted(calls) == sorted(["DescribeSecret", "GetSecretValue", "PutSecretValue", "DescribeSecret",
+                                    "UpdateSecretVersionStage", "UpdateSecretVersionStage"]), calls
+    assert env.secret("app_user", "AWSPREVIOUS")["password"] == old != env.secret("app_user")["password"]
+    assert not env.has_stage("app_user", "AWSPENDING")
+    assert env.logs_in("app_user")
+    # the stages shown after finishSecret are the ones the service holds
+    shown = out.splitlines()[4].split("versions ")[1]
+    held = {v[:8]: "+".join(s) for v, s in stages(env).items()}
+    assert shown == "; ".join(f"{k}: {v}" for k, v in held.items())
+
+
+def test_a_rotation_waits_for_an_apply_holding_the_target_lock(seeded):
+    """Rotations share the target lock with each other, never with an apply: the password does not change
+    while an apply holds it."""
+    from provisioner.engines.postgres.session import lock_key
+
+    env = seeded
+    env.manifest(account(env, "single"))
+    env.apply()
+    old = env.secret("app_user")["password"]
+    holder = psycopg.connect(env.server.url(env.database), autocommit=True)
+    holder.execute("SELECT pg_advisory_lock(%s)", (lock_key(env.target),))
+    done: list[int] = []
+    rotation = threading.Thread(target=lambda: done.append(
+        env.cli("rotate", "-f", "accounts.yaml", "app_user").code))
+    rotation.start()
+    try:
+        time.sleep(2)
+        assert not done, "the rotation went ahead while an apply held the lock"
+        with env.connect_as("app_user", old):
+            pass  # AWSCURRENT still logs in: setSecret has not run
+        assert env.has_stage("app_user", "AWSPENDING")  # createSecret has
+    finally:
+        holder.execute("SELECT pg_advisory_unlock(%s)", (lock_key(env.target),))
+        holder.close()
+        rotation.join(timeout=60)
+    assert done == [0]
+    assert env.secret("app_user")["password"] != old and env.logs_in("app_user")

@@ -74,7 +74,9 @@ class MySQLSession(Session):
         self.conn.close()
 
     @contextmanager
-    def target_lock(self, target: str, timeout_seconds: int | None = None) -> Iterator[None]:
+    def target_lock(self, target: str, timeout_seconds: int | None = None, shared: bool = False
+                    ) -> Iterator[None]:
+        # GET_LOCK has no shared mode: rotations take it alone too, and so wait for each other here.
         name = LOCK_PREFIX + hashlib.sha256(target.encode()).hexdigest()[:40]
         wait = timeout_seconds or LOCK_TIMEOUT_SECONDS
         [(acquired,)] = self.query(q.Q_GET_LOCK, (name, wait))

@@ -82,11 +82,15 @@ class PostgresSession(Session):
         return verifier
 
     @contextmanager
-    def target_lock(self, target: str, timeout_seconds: int | None = None) -> Iterator[None]:
+    def target_lock(self, target: str, timeout_seconds: int | None = None, shared: bool = False
+                    ) -> Iterator[None]:
+        # Rotations hold it shared (they exclude applies, not each other); an apply holds it alone.
+        lock, unlock = ("pg_advisory_lock_shared", "pg_advisory_unlock_shared") if shared else (
+            "pg_advisory_lock", "pg_advisory_unlock")
         if timeout_seconds:
             self.query("SELECT set_config('lock_timeout', %s, false)", (f"{timeout_seconds}s",))
         try:
-            self.query("SELECT pg_advisory_lock(%s)", (lock_key(target),))
+            self.query(f"SELECT {lock}(%s)", (lock_key(target),))
         except ProvisionerError as exc:
             raise ProvisionerError(f"target {target} stayed locked by another apply or rotation: {exc.message}",
                                    "try again when it has finished") from None
@@ -94,7 +98,7 @@ class PostgresSession(Session):
             yield
         finally:
             if not self.conn.closed:
-                self.query("SELECT pg_advisory_unlock(%s)", (lock_key(target),))
+                self.query(f"SELECT {unlock}(%s)", (lock_key(target),))
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
