@@ -354,6 +354,12 @@ def main() -> int:
                 results += run_tool(tool, server, size, runs, deadline, limit)
                 if cls is Provisioner:
                     floors[size] = targets.floor_seconds(tool.env(), work)
+                    server.reset("bench", tables)
+                    floors[f"first apply {size}"] = targets.first_apply_floor(tool.env(), work, roles)
+                    wrong = workload.mismatches(server.sql("bench", workload.CHECK_SQL,
+                                                           (workload.table_name(workload.WRITE_TABLES),)),
+                                                roles, tables)
+                    assert not wrong, f"the first-apply floor left another state: {wrong[:3]}"
         print(render_table(results))
         from extras import FIGURES, extras  # secrets at scale, many targets, MariaDB
 

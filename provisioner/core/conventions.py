@@ -6,6 +6,7 @@ Nothing outside `core` defines a naming convention; every module that needs one 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ def role_comment(description: str | None, target: str, adopted: bool) -> str:
     return f"{description} {marker}" if description else marker
 
 
+@functools.cache  # a cluster's role comments are few distinct texts, each asked of many times per plan
 def parse_marker(comment: str | None) -> Marker | None:
     if not comment:
         return None

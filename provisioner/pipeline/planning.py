@@ -5,7 +5,8 @@ the statements each change will send. The glue between the wings; knows no SQL i
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -17,6 +18,7 @@ from provisioner.core.plan import Plan, Step, TargetPlan
 from provisioner.engines import Engine, get_engine
 from provisioner.errors import ProvisionerError
 from provisioner.pipeline.connect import Connection, connect
+from provisioner.pipeline.processes import can_fork, run_in_processes
 from provisioner.pipeline.same_server import refuse_same_server
 from provisioner.secrets.store import SecretStore
 
@@ -87,7 +89,8 @@ def quiet(_: str) -> None:
 
 def build_plan(manifest: Manifest, target_names: Iterable[str] | None, store: SecretStore,
                options: DiffOptions, parallelism: int = DEFAULT_PARALLELISM, progress: Progress = quiet) -> Plan:
-    """Plan every selected target, `parallelism` at a time (each on its own connection)."""
+    """Plan every selected target, `parallelism` at a time (each on its own connection), in forked processes
+    where there are several (see `processes`)."""
     targets = select_targets(manifest, target_names)
     refuse_same_server(manifest, targets, store)
     progress(f"reading the managed secrets ({len(targets)} target(s))")
@@ -104,7 +107,22 @@ def build_plan(manifest: Manifest, target_names: Iterable[str] | None, store: Se
         finally:
             conn.close()
 
-    plans = run_parallel(plan_one, targets, parallelism)
+    processes = min(parallelism, len(targets), os.cpu_count() or 1)
+    if processes > 1 and can_fork():
+        # As many processes as cores for the CPU-bound part; threads in each overlap the waits on servers.
+        threads = -(-parallelism // processes)
+
+        def plan_some(some: Sequence[Target]) -> tuple[list[TargetPlan], int]:
+            before = store.calls  # one chunk at a time per worker: the difference is this chunk's calls
+            return run_parallel(plan_one, list(some), threads), store.calls - before
+
+        for engine in {t.engine for t in targets}:
+            get_engine(engine)  # its driver imported once, here, rather than in every worker
+        done = run_in_processes(plan_some, targets, processes, threads, in_worker=store.after_fork)
+        store.calls += sum(calls for _, calls in done)  # the workers' own Secrets Manager calls
+        plans = [plan for some, _ in done for plan in some]
+    else:
+        plans = run_parallel(plan_one, targets, parallelism)
     for plan in plans:
         plan.secrets_calls = store.calls
     return Plan(plans)

@@ -142,6 +142,12 @@ class SecretStore:
         self._values_of: frozenset[str] | None = None  # the targets whose secrets' values `_managed` holds
         self._lock = threading.RLock()  # targets are planned and applied in parallel
 
+    def after_fork(self) -> None:
+        """In a forked worker: the inherited client's connections belong to the parent, so a worker makes its
+        own client on first use (and a lock no other thread of the parent can be holding)."""
+        self._client = None
+        self._lock = threading.RLock()
+
     @property
     def client(self) -> Any:
         with self._lock:

@@ -77,7 +77,7 @@ def read_roles(session: Session, scope: DropScope = EVERY_ROLE) -> dict[str, Rol
          member_of, session_role, admin_holds, admin_can_become) in rows:
         flags = {"SUPERUSER": superuser, "NOINHERIT": not inherit, "CREATEROLE": createrole,
                  "CREATEDB": createdb, "REPLICATION": replication, "BYPASSRLS": bypassrls}
-        count = sum(owned.get(name, {}).values())
+        count = sum(owned[name].values()) if name in owned else 0
         roles[name] = RoleState(
             name=name, login=login, connection_limit=None if limit < 0 else limit, comment=comment,
             attributes=frozenset(k for k, v in flags.items() if v), member_of=frozenset(member_of),

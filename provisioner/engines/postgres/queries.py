@@ -25,12 +25,13 @@ SELECT current_user, current_setting('server_version'), current_database(),
 Q_IDENTITY = "SELECT 'postgres:' || system_identifier FROM pg_control_system()"
 
 Q_ROLES = """
-SELECT r.rolname, r.rolcanlogin, r.rolconnlimit, shobj_description(r.oid, 'pg_authid'),
+SELECT r.rolname, r.rolcanlogin, r.rolconnlimit, d.description,
        r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypassrls,
        ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid),
        (SELECT substr(c, 6) FROM unnest(r.rolconfig) c WHERE c LIKE 'role=%' LIMIT 1),
        pg_has_role(current_user, r.oid, 'USAGE'), pg_has_role(current_user, r.oid, 'MEMBER')
-FROM pg_roles r WHERE r.rolname !~ '^pg_'"""
+FROM pg_roles r LEFT JOIN pg_shdescription d ON d.objoid = r.oid AND d.classoid = 'pg_authid'::regclass
+WHERE r.rolname !~ '^pg_'"""
 
 # Membership options (inherit/set exist from PostgreSQL 16: read through to_jsonb, NULL before), one row per
 # (member, role) whatever the number of grantors.
