@@ -63,7 +63,7 @@ def _run_one(index: int) -> tuple[bool, Any]:
     assert _WORK is not None
     try:
         return True, _WORK.work(_WORK.items[index])
-    except Exception as exc:  # noqa: BLE001 - handed to the parent, which raises it
+    except Exception as exc:  # handed to the parent, which raises it
         return False, _portable(exc)
 
 
@@ -72,5 +72,5 @@ def _portable(exc: Exception) -> Exception:
     try:
         pickle.loads(pickle.dumps(exc))
         return exc
-    except Exception:  # noqa: BLE001
+    except Exception:  # e.g. a driver error whose class takes other arguments
         return RuntimeError(f"{type(exc).__name__} in worker {os.getpid()}: {exc}")
