@@ -1,7 +1,5 @@
 """`python -m provisioner` runs the command line."""
 
-import sys
+from provisioner.cli import run
 
-from provisioner.cli import main
-
-sys.exit(main())
+run()

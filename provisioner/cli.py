@@ -349,6 +349,20 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 SHORT_RUNS = frozenset({"plan", "diff", "validate", "import", "onboard", "doctor"})
 
 
+def run() -> None:
+    """The console script and `python -m provisioner`: `main`, then an immediate exit once the output is
+    flushed. Every connection, pool and file is closed by then; what is left is freeing the objects one by one
+    (a tenth of a second at 1,000 roles x 2,000 tables), which the operating system does at once."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):  # the reader went away (`| head`), or the stream was closed
+            code = code or EXIT_ERROR
+    logging.shutdown()
+    os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -23,6 +23,7 @@ LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_BYTES = 16 * 1024 * 1024
 MAX_NODES = 500_000  # values after alias expansion
 MAX_DEPTH = 64
+STR_TAG = "tag:yaml.org,2002:str"
 
 
 @dataclass
@@ -103,7 +104,8 @@ def _compose(text: str, file: str, problems: list[Problem]) -> tuple[Any, yaml.N
         problems.append(_syntax_problem(exc, file))
         loader.dispose()
         return None, None
-    if root is not None and (problem := _size_problem(root, file)):
+    # Only anchors make a document larger than its nodes; without one, `parse_text` counts the nodes it builds.
+    if root is not None and "&" in text and (problem := _size_problem(root, file)):
         problems.append(problem)
         loader.dispose()
         return None, None
@@ -133,13 +135,22 @@ def parse_text(text: str, file: str) -> tuple[Document, list[Problem]]:
         doc.values[()] = Location(file, 1, 1)
         return doc, problems
 
+    counted = [0]
+
     def build(node: yaml.Node, path: Path_) -> Any:
-        doc.values[path] = _location(file, node)
+        counted[0] += 1
+        if counted[0] > MAX_NODES or len(path) > MAX_DEPTH:
+            raise OverflowError
+        mark = node.start_mark
+        doc.values[path] = Location(file, mark.line + 1, mark.column + 1)
+        if isinstance(node, yaml.ScalarNode):
+            # A plain string needs no constructor: it is the node's text (as SafeConstructor returns it).
+            return node.value if node.tag == STR_TAG else loader.construct_object(node, deep=True)
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             seen: dict[Any, Location] = {}
             for key_node, value_node in _flatten(node):
-                key = loader.construct_object(key_node, deep=True)
+                key = key_node.value if key_node.tag == STR_TAG else loader.construct_object(key_node, deep=True)
                 if not isinstance(key, (str, int, float, bool)) or key is None:
                     problems.append(
                         Problem(_location(file, key_node), "mapping keys must be plain scalars", "quote the key")
@@ -165,6 +176,9 @@ def parse_text(text: str, file: str) -> tuple[Document, list[Problem]]:
 
     try:
         doc.data = build(root, ())
+    except OverflowError:
+        problems.append(_size_problem(root, file) or Problem(Location(file, 1, 1), "the document is too large"))
+        doc.data = None
     finally:
         loader.dispose()
     return doc, problems
