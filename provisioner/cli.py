@@ -14,7 +14,7 @@ import os
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 from provisioner import __version__, redact, render
@@ -28,8 +28,10 @@ EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 log = logging.getLogger("provisioner")
 
 
-def _out(text: str) -> None:
-    sys.stdout.write(redact.redact(text))
+def _out(text: str | Iterator[str]) -> None:
+    """Standard output, redacted; an iterator of pieces (a JSON plan) is written piece by piece."""
+    for piece in [text] if isinstance(text, str) else text:
+        sys.stdout.write(redact.redact(piece))
     sys.stdout.flush()
 
 
@@ -172,7 +174,7 @@ def _options(args: argparse.Namespace, manifest: Manifest) -> DiffOptions:
 
 
 def _print_plan(plan: Plan, fmt: str) -> None:
-    _out(render.RENDERERS[fmt](plan))
+    _out(render.json_pieces(plan) if fmt == "json" else render.RENDERERS[fmt](plan))
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -236,8 +238,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
     summary = (f"Apply complete: {result.totals['add']} added, {result.totals['change']} changed, "
                f"{result.totals['destroy']} destroyed ({store.calls} Secrets Manager calls).\n")
     if args.format == "json":
-        _out(render.apply_json(Plan(shown) if args.yes else Plan(list((expected or {}).values())), result.totals,
-                               store.calls))
+        _out(render.apply_json_pieces(Plan(shown) if args.yes else Plan(list((expected or {}).values())),
+                                      result.totals, store.calls))
         _err(summary)  # stdout holds one JSON document; messages go to stderr
     else:
         _out(summary)

@@ -15,10 +15,11 @@ MASK = "********"
 _lock = threading.Lock()
 _secrets: set[str] = set()
 
-# scheme://user:password@host — the password part of any URL-looking string.
-_URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)(?P<pw>[^@\s]*)(?P<tail>@)")
-# libpq keyword form: password=... (quoted or not)
-_KEYWORD_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+# scheme://user:password@host — the password part of any URL-looking string. The pattern starts at `://`, a
+# literal the regex engine finds fast (a leading scheme pattern made it try every position of a large plan).
+_URL_PASSWORD = re.compile(r"(?P<head>://[^:/?#@\s]*:)(?P<pw>[^@\s]*)(?P<tail>@)")
+# libpq keyword form: password=... (quoted or not), tried only where the lower-cased text says `password`.
+_KEYWORD_PASSWORD = re.compile(r"(?P<head>password\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
 
 def register(value: str | None) -> None:
@@ -37,8 +38,29 @@ def redact(text: str) -> str:
     for value in known:
         if value in text:
             text = text.replace(value, MASK)
-    text = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK + m.group("tail"), text)
-    return _KEYWORD_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
+    if "://" in text:
+        text = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK + m.group("tail"), text)
+    return _masked_keywords(text)
+
+
+def _masked_keywords(text: str) -> str:
+    """`_KEYWORD_PASSWORD` masked at every `password` (any case): what `.sub` does, without trying the
+    case-insensitive pattern at each of the millions of positions of a large JSON plan."""
+    lowered = text.lower()
+    if "password" not in lowered:
+        return text
+    if len(lowered) != len(text):  # a character whose lower case is longer: positions would not line up
+        return _KEYWORD_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
+    pieces: list[str] = []
+    done = 0
+    at = lowered.find("password")
+    while at != -1:
+        match = _KEYWORD_PASSWORD.match(text, at)
+        if match:
+            pieces += [text[done:match.start("pw")], MASK]
+            done = match.end()
+        at = lowered.find("password", max(at + 1, done))
+    return "".join(pieces) + text[done:]
 
 
 class RedactingFilter(logging.Filter):

@@ -41,7 +41,8 @@ def diff_target(
     ctx = DiffContext(target=target, state=state, db=db, traits=traits, options=options or DiffOptions(),
                       index=AclIndex.build(db.acl_groups), database=secret_database(target, connected))
     # Group roles carry the engine's role host part (MariaDB: '', MySQL: '%').
-    principals = [p if p.login else replace(p, host=traits.role_host) for p in principals]
+    principals = [p if p.login or p.host == traits.role_host else replace(p, host=traits.role_host)
+                  for p in principals]
     principals = routines_as_found(principals, db)
     ctx.result.labels.update({p.name: p.kind for p in principals})
     ctx.present = {m.name for p in principals if p.state == "present" for m in database_principals(p, target.engine)}
@@ -68,6 +69,8 @@ def diff_target(
 
 def scoped(p: Principal, scope: str) -> Principal:
     """The principal with the grants on objects of one database only."""
+    if all(g.database == scope for g in p.grants):
+        return p
     return replace(p, grants=tuple(g for g in p.grants if g.database == scope))
 
 
