@@ -235,12 +235,15 @@ class SecretStore:
         return states
 
     def _values(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        """AWSCURRENT values by ARN, parsed; passwords registered for redaction."""
+        """AWSCURRENT values by ARN, parsed; passwords registered for redaction. An answer that is not the
+        AWSCURRENT version is read again by stage: moto answers a batch (as GetSecretValue without a stage)
+        with a stale version once stages have moved, and a plan must see the current username."""
         values: dict[str, dict[str, Any]] = {}
         for start in range(0, len(ids), BATCH):
-            chunk = ids[start:start + BATCH]
-            answer = self._call("batch_get_secret_value", SecretIdList=chunk)
+            answer = self._call("batch_get_secret_value", SecretIdList=ids[start:start + BATCH])
             for item in answer.get("SecretValues", []):
+                if CURRENT not in item.get("VersionStages", [CURRENT]):
+                    item = self._call("get_secret_value", SecretId=item["ARN"], VersionStage=CURRENT)
                 values[item["ARN"]] = parse_value(item.get("SecretString"))
         return values
 
