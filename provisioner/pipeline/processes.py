@@ -7,6 +7,7 @@ neither again; each returns its target's plan, pickled. Where the platform canno
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import pickle
@@ -26,8 +27,16 @@ class _Job(Generic[T, R]):
         self.work, self.items, self.in_worker = work, items, in_worker
 
 
+@functools.cache
 def can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
+    """Fork is there and so are the semaphores a process pool needs (a container without /dev/shm has none)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    try:
+        multiprocessing.get_context("fork").Lock()
+    except (OSError, ImportError):
+        return False
+    return True
 
 
 def run_in_processes(work: Callable[[Sequence[T]], R], items: Sequence[T], processes: int, per_process: int,
