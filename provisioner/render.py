@@ -314,7 +314,7 @@ def _changes_marker(index: int) -> str:
 
 def plan_document(plan: Plan, with_changes: bool = True) -> dict[str, Any]:
     """The JSON document of a plan (docs/plan-json.md); without the changes, a marker stands in their place
-    (`_json_text` writes them)."""
+    (`json_pieces` writes them)."""
     document = {
         "format_version": JSON_FORMAT_VERSION,
         "kind": plan.mode,

@@ -141,8 +141,7 @@ def parse_text(text: str, file: str) -> tuple[Document, list[Problem]]:
         counted[0] += 1
         if counted[0] > MAX_NODES or len(path) > MAX_DEPTH:
             raise OverflowError
-        mark = node.start_mark
-        doc.values[path] = Location(file, mark.line + 1, mark.column + 1)
+        doc.values[path] = _location(file, node)
         if isinstance(node, yaml.ScalarNode):
             # A plain string needs no constructor: it is the node's text (as SafeConstructor returns it).
             return node.value if node.tag == STR_TAG else loader.construct_object(node, deep=True)

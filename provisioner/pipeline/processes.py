@@ -15,6 +15,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Generic, TypeVar
 
+from provisioner.errors import ProvisionerError
+from provisioner.redact import redact
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -77,9 +80,14 @@ def _run_one(index: int) -> tuple[bool, Any]:
 
 
 def _portable(exc: Exception) -> Exception:
-    """The error itself when it survives pickling, else one that says what it was (driver errors may not)."""
-    try:
-        pickle.loads(pickle.dumps(exc))
-        return exc
-    except Exception:  # e.g. a driver error whose class takes other arguments
-        return RuntimeError(f"{type(exc).__name__} in worker {os.getpid()}: {exc}")
+    """The error redacted here, where the passwords this worker learnt (an admin secret it read) are registered:
+    a ProvisionerError as itself when it survives pickling, anything else as a RuntimeError naming its type."""
+    if isinstance(exc, ProvisionerError):
+        exc.message, exc.hint = redact(exc.message), redact(exc.hint)
+        exc.args = tuple(redact(a) if isinstance(a, str) else a for a in exc.args)
+        try:
+            pickle.loads(pickle.dumps(exc))
+            return exc
+        except Exception:  # a subclass whose constructor takes other arguments
+            pass
+    return RuntimeError(redact(f"{type(exc).__name__} in worker {os.getpid()}: {exc}"))

@@ -189,7 +189,7 @@ class Rotation:
         else:
             self._set_single(engine, current, pending)
 
-    def _previous_of(self, current: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def _current_then_previous(self, current: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """AWSCURRENT, then AWSPREVIOUS of the same user (read only when AWSCURRENT does not log in)."""
         yield current
         try:
@@ -200,7 +200,7 @@ class Rotation:
             yield previous
 
     def _set_single(self, engine: Engine, current: dict[str, Any], pending: dict[str, Any]) -> None:
-        for value in self._previous_of(current):
+        for value in self._current_then_previous(current):
             try:
                 session = engine.connect(conninfo(value))
             except AuthenticationFailed:

@@ -30,3 +30,19 @@ def test_a_large_plan_keeps_its_text_and_loses_its_one_password():
     # (How long this takes is the benchmark's business: `apply --format json` at 1,000 x 2,000.)
     text = '{"schema": "app", "name": "t0001", "kind": "table"},\n' * 400_000  # ~20 MB, like a big JSON plan
     assert redact(text + "x://u:pw@h password=x\n" + text) == text + f"x://u:{MASK}@h password={MASK}\n" + text
+
+
+def test_a_worker_error_is_redacted_where_the_worker_registered_the_password():
+    """A planning worker learns passwords its parent never registers: its errors are redacted before they
+    travel, whatever their type."""
+    import pickle
+
+    from provisioner import redact as registry
+    from provisioner.errors import ProvisionerError
+    from provisioner.pipeline.processes import _portable
+
+    registry.register("worker-only-secret-77")
+    ours = _portable(ProvisionerError("login failed with worker-only-secret-77", "hint worker-only-secret-77"))
+    assert isinstance(ours, ProvisionerError) and "worker-only-secret-77" not in str(pickle.loads(pickle.dumps(ours)))
+    other = _portable(KeyError("worker-only-secret-77"))
+    assert isinstance(other, RuntimeError) and "KeyError" in str(other) and "worker-only-secret-77" not in str(other)
