@@ -384,15 +384,17 @@ class SecretsEndpoint:
 
 
 def start_secrets_manager() -> SecretsEndpoint:
-    """moto's server in its own process: a real HTTP endpoint for Secrets Manager (and Lambda, EC2, IAM)."""
+    """moto's server in its own process: a real HTTP endpoint for Secrets Manager (and Lambda, EC2, IAM, ...), with
+    the one correction of `devtools.moto_server`."""
     if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
         raise StartFailed("moto's server is not installed: `pip install 'moto[server]'` (make demo and make test "
                           "install it into .venv)")
     port = free_port()
     log_fd, log_path = tempfile.mkstemp(prefix="provisioner-moto-", suffix=".log")
+    project = str(Path(__file__).resolve().parents[1])  # where `devtools` is, whatever the working directory
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log_fd, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "devtools.moto_server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log_fd, stderr=subprocess.STDOUT, cwd=project,
     )
     os.close(log_fd)
     url = f"http://127.0.0.1:{port}"

@@ -174,7 +174,13 @@ def _options(args: argparse.Namespace, manifest: Manifest) -> DiffOptions:
 
 
 def _print_plan(plan: Plan, fmt: str) -> None:
+    """The plan on standard output; each target's errors also on standard error, where scripts and CI logs
+    look for failures (every target's, not the first one's)."""
     _out(render.json_pieces(plan) if fmt == "json" else render.RENDERERS[fmt](plan))
+    for target in plan.targets:
+        for error in target.errors:
+            _err(f"error: {error}" if error.startswith(f"target {target.target}") else
+                 f"error: target {target.target}: {error}")
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -235,7 +241,11 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
     result = apply_all(manifest, args.targets, store, options, args.parallelism, expected,
                        on_plan=show if args.yes else None, on_done=_err, progress=_progress)
-    summary = (f"Apply complete: {result.totals['add']} added, {result.totals['change']} changed, "
+    for failure in result.failures:
+        _err(f"error: {failure}")
+    verdict = "Apply complete" if not result.failures else (
+        f"Apply failed on {len(result.failures)} target(s) (see above); on the others")
+    summary = (f"{verdict}: {result.totals['add']} added, {result.totals['change']} changed, "
                f"{result.totals['destroy']} destroyed ({store.calls} Secrets Manager calls).\n")
     if args.format == "json":
         _out(render.apply_json_pieces(Plan(shown) if args.yes else Plan(list((expected or {}).values())),
@@ -243,7 +253,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         _err(summary)  # stdout holds one JSON document; messages go to stderr
     else:
         _out(summary)
-    return EXIT_OK
+    return EXIT_ERROR if result.failures else EXIT_OK
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ _KEYWORD_PASSWORD = re.compile(r"(?P<head>password\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)
 
 def register(value: str | None) -> None:
     """Remember a secret value so that it is masked wherever it would be printed."""
-    if value and len(value) >= 4:
+    if isinstance(value, str) and len(value) >= 4:
         with _lock:
             _secrets.add(value)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, assert_never
 
 from provisioner.core import changes as c
+from provisioner.core.binding import BINDING_TAG, changed_fields
 from provisioner.core.model import ObjectRef
 from provisioner.core.plan import Plan, Step, TargetPlan
 from provisioner.redact import redact
@@ -38,7 +39,8 @@ def describe_secret(change: c.AnyChange) -> str:
         case c.ConfirmPassword():
             return f"secret {change.secret}: confirm the password an interrupted apply wrote, then clear its sync tag"
         case c.ResetPassword():
-            return f"secret {change.secret}: new password (written AWSPENDING, set in the database, then AWSCURRENT)"
+            return (f"secret {change.secret}: new password for {change.name} (written AWSPENDING, set in the "
+                    f"database, then AWSCURRENT): {change.reason}")
         case c.FinishPendingPassword():
             return f"secret {change.secret}: finish an interrupted password change (version {change.version})"
         case c.ConfigureRotation():
@@ -63,7 +65,12 @@ def _delta(old: object, new: object) -> str:
     if isinstance(old, Mapping) and isinstance(new, Mapping):
         parts = []
         for key in sorted(set(old) | set(new)):
-            if key not in new:
+            if key == BINDING_TAG:
+                if old.get(key) != new.get(key):  # digests mean nothing to a reader: the fields they record do
+                    what = "recorded" if key not in old else "changes: " + ", ".join(
+                        changed_fields(str(old[key]), str(new.get(key) or "")))
+                    parts.append(f"{key} (where the account lives) {what}")
+            elif key not in new:
                 parts.append(f"-{key}={old[key]}")
             elif key not in old:
                 parts.append(f"+{key}={new[key]}")
@@ -77,10 +84,15 @@ def step_lines(step: Step) -> list[str]:
     """The lines of one step, each prefixed by its action sign and annotated when implied or a password."""
     change = step.change
     notes = [f"in database {change.database}"] if change.database else []
+    if change.widens:
+        notes.append(f"WIDENS POWER: {change.widens}")
     if change.implied:
         notes.append("implied by its grants on objects inside")
     elif isinstance(change, c.SetPassword):
         notes.append(f"{change.reason}; password from secret {change.secret}")
+    elif isinstance(change, c.ResetPassword):
+        notes.append(f"new password for {change.name} ({change.reason}), written AWSPENDING in secret "
+                     f"{change.secret} first, AWSCURRENT once set")
     note = "  -- " + "; ".join(notes) if notes else ""
     if step.lines:
         return [f"{change.action} {line}{note if i == len(step.lines) - 1 else ''}"
@@ -113,8 +125,8 @@ def text(plan: Plan) -> str:
                    "differ: run `provisioner plan` for that).")
         out.append("")
     for target in plan.targets:
-        header = f"Target {target.target} ({target.engine})"
-        if plan.mode == "plan":
+        header = f"Target {target.target} ({target.engine}" + (f", {target.endpoint}" if target.endpoint else "") + ")"
+        if plan.mode == "plan" and not (target.errors and not target.queries):
             header += f": {target.queries} catalog queries"
         out.append(header)
         for error in target.errors:
@@ -122,7 +134,8 @@ def text(plan: Plan) -> str:
         for warning in target.warnings:
             out.append(f"  warning: {warning}")
         if not target.steps:
-            out.append("  no changes")
+            out.append("  not planned" if target.errors and not target.endpoint and plan.mode == "plan"
+                       else "  no changes")
         for principal, steps in by_principal(target).items():
             out.append("")
             out.append(f"  {_principal_label(target, principal)} {principal}")
@@ -185,10 +198,23 @@ def _markdown_header(plan: Plan, note: int) -> list[str]:
         out.append(f"> [!IMPORTANT]\n> Summarised: the full plan ({note:,} characters) exceeds GitHub's comment limit. "
                    "Run the same command with `--format text` (or keep its JSON as a build artifact) for every "
                    "statement.")
-    out += ["", "| target | engine | add | change | destroy |", "|---|---|---:|---:|---:|"]
+    live = plan.mode == "plan"  # a live plan names the server each target was planned on
+    out += ["", "| target | engine |" + (" server |" if live else "") + " add | change | destroy |",
+            "|---|---|" + ("---|" if live else "") + "---:|---:|---:|"]
     for target in plan.targets:
         n = target.counts()
-        out.append(f"| {target.target} | {target.engine} | {n['add']} | {n['change']} | {n['destroy']} |")
+        server = f"`{_html(target.endpoint)}`" if target.endpoint else ("unreachable" if target.errors else "-")
+        out.append(f"| {target.target} | {target.engine} |" + (f" {server} |" if live else "")
+                   + f" {n['add']} | {n['change']} | {n['destroy']} |")
+    widening = [(t.target, s) for t in plan.targets for s in t.steps if s.change.widens]
+    if widening:
+        out += ["", "> [!CAUTION]", f"> {len(widening)} change(s) widen power beyond object privileges (role "
+                                    f"attributes, predefined or admin roles, ADMIN OPTION): review each."]
+        for target_name, step in widening[:20]:
+            out.append(f"> - <code>{_html(target_name)}</code> {_html(step.change.principal)}: "
+                       f"{_html(step.change.widens)}")
+        if len(widening) > 20:
+            out.append(f"> - and {len(widening) - 20} more (listed per account below)")
     destructive = [(t.target, s) for t in plan.targets for s in t.steps if s.change.destructive]
     if destructive:
         out += ["", "> [!WARNING]", f"> {len(destructive)} destructive change(s): drops, revokes or secret deletions."]
@@ -251,7 +277,7 @@ def _jsonable(value: Any) -> Any:
 def change_json(step: Step) -> dict[str, Any]:
     change = step.change
     attributes = {f.name: _jsonable(getattr(change, f.name)) for f in dataclasses.fields(change)
-                  if f.name not in ("action", "target", "principal", "implied")}
+                  if f.name not in ("action", "target", "principal", "implied", "widens")}
     if isinstance(change, (c.AlterRole, c.UpdateSecret)):
         # Typed settings travel as their name and plain old/new values (docs/plan-json.md).
         del attributes["was"], attributes["to"]
@@ -262,6 +288,7 @@ def change_json(step: Step) -> dict[str, Any]:
         "principal": change.principal,
         "implied": change.implied,
         "destructive": change.destructive,
+        "widens_power": change.widens or None,
         "sql": list(step.lines),
         "description": step_lines(step)[0][2:] if not step.lines else None,
         "attributes": attributes,
@@ -324,6 +351,7 @@ def plan_document(plan: Plan, with_changes: bool = True) -> dict[str, Any]:
             {
                 "name": t.target,
                 "engine": t.engine,
+                "server": t.endpoint or None,
                 "summary": t.counts(),
                 "catalog_queries": t.queries if plan.mode == "plan" else None,
                 "secrets_manager_calls": t.secrets_calls if plan.mode == "plan" else None,

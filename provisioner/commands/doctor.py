@@ -23,7 +23,7 @@ from provisioner.core.model import Manifest, SecretState
 from provisioner.core.secret_value import CURRENT
 from provisioner.engines import AuthenticationFailed
 from provisioner.errors import ProvisionerError
-from provisioner.secrets.rotation import conninfo, engine_of
+from provisioner.secrets.rotation import conninfo, engine_of, verify_endpoint
 from provisioner.secrets.store import SecretStore, aws_access_error, aws_session, retry_config
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
@@ -323,6 +323,8 @@ def _last_rotation_check(report: SecretReport, secret: SecretState, description:
 def _login_check(report: SecretReport, store: SecretStore, secret: SecretState) -> None:
     try:
         value = store.get_value(secret.name, CURRENT)
+        # A password goes only where apply put the account (SPEC 8): the value is checked against the record.
+        verify_endpoint(secret.name, dict(secret.tags), value, CURRENT)
         engine_of(value).check_login(conninfo(value))
     except AuthenticationFailed:
         report.add("current-credentials-log-in", FAIL, "the database refuses the AWSCURRENT credentials",

@@ -9,6 +9,7 @@ so that the round trip — import, then plan — shows no changes for everything
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Mapping
@@ -22,6 +23,7 @@ from provisioner.core.diff import AclIndex
 from provisioner.core.diff.creators import holders_of_create
 from provisioner.core.engine_facts import RDS_IAM, is_reserved
 from provisioner.core.model import DatabaseState, ObjectRef, Target, Traits
+from provisioner.core.names import split_signature
 from provisioner.core.privileges import COLUMN, DATABASE, FUNCTION, PROCEDURE, SCHEMA, SEQUENCE, TABLE
 
 KIND_KEYS = {TABLE: "tables", SEQUENCE: "sequences", FUNCTION: "functions", PROCEDURE: "procedures", SCHEMA: "schemas",
@@ -47,6 +49,7 @@ def import_target(target: Target, db: DatabaseState, traits: Traits, adopt: bool
     """The manifest entries of the roles `db` holds; `others`: the target's other databases (PostgreSQL), whose
     grants are written with `database:`."""
     result = Imported()
+    used: set[str] = set()  # secret names given so far (the part after `{target}/`)
     index = AclIndex.build(db.acl_groups)
     elsewhere = {name: (other, AclIndex.build(other.acl_groups)) for name, other in (others or {}).items()}
     database = target.database
@@ -80,9 +83,10 @@ def import_target(target: Target, db: DatabaseState, traits: Traits, adopt: bool
         grants = _grants(key, index, db, target, traits, reached) + grants
         if grants:
             entry["grants"] = grants
-        if role.login and not SECRET_SAFE.match(role.name):
-            # The default secret name template would carry characters Secrets Manager refuses.
-            entry["secret"] = {"name": "{target}/" + re.sub(r"[^A-Za-z0-9/_+=.@-]", "-", role.name)}
+        if role.login and not iam:
+            name = unique_secret_name(role.name, role.host if traits.qualified_accounts else "", used)
+            if name != role.name:
+                entry["secret"] = {"name": "{target}/" + name}
         if adopt and not marker:
             entry["adopted"] = True
             if role.login and not iam:
@@ -98,6 +102,21 @@ def import_target(target: Target, db: DatabaseState, traits: Traits, adopt: bool
             result.notes.append(f"{role.name} holds global privileges (*.*): the manifest cannot express them, and "
                                 f"apply revokes them")
     return result
+
+
+def unique_secret_name(account: str, host: str, used: set[str]) -> str:
+    """The part after `{target}/` of an account's secret name: its own name where Secrets Manager accepts it and
+    no other imported account has it (SPEC 8: one secret, one account), else a sanitised name made unique with
+    the host part and a short digest of the account (`#z`, `&z` and `!z` would all be `-z`)."""
+    name = account
+    if not SECRET_SAFE.match(name) or name in used:
+        name = re.sub(r"[^A-Za-z0-9/_+=.@-]", "-", account)
+        if account in used and host and host != "%":
+            name += "@" + re.sub(r"[^A-Za-z0-9/_+=.@-]", "-", host)
+        if name in used:
+            name = f"{name}-{hashlib.sha256(f'{account}@{host}'.encode()).hexdigest()[:8]}"
+    used.add(name)
+    return name
 
 
 def _membership(role: str, options: Mapping[str, bool]) -> str | dict[str, Any]:
@@ -207,8 +226,8 @@ def _object_text(ref: ObjectRef, traits: Traits) -> str:
     if ref.kind in (DATABASE, SCHEMA):
         return _quote(ref.name)
     if ref.kind == FUNCTION and traits.schema_wildcards:
-        name, _, args = ref.name.partition("(")
-        return f"{_quote(ref.schema)}.{_quote(name)}({args}"
+        name, args = split_signature(ref.name)
+        return f"{_quote(ref.schema)}.{_quote(name)}({args})"
     if ref.is_wildcard:
         return f"{_quote(ref.schema)}.*"
     return _qualified(ref.schema, ref.name)

@@ -8,7 +8,7 @@ over `AnyChange` and ends in `assert_never`, so a new change type that some cons
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Literal, TypeAlias
 
 from provisioner.core.model import ObjectRef
@@ -28,6 +28,10 @@ class Change:
     # PostgreSQL clusters: the database the change runs in when it is not the one the admin connects to (object
     # privileges, default privileges, REASSIGN/DROP OWNED); '' for that one and for cluster-wide changes.
     database: str = ""
+    # SPEC 8: why this change widens power beyond object privileges (a role attribute such as SUPERUSER,
+    # membership in a predefined or admin role, ADMIN OPTION), or ''. Plans flag such changes as they flag
+    # destructive ones.
+    widens: str = ""
     # Whether the change sends statements to the database (secret-only changes do not).
     touches_database: ClassVar[bool] = True
 
@@ -371,12 +375,15 @@ class ConfirmPassword(SecretChange):
 
 @dataclass(frozen=True, kw_only=True)
 class ResetPassword(SecretChange):
-    """A new password: written as AWSPENDING, set in the database, then promoted to AWSCURRENT."""
+    """A new password: written as AWSPENDING (with `fields`, the credential JSON the account should have, for
+    user `name`), set in the database, then promoted to AWSCURRENT."""
 
     name: str
     password_length: int = 32
     exclude_characters: str = ""
     host: str = "%"
+    fields: Mapping[str, object] = field(default_factory=dict)
+    reason: str = "asked for (--reset-password)"
     touches_database: ClassVar[bool] = True
 
 

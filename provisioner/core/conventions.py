@@ -60,6 +60,11 @@ class DropScope:
 EVERY_ROLE = DropScope()
 
 
+# MySQL/MariaDB without account comments (MariaDB): the marker of each account the tool created is a row of
+# this database's `accounts` table, which only the admin may write (SPEC 8: grants reaching it are refused).
+MARKER_DATABASE = "provisioner_meta"
+
+
 # ---------------------------------------------------------------- secret tags
 
 MANAGED_TAG = "provisioner:managed"

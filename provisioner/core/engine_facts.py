@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 from provisioner.core import privileges
+from provisioner.core.names import mysql_pattern_matches
 
 # RDS and Aurora PostgreSQL: members of this role log in with IAM authentication tokens, not passwords.
 RDS_IAM = "rds_iam"
@@ -46,6 +47,13 @@ SECRET_ENGINE_ALIASES: dict[str, str] = {"postgres": "postgres", "postgresql": "
                                          "aurora": "mysql", "mariadb": "mariadb"}
 
 
+# Schemas (PostgreSQL) and databases (MySQL/MariaDB) of the server itself, and the tool's bookkeeping: no grant
+# of the manifest may name or reach them (SPEC 8: a managed principal able to write the marker table could make
+# apply drop any account).
+_PG_SYSTEM_SCHEMAS = re.compile(r"^(pg_.*|information_schema)$", re.IGNORECASE)
+MYSQL_SYSTEM_DATABASES = ("mysql", "sys", "performance_schema", "information_schema")
+
+
 def facts(engine: str) -> EngineFacts:
     return ENGINES[engine]
 
@@ -57,3 +65,14 @@ def engine_from_secret(value: str | None) -> str | None:
 
 def is_reserved(name: str, engine: str) -> bool:
     return bool(ENGINES[engine].reserved.match(name))
+
+
+def system_schema_reached(engine: str, schema: str, pattern: bool, protected: tuple[str, ...] = ()) -> str | None:
+    """The system schema (or database) a grant's container reaches, or None. MySQL/MariaDB database-level grants
+    name a LIKE pattern (`%`, `_`) when `pattern`; `protected` adds the tool's own bookkeeping databases."""
+    if ENGINES[engine].family == "postgres":
+        return schema if _PG_SYSTEM_SCHEMAS.match(schema) else None
+    for name in (*MYSQL_SYSTEM_DATABASES, *protected):
+        if (mysql_pattern_matches(schema, name) if pattern else schema.lower() == name):
+            return name
+    return None

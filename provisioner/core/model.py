@@ -240,6 +240,8 @@ class Traits:
     drop_takes_grants: bool = False
     # What ALL also means on this server, by object kind (PostgreSQL 17+: MAINTAIN on tables).
     all_extras: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # MariaDB: the database whose table holds the ownership markers (accounts have no comments); '' elsewhere.
+    marker_table: str = ""
 
     def identity(self, name: str, host: str) -> str:
         """The unique name of an account or role on the server (grantee strings use the same form)."""
@@ -343,6 +345,8 @@ class SecretState:
     stages: Mapping[str, tuple[str, ...]]  # version id -> staging labels
     fields: Mapping[str, object]  # AWSCURRENT value without the password
     has_password: bool
+    # Why AWSCURRENT cannot serve as credentials (not JSON, no password, ...): apply gives it a new password.
+    problem: str | None = None
     rotation_enabled: bool = False
     rotation_lambda: str | None = None
     rotation_rules: Mapping[str, object] = field(default_factory=dict)

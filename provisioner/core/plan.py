@@ -33,6 +33,7 @@ class TargetPlan:
     queries: int = 0
     secrets_calls: int = 0
     labels: dict[str, str] = field(default_factory=dict)  # principal -> "account" | "role"
+    endpoint: str = ""  # where it was planned: user@host:port/database (empty for offline diffs)
 
     @property
     def changes(self) -> list[AnyChange]:

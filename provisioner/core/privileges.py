@@ -14,6 +14,7 @@ COLUMN = "column"
 SEQUENCE = "sequence"
 FUNCTION = "function"
 PROCEDURE = "procedure"  # MySQL/MariaDB only (PostgreSQL grants ON ROUTINE cover both)
+GLOBAL = "global"  # MySQL/MariaDB: privileges on *.* (never declarable: a managed account holds none)
 
 # Manifest key of a grant entry -> object kind.
 GRANT_KEYS: dict[str, str] = {

@@ -104,6 +104,16 @@ class Engine(ABC):
         finally:
             session.close()
 
+    def check_settings(self, session: Session, settings: list[tuple[str, str]]) -> list[str]:
+        """Problems the server finds in role settings about to be set, (parameter, value) each: an unknown
+        parameter, an invalid value, one a role cannot carry. Asked before anything is written (SPEC 8)."""
+        return []
+
+    def host_parts(self, session: Session, user: str) -> list[str] | None:
+        """The host parts a user name exists under (MySQL/MariaDB accounts are 'user'@'host'); None where
+        accounts have no host part."""
+        return None
+
     @abstractmethod
     def set_password(self, session: Session, user: str, host: str | None, password: str) -> None:
         """Set a user's password immediately (rotation), as the connected user. MySQL: host None = look it up."""

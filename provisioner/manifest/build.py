@@ -137,10 +137,17 @@ def setting_value(value: Any) -> str:
 
 
 def role_settings(data: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
-    found = [("", k, setting_value(v)) for k, v in (data.get("settings") or {}).items()]
+    """(database, parameter, value): parameters in lower case, as the server compares and stores them."""
+    found = [("", str(k).lower(), setting_value(v)) for k, v in (data.get("settings") or {}).items()]
     for database, settings in (data.get("database_settings") or {}).items():
-        found += [(database, k, setting_value(v)) for k, v in settings.items()]
+        found += [(database, str(k).lower(), setting_value(v)) for k, v in settings.items()]
     return tuple(sorted(found))
+
+
+def host_part(data: dict[str, Any]) -> str:
+    """A MySQL/MariaDB account's host part as the server stores it: host names in lower case (`LocalHost` is
+    `localhost`), patterns and addresses as written."""
+    return str(data.get("host", "%")).lower()
 
 
 def build_principal(item: Item, target: Target, defaults: dict[str, Any], profiles: dict[str, Any]) -> Principal:
@@ -170,7 +177,7 @@ def build_principal(item: Item, target: Target, defaults: dict[str, Any], profil
         attributes=frozenset(data.get("attributes") or ()),
         settings=role_settings(data),
         description=data.get("description"),
-        host=data.get("host", "%"),
+        host=host_part(data),
         require_tls=bool(data.get("require_tls", False)),
         state=data.get("state", "present"),
         retire=RetireSettings(section("retire").get("reassign_owned_to"),

@@ -5,6 +5,7 @@ builder read. Duplicate keys are problems (PyYAML would keep the last one silent
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,45 @@ from provisioner.errors import Problem, ValidationError
 
 Path_ = tuple[Any, ...]
 # libyaml's parser when PyYAML was built with it (the wheels are): same events and marks, many times faster.
-LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class CoreLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
+    """YAML 1.2's core schema (SPEC 8), not PyYAML's YAML 1.1: `1:30` is text, not the sexagesimal 90; `yes`, `no`,
+    `on` and `off` are text, not booleans; `012` is twelve; dates are text. Merge keys (`<<`) stay."""
+
+    yaml_implicit_resolvers: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+
+
+_CORE_RESOLVERS = (
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    ("tag:yaml.org,2002:float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                                r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+0123456789."),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("tag:yaml.org,2002:merge", r"^(?:<<)$", "<"),
+)
+for _tag, _pattern, _first in _CORE_RESOLVERS:
+    CoreLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+
+
+def _core_int(loader: yaml.BaseLoader, node: yaml.ScalarNode) -> int:
+    text = str(loader.construct_scalar(node))
+    sign, body = (-1, text[1:]) if text.startswith("-") else (1, text.lstrip("+"))
+    if body.startswith("0o"):
+        return sign * int(body[2:], 8)
+    if body.startswith("0x"):
+        return sign * int(body[2:], 16)
+    return sign * int(body, 10)
+
+
+CoreLoader.add_constructor("tag:yaml.org,2002:int", _core_int)
+LOADER = CoreLoader
+# The tags a manifest may use (implicitly, or explicitly as `!!str 123`); any other (`!!binary`, `!!set`, a custom
+# `!tag`) is a problem at its line, never an object of some Python type.
+CORE_TAGS = frozenset({"tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+                       "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:map",
+                       "tag:yaml.org,2002:seq"})
 # Limits for files that arrive in pull requests: a manifest of thousands of accounts stays far below them, an
 # alias bomb ("billion laughs") or a pathological nesting is refused before anything expands it.
 MAX_BYTES = 16 * 1024 * 1024
@@ -97,12 +136,14 @@ def _compose(text: str, file: str, problems: list[Problem]) -> tuple[Any, yaml.N
         problems.append(Problem(Location(file, 1, 1), f"the file is larger than {MAX_BYTES // 2**20} MiB",
                                 "split the manifest into several files (a directory of *.yaml)"))
         return None, None
-    loader = LOADER(text)
     try:
+        loader = LOADER(text)
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         problems.append(_syntax_problem(exc, file))
-        loader.dispose()
+        return None, None
+    except yaml.YAMLError as exc:  # the reader: a control character (NUL ...) or bytes that are no text
+        problems.append(_reader_problem(exc, text, file))
         return None, None
     # Only anchors make a document larger than its nodes; without one, `parse_text` counts the nodes it builds.
     if root is not None and "&" in text and (problem := _size_problem(root, file)):
@@ -110,6 +151,18 @@ def _compose(text: str, file: str, problems: list[Problem]) -> tuple[Any, yaml.N
         loader.dispose()
         return None, None
     return loader, root
+
+
+def _reader_problem(exc: yaml.YAMLError, text: str, file: str) -> Problem:
+    """A character YAML does not allow in a document (a NUL, another control character), at its line."""
+    position = getattr(exc, "position", 0) or 0
+    before = text[:position]
+    line, column = before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
+    character = getattr(exc, "character", None)
+    code = ord(character) if isinstance(character, str) and len(character) == 1 else character
+    shown = f"U+{code:04X}" if isinstance(code, int) else "a character"
+    return Problem(Location(file, line, column), f"{shown} is not allowed in a YAML document (control characters "
+                   f"are not)", "remove it (a NUL often comes from a file saved as UTF-16: save as UTF-8)")
 
 
 def _syntax_problem(exc: yaml.MarkedYAMLError, file: str) -> Problem:
@@ -142,6 +195,9 @@ def parse_text(text: str, file: str) -> tuple[Document, list[Problem]]:
         if counted[0] > MAX_NODES or len(path) > MAX_DEPTH:
             raise OverflowError
         doc.values[path] = _location(file, node)
+        if node.tag not in CORE_TAGS and node.tag != "tag:yaml.org,2002:merge":
+            problems.append(_tag_problem(node, file))
+            return None
         if isinstance(node, yaml.ScalarNode):
             # A plain string needs no constructor: it is the node's text (as SafeConstructor returns it).
             return node.value if node.tag == STR_TAG else loader.construct_object(node, deep=True)
@@ -149,6 +205,9 @@ def parse_text(text: str, file: str) -> tuple[Document, list[Problem]]:
             result: dict[Any, Any] = {}
             seen: dict[Any, Location] = {}
             for key_node, value_node in _flatten(node):
+                if key_node.tag not in CORE_TAGS:
+                    problems.append(_tag_problem(key_node, file))
+                    continue
                 key = key_node.value if key_node.tag == STR_TAG else loader.construct_object(key_node, deep=True)
                 if not isinstance(key, (str, int, float, bool)) or key is None:
                     problems.append(
@@ -181,6 +240,13 @@ def parse_text(text: str, file: str) -> tuple[Document, list[Problem]]:
     finally:
         loader.dispose()
     return doc, problems
+
+
+def _tag_problem(node: yaml.Node, file: str) -> Problem:
+    tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+    return Problem(_location(file, node), f"the YAML tag {tag[:60]} is not allowed: a manifest is plain YAML (the "
+                   f"YAML 1.2 core schema: text, numbers, booleans, null, lists and mappings)",
+                   "remove the tag; write the value as text (quote it) if it is one")
 
 
 def _flatten(node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from provisioner.core import conventions, names, privileges, schedule
-from provisioner.core.engine_facts import facts, is_reserved
-from provisioner.core.model import Principal, RotationSettings
+from provisioner.core.engine_facts import facts, is_reserved, system_schema_reached
+from provisioner.core.model import Grant, Principal, RotationSettings
 from provisioner.errors import Problem
-from provisioner.manifest.build import membership_role, object_key, parse_grant
+from provisioner.manifest.build import host_part, membership_role, object_key, parse_grant
 from provisioner.manifest.documents import Document, Item, items, merged_defaults, merged_profiles, merged_targets
 
 if TYPE_CHECKING:  # imported where a document is invalid: a valid one never needs it (50 ms of every run)
@@ -60,9 +60,18 @@ def _dotted(path: tuple[Any, ...]) -> str:
     return out or "the document"
 
 
+SHOWN = 60  # characters of a refused value a message repeats (a 5 MB description is not echoed)
+
+
+def shown(value: Any) -> str:
+    """A value for a message: its repr, cut to SHOWN characters with the full length said."""
+    text = repr(value)
+    return text if len(text) <= SHOWN else f"{text[:SHOWN]}... ({len(text):,} characters)"
+
+
 def _schema_problem(doc: Document, error: jsonschema.ValidationError) -> Problem:
     path = tuple(error.absolute_path)
-    where = _dotted(path)
+    where = _dotted(path)[:200]
     if path and path[-1] == "url_env" and "://" in str(error.instance):
         return Problem(doc.where(path), f"{where} names an environment variable, not the URL itself",
                        "export the URL in a variable (export FILMS_ADMIN_URL='postgresql://...') and write "
@@ -75,8 +84,8 @@ def _schema_problem(doc: Document, error: jsonschema.ValidationError) -> Problem
         key = extras[0] if extras else "?"
         return Problem(
             doc.where((*path, key), key=True),
-            f"unknown key {key!r} in {where}",
-            f"{suggest(key, allowed)}allowed keys: {', '.join(allowed)}",
+            f"unknown key {shown(key)} in {where}",
+            f"{suggest(str(key)[:200], allowed)}allowed keys: {', '.join(allowed)}",
         )
     if validator == "required":
         missing = re.findall(r"'([^']+)' is a required property", error.message)
@@ -90,18 +99,26 @@ def _schema_problem(doc: Document, error: jsonschema.ValidationError) -> Problem
         options = error.validator_value if validator == "enum" else [error.validator_value]
         return Problem(
             doc.where(path),
-            f"{where}: {error.instance!r} is not allowed",
-            hint or f"{suggest(str(error.instance), [str(o) for o in options])}use one of: "
+            f"{where}: {shown(error.instance)} is not allowed",
+            hint or f"{suggest(str(error.instance)[:200], [str(o) for o in options])}use one of: "
             + ", ".join(repr(o) for o in options),
         )
+    if validator in ("maxLength", "minLength"):
+        length = len(error.instance) if isinstance(error.instance, str) else 0
+        bound = "at most" if validator == "maxLength" else "at least"
+        return Problem(doc.where(path), f"{where} is {length:,} characters long; it must be {bound} "
+                                        f"{error.validator_value}", hint)
+    if validator == "pattern":
+        return Problem(doc.where(path), f"{where}: {shown(error.instance)} is not valid here", hint)
     if validator in ("minProperties", "maxProperties") and (
             "privileges" in (error.schema.get("properties") or {}) or error.schema.get("x-grant")):
         return Problem(doc.where(path), f"{where}: a grant must name exactly one kind of object", hint)
     if validator in ("minProperties", "maxProperties"):
         return Problem(doc.where(path), f"{where}: {error.message}", hint)
     if validator == "oneOf":
-        return Problem(doc.where(path), f"{where}: {error.instance!r} is not valid here", hint)
-    return Problem(doc.where(path), f"{where}: {error.message}", hint)
+        return Problem(doc.where(path), f"{where}: {shown(error.instance)} is not valid here", hint)
+    message = error.message if len(error.message) <= 300 else error.message[:300] + "..."
+    return Problem(doc.where(path), f"{where}: {message}", hint)
 
 
 @cache
@@ -254,6 +271,40 @@ def semantic_problems(documents: list[Document], broken_targets: set[str] | None
         problems += _item_problems(item, context, seen)
     problems += _derived_name_problems(all_items, targets, merged_defaults(documents).get("rotation", {}))
     problems += _same_server_problems(all_items, targets)
+    problems += _shared_secret_problems(all_items, targets, merged_defaults(documents))
+    return problems
+
+
+def _shared_secret_problems(all_items: list[Item], targets: dict[str, Any], defaults: dict[str, Any]
+                            ) -> list[Problem]:
+    """One secret, one account (SPEC 8): two accounts whose secret name templates render the same name would
+    overwrite each other's password. Names that depend on a database the file does not give are left to `plan`,
+    which refuses a secret tagged for another account."""
+    first: dict[str, Item] = {}
+    problems = []
+    for item in all_items:
+        data = item.data
+        target = targets.get(data["target"])
+        if target is None or not item.login or data.get("auth") == "iam":
+            continue
+        template = {**defaults.get("secret", {}), **(data.get("secret") or {})}.get("name", "{target}/{account}")
+        spec = target[1]
+        if "{database}" in template and not spec.get("database") and not spec.get("databases"):
+            continue
+        try:
+            name = template.format(target=data["target"], account=data["name"], engine=spec["engine"],
+                                   database=spec.get("database") or (spec.get("databases") or [""])[0])
+        except (KeyError, IndexError, ValueError):
+            continue  # reported by the template check
+        other = first.setdefault(name, item)
+        same_entry = (other.data["target"], other.data["name"], host_part(other.data)) == (
+            data["target"], data["name"], host_part(data))
+        if other is not item and not same_entry:  # an entry declared twice is reported as such
+            problems.append(Problem(
+                item.doc.where((*item.path, "name")),
+                f"{item_label(item)} would share the secret {name!r} with {item_label(other)} of target "
+                f"{other.data['target']!r} (at {other.location}): each would overwrite the other's password",
+                "give one of them its own `secret: {name: ...}` (e.g. with its host part in the name)"))
     return problems
 
 
@@ -309,7 +360,7 @@ def _item_problems(item: Item, ctx: _Known, seen: dict[tuple[str, str, str], Ite
         return problems
     engine = targets[target_name][1]["engine"]
     problems += _name_problems(item, engine, targets[target_name][1])
-    key = (target_name, data["name"], data.get("host", "%") if engine != "postgres" else "")
+    key = (target_name, data["name"], host_part(data) if engine != "postgres" else "")
     if key in seen:
         first = seen[key]
         problems.append(Problem(
@@ -363,10 +414,19 @@ def _settings_problems(item: Item, engine: str) -> list[Problem]:
     scopes = [((*item.path, "settings"), data.get("settings") or {})]
     scopes += [((*item.path, "database_settings", db), s) for db, s in (data.get("database_settings") or {}).items()]
     for path, settings in scopes:
-        if engine == "postgres" and "role" in settings:
-            problems.append(Problem(doc.where((*path, "role"), key=True),
-                                    "the `role` setting is the tool's own (the session role of alternating "
-                                    "accounts)", "remove it; alternating accounts switch to their group role"))
+        seen: dict[str, str] = {}
+        for name in settings:
+            lowered = str(name).lower()
+            if engine == "postgres" and lowered == "role":
+                problems.append(Problem(doc.where((*path, name), key=True),
+                                        f"the `{name}` setting is the tool's own (the session role of alternating "
+                                        f"accounts): setting names compare case-insensitively, as the server's do",
+                                        "remove it; alternating accounts switch to their group role"))
+            elif lowered in seen:
+                problems.append(Problem(doc.where((*path, name), key=True),
+                                        f"setting {name!r} is {seen[lowered]!r} again: the server compares setting "
+                                        f"names case-insensitively", "keep one of the two"))
+            seen.setdefault(lowered, str(name))
     return problems
 
 
@@ -661,12 +721,38 @@ def _grant_problems(item: Item, engine: str, profiles: dict[str, Any], target: d
                     f"{', '.join(sorted(allowed))} (or ALL)",
                 ))
         try:
-            parse_grant(engine, entry, None)
+            parsed = parse_grant(engine, entry, None)
         except names.NameError_ as exc:
             problems.append(Problem(doc.where((*path, key)), str(exc), _name_hint(engine, kind)))
+        else:
+            problems += _system_schema_problems(item, path, key, engine, parsed)
         if engine != "postgres" and any(ord(ch) > 0xFFFF for ch in str(entry[key])):
             problems.append(Problem(doc.where((*path, key)), f"{key}: MySQL and MariaDB identifiers have no "
                                     f"characters beyond U+FFFF (utf8mb3)", "rename the object"))
+    return problems
+
+
+def _system_schema_problems(item: Item, path: tuple[Any, ...], key: str, engine: str, grants: list[Grant]
+                            ) -> list[Problem]:
+    """SPEC 8: no grant names or reaches the server's own schemas or the tool's bookkeeping (MySQL/MariaDB: a
+    wildcard such as `pro%.*` or `%.*` reaches the marker database, where a row makes apply drop an account)."""
+    problems = []
+    for grant in grants:
+        ref = grant.obj
+        container = ref.name if ref.kind in (privileges.DATABASE, privileges.SCHEMA) else ref.schema
+        pattern = ref.is_wildcard and engine != "postgres"
+        if engine == "postgres" and ref.kind == privileges.DATABASE:
+            continue
+        reached = system_schema_reached(engine, container, pattern, (conventions.MARKER_DATABASE,))
+        if reached:
+            what = "the provisioner's bookkeeping" if reached == conventions.MARKER_DATABASE else "a system schema"
+            problems.append(Problem(
+                item.doc.where((*path, key)),
+                f"{item_label(item)}: {key} {container!r}" + (f" (a pattern) reaches {reached!r}" if container
+                                                              != reached else "") + f", {what}",
+                "grant on application schemas only; a pattern must not match mysql, sys, performance_schema, "
+                "information_schema or provisioner_meta (escape `_` as `\\_`)"))
+            break
     return problems
 
 

@@ -165,6 +165,8 @@ def after_commit(steps: list[Step], store: Store, passwords: Passwords, report: 
 class ApplyResult:
     plans: list[TargetPlan]
     totals: dict[str, int] = field(default_factory=lambda: {"add": 0, "change": 0, "destroy": 0})
+    # One message per target that failed (what was applied there and what was not): the others went on.
+    failures: list[ProvisionerError] = field(default_factory=list)
 
 
 def apply_all(manifest: Manifest, target_names: Iterable[str] | None, store: SecretStore, options: DiffOptions,
@@ -178,19 +180,28 @@ def apply_all(manifest: Manifest, target_names: Iterable[str] | None, store: Sec
     if expected is not None:
         targets = [t for t in targets if expected[t.name].steps]
 
-    def apply_one(target: Target) -> TargetPlan:
+    def apply_one(target: Target) -> TargetPlan | ProvisionerError:
+        """The plan applied, or the target's failure: one target failing never stops the others."""
         progress(f"target {target.name}: connecting")
-        conn = connect(target, store)
+        try:
+            conn = connect(target, store)
+        except ProvisionerError as exc:
+            return ApplyError(f"apply of target {target.name} failed before anything was written: {exc.message}",
+                              exc.hint)
         try:
             report = apply_target(conn, manifest, store, options, (expected or {}).get(target.name), on_plan,
                                   progress)
+        except ProvisionerError as exc:
+            return exc
         finally:
             conn.close()
         if report.plan.steps and on_done:
             on_done(f"target {target.name}: applied {len(report.plan.steps)} change(s)")
         return report.plan
 
-    result = ApplyResult(run_parallel(apply_one, targets, parallelism))
+    outcomes = run_parallel(apply_one, targets, parallelism)
+    result = ApplyResult([o for o in outcomes if isinstance(o, TargetPlan)],
+                         failures=[o for o in outcomes if isinstance(o, ProvisionerError)])
     for applied in result.plans:
         for key, value in applied.counts().items():
             result.totals[key] += value

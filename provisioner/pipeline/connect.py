@@ -73,6 +73,7 @@ def admin_conninfo(target: Target, store: SecretStore) -> ConnInfo:
                                    f"username/password", "store a JSON value with username and password")
         found = {"user": value["username"], "password": value["password"], "host": value.get("host"),
                  "port": value.get("port"), "dbname": value.get("dbname")}
+    refuse_two_endpoints(target, found)
     host = target.host or found.get("host")
     if not host:
         raise ProvisionerError(f"target {target.name}: no host to connect to",
@@ -84,6 +85,23 @@ def admin_conninfo(target: Target, store: SecretStore) -> ConnInfo:
         dbname = "postgres"
     return ConnInfo(engine=target.engine, host=str(host), port=port, user=str(found["user"]),
                     password=str(found["password"]), dbname=str(dbname) if dbname else None, tls=target.tls)
+
+
+def refuse_two_endpoints(target: Target, found: dict[str, object]) -> None:
+    """SPEC 8 / never a silent switch of servers: when the target and its admin source both name a host (or a
+    port) and they differ, neither wins; the run stops naming both."""
+    source = f"${target.admin.url_env}" if target.admin.url_env else f"the admin secret {target.admin.secret}"
+    host, port = found.get("host"), found.get("port")
+    differs = []
+    if target.host and host and str(host).strip().lower() != target.host.strip().lower():
+        differs.append(f"host {target.host} (target) vs {host} ({source})")
+    if target.port and port and str(port) != str(target.port):
+        differs.append(f"port {target.port} (target) vs {port} ({source})")
+    if differs:
+        raise ProvisionerError(
+            f"target {target.name} and its admin source name different servers: {'; '.join(differs)}. provisioner "
+            f"never picks one of them silently",
+            f"make both name the same server, or leave `host`/`port` off the target to use those of {source}")
 
 
 def _iam_conninfo(target: Target, user: str) -> ConnInfo:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from provisioner.core.changes import AnyChange
+from provisioner.core.changes import AlterRole, AnyChange, Settings
 from provisioner.core.conventions import EVERY_ROLE, DropScope
 from provisioner.core.diff import DiffOptions, database_principals, diff_target
 from provisioner.core.model import CurrentState, Manifest, Target
@@ -72,12 +72,23 @@ def plan_target(conn: Connection, manifest: Manifest, state: CurrentState, optio
     db = state.database
     version = db.server_version if db else None
     result = diff_target(target, manifest.for_target(target.name), state, options, conn.engine.traits_for(version))
+    result.errors += conn.engine.check_settings(conn.session, settings_to_set(result.changes))
     queries = (db.queries if db else 0) + sum(other.queries for other in state.others.values())
     log.debug("target %s: %d catalog queries, %d roles, %d ACL groups, %d changes", target.name,
               queries, len(db.roles) if db else 0, len(db.acl_groups) if db else 0, len(result.changes))
     return TargetPlan(target=target.name, engine=target.engine, warnings=result.warnings, errors=result.errors,
-                      queries=queries, labels=result.labels,
+                      queries=queries, labels=result.labels, endpoint=endpoint_of(conn),
                       steps=steps_of(conn.engine, result.changes, version))
+
+
+def settings_to_set(changes: Iterable[AnyChange]) -> list[tuple[str, str]]:
+    """(parameter, value) of every role setting a plan sets (new or changed), once each."""
+    found: dict[tuple[str, str], None] = {}
+    for change in changes:
+        if isinstance(change, AlterRole) and isinstance(change.to, Settings) and isinstance(change.was, Settings):
+            held = set(change.was.value)
+            found.update({(name, value): None for db, name, value in change.to.value if (db, name, value) not in held})
+    return list(found)
 
 
 Progress = Callable[[str], None]
@@ -98,12 +109,17 @@ def build_plan(manifest: Manifest, target_names: Iterable[str] | None, store: Se
 
     def plan_one(target: Target) -> TargetPlan:
         progress(f"target {target.name}: connecting")
-        conn = connect(target, store)
+        try:
+            conn = connect(target, store)
+        except ProvisionerError as exc:
+            return failed_plan(target, exc)  # every target's outcome is reported, not the first failure's
         try:
             state = inspect_target(conn, store, scope=drop_scope(manifest, target))
             plan = plan_target(conn, manifest, state, options)
             progress(f"target {target.name}: {plan.queries} catalog queries, {len(plan.steps)} change(s)")
             return plan
+        except ProvisionerError as exc:
+            return failed_plan(target, exc, conn)
         finally:
             conn.close()
 
@@ -126,6 +142,20 @@ def build_plan(manifest: Manifest, target_names: Iterable[str] | None, store: Se
     for plan in plans:
         plan.secrets_calls = store.calls
     return Plan(plans)
+
+
+def failed_plan(target: Target, exc: ProvisionerError, conn: Connection | None = None) -> TargetPlan:
+    """The plan of a target that could not be planned: its error, and no step (nothing is applied there)."""
+    log.debug("target %s could not be planned", target.name, exc_info=True)  # --debug: the (redacted) traceback
+    message = exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
+    return TargetPlan(target=target.name, engine=target.engine, errors=[message],
+                      endpoint=endpoint_of(conn) if conn else "")
+
+
+def endpoint_of(conn: Connection) -> str:
+    """Where a plan was made, for its header: user@host:port/database (never a password)."""
+    info = conn.info
+    return f"{info.user}@{info.host}:{info.port}" + (f"/{info.dbname}" if info.dbname else "")
 
 
 def run_parallel(work: Callable[[Target], T], targets: list[Target], parallelism: int) -> list[T]:

@@ -30,19 +30,27 @@ def sharing_pairs(manifest: Manifest, targets: list[Target]) -> list[tuple[Targe
 
 
 def refuse_same_server(manifest: Manifest, targets: list[Target], store: SecretStore) -> None:
-    pairs = sharing_pairs(manifest, targets)
+    """Stop the run when a selected target shares a role name with any target of the manifest (selected or not:
+    `--target a` must not let `a` take a role `b` owns on the same server) and the two reach the same server. A
+    target that cannot be reached is left out: its own plan reports why, and writes nothing."""
+    selected = {t.name for t in targets}
+    pairs = [pair for pair in sharing_pairs(manifest, sorted(manifest.targets.values(), key=lambda t: t.name))
+             if pair[0].name in selected or pair[1].name in selected]
     if not pairs:
         return
     identities: dict[str, str] = {}
     for target in {t.name: t for pair in pairs for t in pair[:2]}.values():
-        conn = connect(target, store)
+        try:
+            conn = connect(target, store)
+        except ProvisionerError:
+            continue
         try:
             identities[target.name] = conn.engine.server_identity(conn.session)
         finally:
             conn.close()
     clashes: dict[tuple[str, str], set[str]] = defaultdict(set)
     for a, b, shared in pairs:
-        if identities[a.name] == identities[b.name]:
+        if a.name in identities and identities[a.name] == identities.get(b.name):
             clashes[(a.name, b.name)] |= shared
     if clashes:
         found = "; ".join(f"targets {a} and {b} declare {', '.join(sorted(names))}"

@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol, assert_never
 
 from provisioner.core import changes as c
 from provisioner.core.conventions import ROTATION_TAG, SYNC_PENDING, SYNC_TAG, sync_version
-from provisioner.core.secret_value import CURRENT, PASSWORD, PENDING, USERNAME
+from provisioner.core.secret_value import CURRENT, MANAGED_FIELDS, PASSWORD, PENDING, USERNAME
 from provisioner.errors import ProvisionerError
 
 
@@ -76,7 +76,11 @@ def _create_secret(change: c.CreateSecret, store: Store, passwords: Passwords, n
 def _write_pending(change: c.ResetPassword, store: Store, passwords: Passwords, note: Note) -> None:
     current = store.get_value(change.secret, CURRENT)
     password = store.random_password(change.password_length, change.exclude_characters)
-    version = store.put_value(change.secret, {**current, PASSWORD: password}, [PENDING])
+    # The fields the account should have replace what the value holds of them (a value writer may have changed
+    # them, a strategy switch drops `masterarn`); fields nobody manages (`ssl`, a team's own) are carried over.
+    kept = {k: v for k, v in current.items() if k not in MANAGED_FIELDS} if change.fields else current
+    value = {**kept, **change.fields, USERNAME: change.name, PASSWORD: password}
+    version = store.put_value(change.secret, value, [PENDING])
     store.tag(change.secret, {SYNC_TAG: sync_version(version)})
     passwords.pending[change.secret] = (version, password)
     note(f"~ secret {change.secret}: new password written as AWSPENDING")
@@ -87,10 +91,12 @@ def _write_pending(change: c.ResetPassword, store: Store, passwords: Passwords, 
 
 def checked(value: Mapping[str, Any], secret: str, user: str) -> str:
     """The password of a secret value, after making sure it belongs to the user about to receive it."""
-    if value.get(USERNAME) not in (None, user) or not value.get(PASSWORD):
-        raise ProvisionerError(f"secret {secret} names user {value.get(USERNAME)!r}, not {user!r}",
+    password = value.get(PASSWORD)
+    if value.get(USERNAME) not in (None, user) or not isinstance(password, str) or not password:
+        raise ProvisionerError(f"secret {secret} names user {str(value.get(USERNAME))[:80]!r} or holds no "
+                               f"password, not the credentials of {user!r}",
                                "run plan again: the secret changed while apply ran")
-    return str(value[PASSWORD])
+    return password
 
 
 def _current_password(change: c.CreateRole | c.SetPassword, store: Store, passwords: Passwords) -> str | None:

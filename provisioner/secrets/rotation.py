@@ -18,7 +18,8 @@ from typing import Any
 
 from provisioner import faults, redact
 from provisioner.core import secret_value
-from provisioner.core.conventions import TARGET_TAG, alternate_username
+from provisioner.core.binding import BINDING_TAG, endpoint_of, host_part_matches, mismatches
+from provisioner.core.conventions import ACCOUNT_TAG, TARGET_TAG, alternate_username, clone_name
 from provisioner.core.engine_facts import SECRET_ENGINE_ALIASES
 from provisioner.core.model import ConnInfo, PasswordPolicy
 from provisioner.core.secret_value import CURRENT, PENDING, PREVIOUS
@@ -45,16 +46,39 @@ def engine_of(value: dict[str, Any]) -> Engine:
 def conninfo(value: dict[str, Any], user: str | None = None, password: str | None = None) -> ConnInfo:
     try:
         return secret_value.conninfo(value, user, password)
-    except (secret_value.SecretValueError, KeyError) as exc:
+    except secret_value.SecretValueError as exc:
         raise RotationError(f"the secret cannot be used to connect: {exc}",
                             "the secret needs engine, host, username and password") from None
 
 
+def verify_endpoint(secret_id: str, tags: dict[str, str], value: dict[str, Any], which: str) -> None:
+    """Refuse a value that names another place or user than apply recorded for the account (SPEC 8): whoever may
+    put a secret value must not steer a rotation into sending a password elsewhere. `which`: AWSCURRENT, ..."""
+    account = tags.get(ACCOUNT_TAG, "")
+    binding = tags.get(BINDING_TAG)
+    if not binding:
+        raise RotationError(
+            f"secret {secret_id} has no {BINDING_TAG} tag: nothing records where its account lives, so its value "
+            f"(host, port, masterarn) cannot be trusted with a password",
+            "run `provisioner apply`: it records the account's endpoint in that tag")
+    wrong = mismatches(binding, endpoint_of(value, account), ignore=("host_part",))
+    alternating = bool(value.get("masterarn"))
+    users = {account, clone_name(account)} if alternating else {account}
+    if value.get("username") not in users:
+        wrong.append("username")
+    if wrong:
+        raise RotationError(
+            f"the {which} value of secret {secret_id} names {', '.join(wrong)} other than apply recorded for account "
+            f"{account!r}: refusing to send a password there",
+            "someone rewrote the secret's value: restore it with `provisioner apply` (it rewrites the fields from "
+            "the manifest); review who may call secretsmanager:PutSecretValue on it (docs/security.md)")
+
+
 @dataclass
 class _Known:
-    """What one rotation knows of its secret. The Lambda handler runs each step afresh and reads it all again;
-    `provisioner rotate` runs the four steps in one process and keeps it between them, updated by its own
-    writes, so that a rotation costs six Secrets Manager calls instead of some twenty-five."""
+    """What one rotation knows of its secret. The Lambda handler makes a Rotation per invocation, so each step
+    reads it afresh (once); `provisioner rotate` runs the four steps on one Rotation and keeps it between them,
+    updated by its own writes, so that a rotation costs six Secrets Manager calls instead of some twenty-five."""
 
     description: dict[str, Any] | None = None
     current: dict[str, Any] | None = None
@@ -78,7 +102,7 @@ class Rotation:
     # ------------------------------------------------------------ checks
 
     def _describe(self, fresh: bool = False) -> dict[str, Any]:
-        if fresh or not self.keep_state or self._known.description is None:
+        if fresh or self._known.description is None:
             self._known.description = self.store.describe(self.secret_id)
         return self._known.description
 
@@ -110,8 +134,18 @@ class Rotation:
         if not self.check(creating=creating and step == "createSecret"):
             self._observe(step, skipped=True)
             return
+        # Every step starts by checking the values it will use against where apply put the account.
+        self._verify(self._current(), CURRENT)
+        if step != "createSecret" and (pending := self._pending_value()) is not None:
+            self._verify(pending, PENDING)
         getattr(self, _method(step))()
         self._observe(step)
+
+    def _tags(self) -> dict[str, str]:
+        return {t["Key"]: t["Value"] for t in self._describe().get("Tags", [])}
+
+    def _verify(self, value: dict[str, Any], which: str) -> None:
+        verify_endpoint(self.secret_id, self._tags(), value, which)
 
     def _observe(self, step: str, skipped: bool = False) -> None:
         if not self.observer:
@@ -129,12 +163,12 @@ class Rotation:
     # ------------------------------------------------------------ values
 
     def _current(self) -> dict[str, Any]:
-        if self._known.current is None or not self.keep_state:
+        if self._known.current is None:
             self._known.current = self.store.get_value(self.secret_id, CURRENT)
         return self._known.current
 
     def _pending_value(self) -> dict[str, Any] | None:
-        if self.keep_state and (self._known.pending is not None or self.token not in self._versions()):
+        if self._known.pending is not None or (self.keep_state and self.token not in self._versions()):
             return self._known.pending  # known, or a token minted here that has no version yet
         try:
             value = self.store.get_value(self.secret_id, PENDING, version=self.token)
@@ -197,6 +231,10 @@ class Rotation:
         except SecretsError:
             return
         if previous.get("username") == current["username"]:
+            try:
+                self._verify(previous, PREVIOUS)
+            except RotationError:
+                return  # an older endpoint (the account moved): not a place to send the password to
             yield previous
 
     def _set_single(self, engine: Engine, current: dict[str, Any], pending: dict[str, Any]) -> None:
@@ -224,13 +262,31 @@ class Rotation:
         except SecretsError as exc:
             raise RotationError(f"cannot read the admin secret (masterarn) of {self.secret_id}: {exc.code}",
                                 "the rotation role needs secretsmanager:GetSecretValue on the admin secret") from None
+        if not isinstance(admin.get("username"), str) or not isinstance(admin.get("password"), str):
+            raise RotationError(f"the admin secret of {self.secret_id} holds no username and password")
+        # The admin logs in where AWSCURRENT says, which `run` has checked against the recorded endpoint.
         session = engine.connect(conninfo(current, user=admin["username"], password=admin["password"]))
         try:
             with self._locked(session):
-                engine.set_password(session, str(pending["username"]), None, str(pending["password"]))
+                user = str(pending["username"])
+                engine.set_password(session, user, self._host_part(engine, session, user), str(pending["password"]))
         finally:
             session.close()
         log.info("setSecret: the admin set the password of %s", pending["username"])
+
+    def _host_part(self, engine: Engine, session: Session, user: str) -> str | None:
+        """MySQL/MariaDB: the host part of the account's user, the one the binding records (a user name may
+        exist under several host parts); None elsewhere."""
+        hosts = engine.host_parts(session, user)
+        if hosts is None:
+            return None
+        binding = self._tags().get(BINDING_TAG)
+        chosen = [h for h in hosts if host_part_matches(binding, h)]
+        if len(chosen) != 1:
+            raise RotationError(f"user {user!r} exists under host part(s) {', '.join(hosts) or 'none'}, none of "
+                                f"which is the one apply recorded for secret {self.secret_id}",
+                                "run `provisioner apply` (it creates the account and records it)")
+        return chosen[0]
 
     @contextmanager
     def _locked(self, session: Session) -> Iterator[None]:
@@ -308,15 +364,38 @@ def rotate_now(store: SecretStore, secret_id: str, policy: PasswordPolicy | None
     return token
 
 
+EVENT_KEYS = ("SecretId", "ClientRequestToken", "Step")
+
+
+def redacting_logs() -> None:
+    """Every handler of the root logger masks secrets; installed once per process (a warm Lambda container runs
+    this at every invocation: one filter per handler, never one more per call)."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, redact.RedactingFilter) for f in handler.filters):
+            handler.addFilter(redact.RedactingFilter())
+
+
+def event_fields(event: Any) -> tuple[str, str, str]:
+    """SecretId, ClientRequestToken and Step of an invocation; RotationError naming what is missing or wrong."""
+    if not isinstance(event, dict):
+        raise RotationError(f"the rotation event is {type(event).__name__}, not a JSON object",
+                            "Secrets Manager invokes the function with {Step, SecretId, ClientRequestToken}")
+    missing = [key for key in EVENT_KEYS if not isinstance(event.get(key), str) or not event.get(key)]
+    if missing:
+        raise RotationError(f"the rotation event lacks {', '.join(missing)} (or gives it as something other than "
+                            f"text)", "Secrets Manager invokes the function with {Step, SecretId, "
+                                      "ClientRequestToken}")
+    return event["SecretId"], event["ClientRequestToken"], event["Step"]
+
+
 def lambda_handler(event: dict[str, Any], context: Any) -> None:
     """Entry point Secrets Manager invokes: {"Step", "SecretId", "ClientRequestToken"[, "RotationToken"]}."""
     logging.getLogger().setLevel(logging.INFO)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(redact.RedactingFilter())
+    redacting_logs()
     policy = PasswordPolicy(
         length=int(os.environ.get("PASSWORD_LENGTH", PasswordPolicy.length)),
         exclude_characters=os.environ.get("EXCLUDE_CHARACTERS", PasswordPolicy.exclude_characters),
     )
-    secret_id, token, step = event["SecretId"], event["ClientRequestToken"], event["Step"]
+    secret_id, token, step = event_fields(event)
     log.info("%s for secret %s, version %s", step, secret_id, token)
     Rotation(SecretStore(), secret_id, token, policy, require_enabled=True).run(step)

@@ -31,7 +31,7 @@ from botocore.exceptions import (
 from provisioner import redact
 from provisioner.core.conventions import ACCOUNT_TAG, MANAGED_TAG, TARGET_TAG
 from provisioner.core.model import SecretState
-from provisioner.core.secret_value import CURRENT, PENDING, version_with
+from provisioner.core.secret_value import CURRENT, PENDING, value_problem, version_with
 from provisioner.errors import ProvisionerError
 from provisioner.secrets import passwords
 
@@ -220,7 +220,7 @@ class SecretStore:
             tags = {t["Key"]: t["Value"] for t in entry.get("Tags", [])}
             if tags.get(MANAGED_TAG) != "true":
                 continue
-            value = values.get(entry["ARN"], {})
+            value, problem = values.get(entry["ARN"], ({}, None))
             rules = entry.get("RotationRules") or {}
             states[entry["Name"]] = SecretState(
                 name=entry["Name"], arn=entry["ARN"], target=tags.get(TARGET_TAG, ""),
@@ -228,23 +228,25 @@ class SecretStore:
                 description=entry.get("Description"),
                 stages={k: tuple(v) for k, v in (entry.get("SecretVersionsToStages") or {}).items()},
                 fields={k: v for k, v in value.items() if k != "password"}, has_password="password" in value,
+                problem=problem,
                 rotation_enabled=bool(entry.get("RotationEnabled")),
                 rotation_lambda=entry.get("RotationLambdaARN"), rotation_rules=dict(rules),
                 deleted=bool(entry.get("DeletedDate")),
             )
         return states
 
-    def _values(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        """AWSCURRENT values by ARN, parsed; passwords registered for redaction. An answer that is not the
-        AWSCURRENT version is read again by stage: moto answers a batch (as GetSecretValue without a stage)
-        with a stale version once stages have moved, and a plan must see the current username."""
-        values: dict[str, dict[str, Any]] = {}
+    def _values(self, ids: list[str]) -> dict[str, tuple[dict[str, Any], str | None]]:
+        """AWSCURRENT values by ARN, parsed, with what makes each unusable; passwords registered for redaction.
+        An answer that is not the AWSCURRENT version is read again by stage: moto answers a batch (as
+        GetSecretValue without a stage) with a stale version once stages have moved, and a plan must see the
+        current username."""
+        values: dict[str, tuple[dict[str, Any], str | None]] = {}
         for start in range(0, len(ids), BATCH):
             answer = self._call("batch_get_secret_value", SecretIdList=ids[start:start + BATCH])
             for item in answer.get("SecretValues", []):
                 if CURRENT not in item.get("VersionStages", [CURRENT]):
                     item = self._call("get_secret_value", SecretId=item["ARN"], VersionStage=CURRENT)
-                values[item["ARN"]] = parse_value(item.get("SecretString"))
+                values[item["ARN"]] = read_value(item.get("SecretString"))
         return values
 
     def get_value(self, secret_id: str, stage: str = CURRENT, version: str | None = None) -> dict[str, Any]:
@@ -360,14 +362,24 @@ class SecretsError(ProvisionerError):
                          hints.get(self.code, ""))
 
 
-def parse_value(text: str | None) -> dict[str, Any]:
+def read_value(text: str | None) -> tuple[dict[str, Any], str | None]:
+    """A secret's value as a mapping, and why it cannot serve as credentials (None when it can). Whatever a
+    value writer put there — not JSON, an array, a number for a password — is an answer, never an exception."""
     if not text:
-        return {}
+        return {}, "the secret has no value"
     try:
         value = json.loads(text)
-    except json.JSONDecodeError:
-        return {}
+    except (json.JSONDecodeError, RecursionError):
+        return {}, "the value is not JSON"
+    problem = value_problem(value)
     if not isinstance(value, dict):
-        return {}
-    redact.register(value.get("password"))
-    return value
+        return {}, problem
+    password = value.get("password")
+    if isinstance(password, str):
+        redact.register(password)
+    return value, problem
+
+
+def parse_value(text: str | None) -> dict[str, Any]:
+    """A secret's value as a mapping (empty when it is none)."""
+    return read_value(text)[0]

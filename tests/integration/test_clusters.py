@@ -13,6 +13,9 @@ from support.recorders import record_fault, sm_client
 
 
 def _two_targets(env, second_host: str) -> None:
+    # The second target's admin URL names the server as the target does (never two endpoints for one target).
+    env.monkeypatch.setenv(f"{env.url_env}_B", env.server.url("postgres").replace(f"@{env.server.host}:",
+                                                                                  f"@{second_host}:"))
     env.manifest(f"""
 version: 1
 targets:
@@ -27,7 +30,7 @@ targets:
     host: {second_host}
     port: {env.server.port}
     database: postgres
-    admin: {{url_env: {env.url_env}}}
+    admin: {{url_env: {env.url_env}_B}}
 accounts:
   - name: reporter
     target: {env.target}

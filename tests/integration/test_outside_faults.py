@@ -26,6 +26,9 @@ def test_database_connection_drops_mid_apply(request, engine):
     env = request.getfixturevalue("env" if engine == "postgres" else "menv")
     env.sql("CREATE TABLE films (id int)")
     proxy = TcpProxy(env.server.host, env.server.port).start()
+    # The admin reaches the server through the proxy too (the target and its URL name one endpoint).
+    env.monkeypatch.setenv(env.url_env, env.server.url(env.database).replace(f":{env.server.port}/",
+                                                                             f":{proxy.port}/"))
     env.monkeypatch.setitem(faults.HOOKS, "between-statements", proxy.stop)  # cut after the first statement
     try:
         env.manifest(READER.format(t=env.target, q="public" if engine == "postgres" else env.database),

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import jsonschema
 import psycopg
+
+from provisioner.core.binding import endpoint_of, record
 import pytest
 
 SEED = """
@@ -63,8 +65,10 @@ def test_seed_scenario_reader_can_select_not_insert_and_the_secret_logs_in(seede
 
     described = env.describe("reader_user")
     tags = {t["Key"]: t["Value"] for t in described["Tags"]}
+    binding = tags.pop("provisioner:binding")  # where apply put the account (SPEC 8), as digests
     assert tags == {"provisioner:managed": "true", "provisioner:target": env.target,
                     "provisioner:account": "reader_user"}
+    assert binding == record(endpoint_of(secret, "reader_user"))
     assert "reader_user" in described["Description"]
     env.assert_converged()
 
@@ -336,7 +340,8 @@ def test_plan_output_formats(seeded):
     implied = [ch for ch in target["changes"] if ch["implied"]]
     assert {tuple(ch["attributes"]["privileges"]) for ch in implied} == {("CONNECT",), ("USAGE",)}
     markdown = env.cli("plan", "--format", "markdown").out
-    assert "| target | engine | add | change | destroy |" in markdown
+    assert "| target | engine | server | add | change | destroy |" in markdown
+    assert f"| {env.target} | postgres | `dbadmin@{env.server.host}:{env.server.port}/{env.database}` |" in markdown
     assert "<details><summary>account <code>reader_user</code>" in markdown and "```diff" in markdown
 
 

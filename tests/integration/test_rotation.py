@@ -226,7 +226,8 @@ def test_database_unreachable_during_rotation(seeded):
     proxy = TcpProxy(env.server.host, env.server.port).start()
     try:
         env.manifest(account(env, "single"), port=proxy.port)
-        env.monkeypatch.setenv(env.url_env, env.server.url(env.database))
+        env.monkeypatch.setenv(env.url_env, env.server.url(env.database).replace(f":{env.server.port}/",
+                                                                                 f":{proxy.port}/"))
         env.apply()
         before = env.secret("app_user")
         proxy.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from provisioner.core import changes as c
+from provisioner.core.binding import BINDING_TAG, endpoint_of, record
 from provisioner.core.conventions import parse_marker, role_comment
 from provisioner.core.diff import DiffOptions, diff_target
 from provisioner.core.model import (
@@ -158,7 +159,9 @@ def test_secret_lifecycle_changes():
     assert created.changes[1].secret == "films/app"
     secret = SecretState(name="films/app", arn="arn", target="films", account="app",
                          tags={"provisioner:managed": "true", "provisioner:target": "films",
-                               "provisioner:account": "app", "provisioner:sync": "pending"},
+                               "provisioner:account": "app", "provisioner:sync": "pending",
+                               BINDING_TAG: record(endpoint_of({"engine": "postgres", "host": "h", "port": 5432,
+                                                                "dbname": "filmdb"}, "app"))},
                          kms_key=None, description="Credentials of database account app on target films "
                          "(managed by provisioner)", stages={"v1": ("AWSCURRENT",)},
                          fields={"engine": "postgres", "host": "h", "port": 5432, "username": "app",

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from provisioner.core import changes as c
+from provisioner.core import names
 from provisioner.core.conventions import account_of, parse_marker, secret_database, secret_name
 from provisioner.core.diff.access import DesiredAccess, desired_access, provided_by
 from provisioner.core.diff.context import AclIndex, DiffContext, DiffOptions, DiffResult, Grantee
@@ -22,7 +23,7 @@ from provisioner.core.diff.roles import database_principals, drop_role, object_c
 from provisioner.core.diff.secrets import secret_changes
 from provisioner.core.engine_facts import RDS_IAM
 from provisioner.core.model import CurrentState, DatabaseState, Grant, Principal, RoleState, Target, Traits
-from provisioner.core.privileges import FUNCTION, PROCEDURE, SCHEMA
+from provisioner.core.privileges import FUNCTION, GLOBAL, PROCEDURE, SCHEMA, TABLE
 
 ROUTINE_KINDS = (FUNCTION, PROCEDURE)
 __all__ = ["AclIndex", "DesiredAccess", "DiffContext", "DiffOptions", "DiffResult", "Grantee",
@@ -131,8 +132,17 @@ def _absent(ctx: DiffContext, principals: list[Principal]) -> tuple[set[str], se
         for member in database_principals(p, ctx.target.engine):
             identity = ctx.traits.identity(member.name, member.host)
             role = ctx.db.roles.get(identity)
-            if role and member.name != ctx.db.admin_user:
-                (dropped if drop_role(ctx, identity, role, retire=p.retire) else kept).add(member.name)
+            if not role or member.name == ctx.db.admin_user:
+                continue
+            marker = parse_marker(role.comment)
+            if marker is not None and marker.target != ctx.target.name:
+                # SPEC 8: a target touches only its own; `absent` is no way around that.
+                ctx.result.errors.append(
+                    f"{member.name} is declared absent, but it is managed by target {marker.target!r} (same "
+                    f"server): only that target may drop it")
+                kept.add(member.name)
+                continue
+            (dropped if drop_role(ctx, identity, role, retire=p.retire) else kept).add(member.name)
     return dropped, kept
 
 
@@ -145,6 +155,16 @@ def _leaving(ctx: DiffContext, principals: list[Principal], dropped: set[str], k
         marker = parse_marker(role.comment)
         if identity not in named and marker and marker.target == ctx.target.name:
             leaving[identity] = role
+    writers = marker_writers(ctx) if leaving and ctx.traits.marker_table else []
+    if writers:
+        # SPEC 8: a marker row anyone but the admin could have written proves nothing: no drop rests on it.
+        ctx.result.errors.append(
+            f"{', '.join(sorted(r.name for r in leaving.values()))} would be dropped as created by target "
+            f"{ctx.target.name}, but {', '.join(writers)} can write {ctx.traits.marker_table} (where those markers "
+            f"live), so they may be forged. Revoke that access, check {ctx.traits.marker_table}.accounts, then run "
+            f"the plan again")
+        kept.update(role.name for role in leaving.values())
+        return
     leaving_names = {role.name for role in leaving.values()}
     for identity, role in leaving.items():
         marker = parse_marker(role.comment)
@@ -155,6 +175,33 @@ def _leaving(ctx: DiffContext, principals: list[Principal], dropped: set[str], k
             continue
         owner = account_of(role.name, leaving_names)
         (dropped if drop_role(ctx, identity, role, owner) else kept).add(role.name)
+
+
+# Privileges that change a table's rows or the table itself (MySQL/MariaDB names).
+WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "DROP", "CREATE", "ALTER", "INDEX", "TRIGGER", "CREATE VIEW",
+                    "DELETE HISTORY", "ALL PRIVILEGES", "ALL"})
+
+
+def marker_writers(ctx: DiffContext) -> list[str]:
+    """The accounts other than the admin that can write the marker table, by global, database-level or table
+    grants, without being able to drop accounts themselves (CREATE USER): those a forged marker would let steer
+    the tool."""
+    table = ctx.traits.marker_table
+    found = set()
+    for group in ctx.db.acl_groups:
+        if group.kind == GLOBAL:
+            reaches = True
+        elif group.kind == TABLE and group.schema:
+            reaches = any((names.mysql_pattern_matches(ref.schema, table) if ref.is_wildcard
+                           else ref.schema.lower() == table) for ref in group.objects)
+        else:
+            reaches = False
+        if reaches:
+            found |= {grantee for grantee, privs in group.grants.items() if privs & WRITES}
+    creators = {grantee for group in ctx.db.acl_groups if group.kind == GLOBAL
+                for grantee, privs in group.grants.items() if "CREATE USER" in privs}
+    admin = {identity for identity, role in ctx.db.roles.items() if role.name == ctx.db.admin_user}
+    return sorted(found - creators - admin)
 
 
 def _deleted_secrets(ctx: DiffContext, principals: list[Principal], dropped: set[str], kept: set[str]) -> None:

@@ -68,6 +68,28 @@ def object_changes(ctx: DiffContext, who: Grantee, access: DesiredAccess) -> Non
     default_privilege_changes(ctx, who, access)
 
 
+# Role attributes that give power beyond object privileges (NOINHERIT takes some away).
+POWERFUL_ATTRIBUTES = ("SUPERUSER", "CREATEROLE", "CREATEDB", "BYPASSRLS", "REPLICATION")
+# Roles whose membership is power of its own (besides every predefined `pg_*` role and the admin).
+POWERFUL_ROLES = ("rds_superuser", "rds_replication", "rds_password")
+
+
+def widened_by_attributes(added: tuple[str, ...] | frozenset[str]) -> str:
+    powerful = [a for a in sorted(added) if a in POWERFUL_ATTRIBUTES]
+    return f"role attribute {', '.join(powerful)}" if powerful else ""
+
+
+def widened_by_membership(ctx: DiffContext, role: str, admin_option: bool) -> str:
+    reasons = []
+    if role.startswith("pg_") or role in POWERFUL_ROLES:
+        reasons.append(f"membership in {role}")
+    elif role == ctx.db.admin_user:
+        reasons.append(f"membership in the admin {role}")
+    if admin_option:
+        reasons.append(f"ADMIN OPTION on {role} (may grant it to others)")
+    return "; ".join(reasons)
+
+
 def role_changes(ctx: DiffContext, p: Principal, who: Grantee, existing: RoleState | None, comment: str | None,
                  secret: str | None) -> list[c.AnyChange]:
     base: dict[str, Any] = {"target": ctx.target.name, "principal": who.principal, "host": p.host, "name": p.name}
@@ -76,7 +98,8 @@ def role_changes(ctx: DiffContext, p: Principal, who: Grantee, existing: RoleSta
         found: list[c.AnyChange] = [c.CreateRole(
             action=c.ADD, login=p.login, connection_limit=_limit(p.connection_limit), comment=comment or "",
             require_tls=p.require_tls, session_role=p.session_role, secret=secret,
-            attributes=tuple(sorted(p.attributes)), auth=p.auth if p.login else "password", **base)]
+            attributes=tuple(sorted(p.attributes)), auth=p.auth if p.login else "password",
+            widens=widened_by_attributes(p.attributes), **base)]
         if default_roles and p.member_of:
             found.append(c.SetDefaultRoles(action=c.ADD, old=(), new=tuple(sorted(p.member_of)), **base))
         if p.settings:
@@ -95,7 +118,10 @@ def role_changes(ctx: DiffContext, p: Principal, who: Grantee, existing: RoleSta
         (c.SessionRole(existing.session_role), c.SessionRole(p.session_role)),
         (c.Settings(existing.settings), c.Settings(p.settings)),
     ]
-    found += [c.AlterRole(action=c.CHANGE, was=was, to=to, **base) for was, to in settings if was != to]
+    found += [c.AlterRole(action=c.CHANGE, was=was, to=to, **base,
+                          widens=widened_by_attributes(frozenset(to.value) - frozenset(was.value))
+                          if isinstance(to, c.Attributes) and isinstance(was, c.Attributes) else "")
+              for was, to in settings if was != to]
     if p.login and p.auth == "iam":
         held = existing.auth
         if held != "iam":  # the password goes (back to a password: the new secret's SetPassword sets it)
@@ -119,13 +145,17 @@ def membership_changes(ctx: DiffContext, p: Principal, who: Grantee, existing: R
         options = _options(ctx, p, r, declared)
         # A new membership has no admin option: only the options to set travel with the GRANT.
         found.append(c.GrantMembership(action=c.ADD, role=r, options=tuple(o for o in options
-                                                                           if o != ("admin", False)), **base))
+                                                                           if o != ("admin", False)),
+                                       widens=widened_by_membership(ctx, r, ("admin", True) in options), **base))
     for r in sorted(want & have):
         held = (existing.membership_options if existing else {}).get(r, {})
         options = _options(ctx, p, r, declared)
         old = tuple((k, held.get(k, False)) for k, _ in options)
         if ctx.target.engine == "postgres" and old != options:
-            found.append(c.AlterMembership(action=c.CHANGE, role=r, old=old, new=options, **base))
+            newly_admin = ("admin", True) in options and ("admin", True) not in old
+            found.append(c.AlterMembership(action=c.CHANGE, role=r, old=old, new=options, **base,
+                                           widens=f"ADMIN OPTION on {r} (may grant it to others)" if newly_admin
+                                           else ""))
     found += [c.RevokeMembership(action=c.DESTROY, role=r, **base) for r in sorted(have - want)]
     return found
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from provisioner.core import changes as c
 from provisioner.core import schedule
+from provisioner.core.binding import BINDING_TAG, endpoint_of, record
 from provisioner.core.conventions import (
     INTERNAL_TAGS,
     ROTATION_TAG,
@@ -31,6 +32,11 @@ def same_kms_key(desired: str | None, current: str | None) -> bool:
     return current == desired or current.endswith(":" + desired) or current.endswith("/" + desired)
 
 
+def desired_tags(p: Principal, fields: dict[str, object]) -> dict[str, str]:
+    """The user's tags, the ownership tags and the binding: where apply puts the account (`core.binding`)."""
+    return {**secret_tags(p), BINDING_TAG: record(endpoint_of(fields, p.name, p.host))}
+
+
 def secret_changes(ctx: DiffContext, p: Principal, role_created: bool) -> None:
     name = secret_name(p, ctx.target, ctx.database)
     secret = ctx.state.secrets.get(name)
@@ -38,13 +44,21 @@ def secret_changes(ctx: DiffContext, p: Principal, role_created: bool) -> None:
         ctx.result.warnings.append(f"adopted account {p.name} has no secret: `apply --create-secrets` creates "
                                    f"{name} (with a new password, as the current one cannot be known)")
         return
+    if secret is not None and not secret.deleted and (secret.target, secret.account) != (ctx.target.name, p.name):
+        # SPEC 8: one secret, one account. Another principal's secret is never written.
+        ctx.result.errors.append(
+            f"{p.name}: its secret {name} belongs to account {secret.account!r} of target {secret.target!r} (its "
+            f"provisioner:account and provisioner:target tags): two accounts would share one password; give one "
+            f"of them another `secret: {{name: ...}}`")
+        return
     if secret is None or secret.deleted:
         _new_secret(ctx, p, name, secret, role_created)
         return
-    if (secret.target, secret.account) != (ctx.target.name, p.name):
-        ctx.result.warnings.append(f"secret {name} is tagged for {secret.target}/{secret.account}; not touched")
-        return
     base: dict[str, Any] = {"target": ctx.target.name, "principal": p.name, "secret": name}
+    if role_created and unusable(p, secret) and not secret.tags.get(SYNC_TAG):
+        # The account is created now: its secret is written afresh first, as a new one would be.
+        _new_secret(ctx, p, name, secret, role_created)
+        return
     ctx.result.changes += _password_changes(ctx, p, secret, role_created, base)
     ctx.result.changes += _metadata_changes(ctx, p, secret, base)
     ctx.result.changes += rotation_changes(p, secret, base)
@@ -52,16 +66,18 @@ def secret_changes(ctx: DiffContext, p: Principal, role_created: bool) -> None:
 
 def _new_secret(ctx: DiffContext, p: Principal, name: str, secret: SecretState | None, role_created: bool) -> None:
     base: dict[str, Any] = {"target": ctx.target.name, "principal": p.name, "secret": name}
+    fields = fields_for(p, ctx.target, ctx.state.connection)
     ctx.result.changes.append(c.CreateSecret(
-        action=c.ADD, fields=fields_for(p, ctx.target, ctx.state.connection), kms_key=p.secret.kms_key,
-        description=secret_description(p), tags=secret_tags(p), password_length=p.password.length,
+        action=c.ADD, fields=fields, kms_key=p.secret.kms_key,
+        description=secret_description(p), tags=desired_tags(p, fields), password_length=p.password.length,
         exclude_characters=p.password.exclude_characters, reuse_existing=secret is not None, **base))
     if not role_created:
         ctx.result.changes.append(c.SetPassword(action=c.CHANGE, name=p.name, host=p.host, secret=name,
                                                 reason="new secret", target=ctx.target.name, principal=p.name))
         ctx.result.warnings.append(f"account {p.name} exists without a secret: it gets a new password, kept in "
                                    f"{name}")
-    ctx.result.changes += rotation_changes(p, None, base)
+    live = secret if secret is not None and not secret.deleted else None
+    ctx.result.changes += rotation_changes(p, live, base)
 
 
 def current_username(p: Principal, secret: SecretState) -> str:
@@ -70,15 +86,28 @@ def current_username(p: Principal, secret: SecretState) -> str:
     return username if username in user_names(p) else p.name
 
 
+def unusable(p: Principal, secret: SecretState) -> str | None:
+    """Why AWSCURRENT cannot log in as one of the account's users, whatever the database holds: a value that is
+    not usable credentials, or a user the account no longer has (an alternating account turned single while
+    NAME_clone was current: the clone goes, its password cannot log in as NAME)."""
+    if secret.problem:
+        return secret.problem
+    username = secret.fields.get(USERNAME)
+    if username not in user_names(p):
+        return f"it names user {str(username)[:80]!r}, which account {p.name} does not have (now)"
+    return None
+
+
 def _password_changes(ctx: DiffContext, p: Principal, secret: SecretState, role_created: bool,
                       base: dict[str, Any]) -> list[c.AnyChange]:
     username = current_username(p, secret)
     sync = secret.tags.get(SYNC_TAG, "")
     reset = p.name in ctx.options.reset_passwords or "*" in ctx.options.reset_passwords
+    broken = unusable(p, secret)
     if sync.startswith(SYNC_VERSION_PREFIX) and not role_created:
         return [c.FinishPendingPassword(action=c.CHANGE, name=username, host=p.host,
                                         version=sync.removeprefix(SYNC_VERSION_PREFIX), **base)]
-    if sync:
+    if sync and not broken:
         found: list[c.AnyChange] = [c.ConfirmPassword(action=c.CHANGE, **base)]
         if not role_created:
             found.append(c.SetPassword(action=c.CHANGE, name=username, host=p.host, secret=base["secret"],
@@ -87,9 +116,13 @@ def _password_changes(ctx: DiffContext, p: Principal, secret: SecretState, role_
         return found
     if role_created:
         return []  # CreateRole takes the password of the existing secret
-    if reset:
+    if reset or broken:
+        fields = fields_for(p, ctx.target, ctx.state.connection)
+        fields[USERNAME] = username
+        reason = f"the secret's value cannot log in: {broken}" if broken else "asked for (--reset-password)"
         return [c.ResetPassword(action=c.CHANGE, name=username, host=p.host, password_length=p.password.length,
-                                exclude_characters=p.password.exclude_characters, **base)]
+                                exclude_characters=p.password.exclude_characters, fields=fields, reason=reason,
+                                **base)]
     return []
 
 
@@ -98,10 +131,11 @@ def _metadata_changes(ctx: DiffContext, p: Principal, secret: SecretState, base:
     fields = fields_for(p, ctx.target, ctx.state.connection)
     fields[USERNAME] = current_username(p, secret)
     description = secret_description(p)
-    tags = secret_tags(p)
+    tags = desired_tags(p, fields)
     found: list[c.AnyChange] = []
     current_fields = {k: v for k, v in secret.fields.items() if k in fields or k in ("dbname", "masterarn")}
-    if _normal(current_fields) != _normal(fields) and fields.get("host") is not None:
+    # A broken value is rewritten whole by its new password (ResetPassword carries the fields).
+    if not unusable(p, secret) and _normal(current_fields) != _normal(fields) and fields.get("host") is not None:
         found.append(c.UpdateSecret(action=c.CHANGE, was=c.SecretFields(dict(current_fields)),
                                     to=c.SecretFields(fields), **base))
     if (secret.description or "") != description:

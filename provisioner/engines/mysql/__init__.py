@@ -14,7 +14,7 @@ import secrets as random_source
 
 from provisioner import redact
 from provisioner.core import changes as c
-from provisioner.core.conventions import EVERY_ROLE, DropScope
+from provisioner.core.conventions import EVERY_ROLE, MARKER_DATABASE, DropScope
 from provisioner.core.model import ConnInfo, DatabaseState, Traits
 from provisioner.engines.base import Engine, Session, Statement
 from provisioner.engines.mysql import compiler, inspector, queries
@@ -25,7 +25,8 @@ __all__ = ["MARIADB", "MYSQL8", "Dialect", "MySQLEngine", "detect", "native_pass
 
 
 def traits_of(dialect: Dialect) -> Traits:
-    return Traits(default_roles=True, qualified_accounts=True, role_host=dialect.role_host, drop_takes_grants=True)
+    return Traits(default_roles=True, qualified_accounts=True, role_host=dialect.role_host, drop_takes_grants=True,
+                  marker_table=MARKER_DATABASE if dialect.mariadb else "")
 
 
 class MySQLEngine(Engine):
@@ -72,6 +73,10 @@ class MySQLEngine(Engine):
             redact.register(password)
             redact.register(native_password_hash(password))
         return compiler.statements(change, self._dialect(session, server_version), password, throwaway)
+
+    def host_parts(self, session: Session, user: str) -> list[str] | None:
+        assert isinstance(session, MySQLSession)
+        return session.host_parts(user)
 
     def set_password(self, session: Session, user: str, host: str | None, password: str) -> None:
         assert isinstance(session, MySQLSession)

@@ -3,6 +3,8 @@ a constant number of queries per target. Values are bound as parameters."""
 
 from __future__ import annotations
 
+from provisioner.core.conventions import MARKER_DATABASE
+
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
 _NOT_SYSTEM = "NOT IN (" + ", ".join(["%s"] * len(SYSTEM_SCHEMAS)) + ")"
 
@@ -11,7 +13,7 @@ Q_SERVER = "SELECT VERSION(), SUBSTRING_INDEX(CURRENT_USER(), '@', 1)"
 Q_MYSQL_IDENTITY = "SELECT CONCAT('mysql:', @@server_uuid)"
 Q_MARIADB_IDENTITY = "SELECT CONCAT('mariadb:', @@hostname, ':', @@port, ':', @@datadir)"
 Q_USERS = "SELECT * FROM mysql.user"
-Q_MARIADB_MARKERS = "SELECT user, host, comment FROM `provisioner_meta`.accounts"
+Q_MARIADB_MARKERS = f"SELECT user, host, comment FROM `{MARKER_DATABASE}`.accounts"
 Q_MYSQL_DEFAULT_ROLES = "SELECT USER, HOST, DEFAULT_ROLE_USER FROM mysql.default_roles"
 Q_MARIADB_ROLE_EDGES = "SELECT User, Host, Role FROM mysql.roles_mapping"
 Q_MYSQL_ROLE_EDGES = "SELECT TO_USER, TO_HOST, FROM_USER FROM mysql.role_edges"
@@ -25,13 +27,13 @@ Q_ROUTINE_GRANTS = "SELECT Db, Routine_name, Routine_type, User, Host, Proc_priv
 Q_USER_HOSTS = "SELECT Host FROM mysql.user WHERE User = %s AND Host <> ''"
 
 # The marker table of MariaDB (which has no account comments).
-CREATE_META_DATABASE = "CREATE DATABASE IF NOT EXISTS `provisioner_meta`"
-CREATE_META_TABLE = ("CREATE TABLE IF NOT EXISTS `provisioner_meta`.accounts ("
+CREATE_META_DATABASE = f"CREATE DATABASE IF NOT EXISTS `{MARKER_DATABASE}`"
+CREATE_META_TABLE = (f"CREATE TABLE IF NOT EXISTS `{MARKER_DATABASE}`.accounts ("
                      "user VARCHAR(128) NOT NULL, host VARCHAR(255) NOT NULL, comment TEXT NOT NULL, "
                      "PRIMARY KEY (user, host)) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
-UPSERT_MARKER = ("INSERT INTO `provisioner_meta`.accounts (user, host, comment) VALUES (%s, %s, %s) "
+UPSERT_MARKER = (f"INSERT INTO `{MARKER_DATABASE}`.accounts (user, host, comment) VALUES (%s, %s, %s) "
                  "ON DUPLICATE KEY UPDATE comment = VALUES(comment)")
-DELETE_MARKER = "DELETE FROM `provisioner_meta`.accounts WHERE user = %s AND host = %s"
+DELETE_MARKER = f"DELETE FROM `{MARKER_DATABASE}`.accounts WHERE user = %s AND host = %s"
 
 Q_GET_LOCK = "SELECT GET_LOCK(%s, %s)"
 Q_RELEASE_LOCK = "SELECT RELEASE_LOCK(%s)"

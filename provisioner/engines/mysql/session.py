@@ -98,8 +98,11 @@ class MySQLSession(Session):
             self.query(q.CREATE_META_TABLE)
         yield
 
+    def host_parts(self, user: str) -> list[str]:
+        return [text(h) for (h,) in self.query(q.Q_USER_HOSTS, (user,))]
+
     def host_of(self, user: str) -> str:
-        hosts = [text(h) for (h,) in self.query(q.Q_USER_HOSTS, (user,))]
+        hosts = self.host_parts(user)
         if len(hosts) != 1:
             raise ProvisionerError(f"user {user!r} exists with {len(hosts)} host parts ({', '.join(hosts)})",
                                    "keep one account per user name for rotation")
@@ -107,6 +110,45 @@ class MySQLSession(Session):
 
     def run(self, text_: str, params: tuple[Any, ...], shown: str) -> None:
         self.execute(Statement(display=shown, query=text_, params=params))
+
+
+class PasswordExposure(pymysql.err.OperationalError):
+    """The server asked for the password in a form it could read, over an unencrypted connection."""
+
+
+# Plugins that hand the server the password itself (or something it can decrypt with a key of its own choosing).
+_EXPOSING_PLUGINS = (b"mysql_clear_password", b"dialog", b"sha256_password", b"mysql_old_password")
+
+
+class GuardedConnection(pymysql.connections.Connection):
+    """pymysql's connection, sending a password over an unencrypted connection only as a challenge response
+    (mysql_native_password, caching_sha2_password's fast path, ed25519) — SPEC 8. A server that asks for it in
+    clear text (mysql_clear_password, a dialog prompt), RSA-encrypted to a public key the server supplies
+    (sha256_password, caching_sha2_password's full authentication) or under the weak pre-4.1 hash gets nothing:
+    a real server asks so only of accounts meant for TLS (RDS IAM tokens go over TLS), and a server someone
+    pointed us at would learn the password. Over TLS every plugin works as in pymysql."""
+
+    def _exposure(self, plugin: bytes | str) -> PasswordExposure:
+        name = plugin.decode(errors="replace") if isinstance(plugin, bytes) else str(plugin)
+        return PasswordExposure(2061, f"the server asked for the password with {name} over an unencrypted "
+                                      f"connection: provisioner sends it only as a challenge response or inside TLS")
+
+    def _process_auth(self, plugin_name: bytes, auth_packet: Any, handler: Any = None) -> Any:
+        if not self._secure and self.password and plugin_name in _EXPOSING_PLUGINS:
+            raise self._exposure(plugin_name)
+        return super()._process_auth(plugin_name, auth_packet, handler)
+
+    # caching_sha2_password's full authentication and sha256_password read the server's key through this
+    # attribute before encrypting the password to it.
+    @property
+    def server_public_key(self) -> Any:
+        if not self._secure and self.password:
+            raise self._exposure("an RSA key the server supplies (caching_sha2_password full authentication)")
+        return self.__dict__.get("_server_public_key")
+
+    @server_public_key.setter
+    def server_public_key(self, value: Any) -> None:
+        self.__dict__["_server_public_key"] = value
 
 
 def text(value: Any) -> str:
@@ -127,7 +169,11 @@ def open_session(info: ConnInfo, connect_timeout: int = 10) -> MySQLSession:
         kwargs["ssl_verify_cert"] = info.tls.mode != "require"
         kwargs["ssl_verify_identity"] = info.tls.mode == "verify-full"
     try:
-        conn = pymysql.connect(**kwargs)
+        conn = GuardedConnection(**kwargs)
+    except PasswordExposure as exc:
+        raise DatabaseUnreachable(f"{info.host}:{info.port}: {exc.args[-1]}",
+                                  "use TLS (target `tls: {mode: verify-full, ca: ...}`), or an account whose "
+                                  "authentication plugin is mysql_native_password or caching_sha2_password") from None
     except pymysql.err.OperationalError as exc:
         if exc.args and exc.args[0] == 1045:
             raise AuthenticationFailed(f"access denied for {info.user}") from None

@@ -53,6 +53,10 @@ class PostgresEngine(Engine):
             verifier = session.verifier(change.name, password)
         return compiler.statements(change, verifier)
 
+    def check_settings(self, session: Session, settings: list[tuple[str, str]]) -> list[str]:
+        assert isinstance(session, PostgresSession)
+        return session.check_settings(settings)
+
     def set_password(self, session: Session, user: str, host: str | None, password: str) -> None:
         assert isinstance(session, PostgresSession)
         session.execute(compiler.statements(

@@ -25,8 +25,10 @@ ALL_KEYWORD = {TABLE: "ALL TABLES IN SCHEMA", SEQUENCE: "ALL SEQUENCES IN SCHEMA
                FUNCTION: "ALL ROUTINES IN SCHEMA"}
 DEFAULT_KEYWORD = {TABLE: "TABLES", SEQUENCE: "SEQUENCES", FUNCTION: "FUNCTIONS"}
 PASSWORD_PLACEHOLDER = "'<SCRAM-SHA-256 verifier of the secret>'"
-# Argument lists come from the catalog (oidvectortypes); this guards the one place raw SQL text is used.
-_SAFE_ARGS = re.compile(r'^[\w\s,\[\]."]*$')
+# Argument lists come from the catalog (oidvectortypes, which quotes odd type names) or the manifest; outside
+# double-quoted names they hold only words, spaces, commas, dots and array brackets. This guards the one place
+# raw SQL text is used.
+_UNQUOTED_ARGS = re.compile(r'^[\w\s,\[\].]*$')
 _VERIFIER = re.compile(r"'SCRAM-SHA-256\$[^']*'")
 
 
@@ -239,10 +241,22 @@ def _object(ref: ObjectRef) -> sql.Composable:
         return sql.Identifier(ref.name)
     if ref.kind == FUNCTION:
         name, args = names.split_signature(ref.name)
-        if not _SAFE_ARGS.match(args):
+        if not safe_arguments(args):
             raise ValueError(f"unexpected characters in the argument list of {ref}")
         return sql.SQL("{}({})").format(sql.Identifier(ref.schema, name), sql.SQL(args))
     return sql.Identifier(ref.schema, ref.name)
+
+
+def safe_arguments(args: str) -> bool:
+    """Whether an argument type list is only type names: quoted names balanced, and nothing but words, spaces,
+    commas, dots and brackets outside them."""
+    outside, quoted = [], False
+    for ch in args:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted:
+            outside.append(ch)
+    return not quoted and bool(_UNQUOTED_ARGS.match("".join(outside)))
 
 
 def _statement(query: sql.Composable) -> Statement:

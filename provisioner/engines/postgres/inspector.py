@@ -3,6 +3,7 @@ of other grantors apart, default ACLs, schema owners, the server version)."""
 
 from __future__ import annotations
 
+from provisioner.core import names
 from provisioner.core.conventions import EVERY_ROLE, DropScope
 from provisioner.core.engine_facts import RDS_IAM
 from provisioner.core.model import AclGroup, DatabaseState, DefaultAcl, ObjectRef, RoleState
@@ -105,7 +106,7 @@ def read_acl_groups(session: Session, database_owner: str, databases: bool = Tru
         refs = frozenset(ObjectRef(kind, nspname, n) for n in object_names)
         groups.append(group(kind, nspname, refs, grantees, privs, grantable, grantors, owner))
     for nspname, object_names, owner, grantees, privs, grantable, grantors in session.query(q.Q_FUNCTIONS):
-        refs = frozenset(ObjectRef(FUNCTION, nspname, n) for n in object_names)
+        refs = frozenset(ObjectRef(FUNCTION, nspname, names.signature(proname, args)) for proname, args in object_names)
         groups.append(group(FUNCTION, nspname, refs, grantees, privs, grantable, grantors, owner))
     for nspname, relname, attname, *acl in session.query(q.Q_COLUMNS):
         groups.append(group("column", nspname, frozenset({ObjectRef("column", nspname, relname, attname)}), *acl))

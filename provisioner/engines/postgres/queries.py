@@ -89,10 +89,12 @@ SELECT g.nspname, g.kind, g.names, pg_get_userbyid(g.relowner), a.grantees, a.pr
 FROM g""" + _EXPLODE.format(
     acl="g.acl", owner="g.relowner")
 
+# Each routine as [its own name, its argument types]: the signature is built from the two (`names.signature`),
+# never parsed back from one text (a routine may be called `x(y`).
 Q_FUNCTIONS = """
 WITH g AS (
   SELECT n.nspname, p.proowner, coalesce(p.proacl, acldefault('f', p.proowner)) AS acl,
-         array_agg(format('%s(%s)', p.proname, pg_catalog.oidvectortypes(p.proargtypes))) AS names
+         array_agg(ARRAY[p.proname::text, pg_catalog.oidvectortypes(p.proargtypes)]) AS names
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
   WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
   GROUP BY 1, 2, 3

@@ -74,6 +74,23 @@ class PostgresSession(Session):
     def close(self) -> None:
         self.conn.close()
 
+    def check_settings(self, settings: list[tuple[str, str]]) -> list[str]:
+        """What the server says of each (parameter, value) a role is about to get: `set_config` in a transaction
+        that is rolled back parses the value as ALTER ROLE ... SET would (an unknown parameter, a malformed
+        value, a parameter that cannot be set per session). One query per setting that changes: a plan with
+        nothing to set sends none."""
+        problems = []
+        for name, value in settings:
+            try:
+                with self.conn.transaction(force_rollback=True):
+                    self.queries += 1
+                    self.conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+            except psycopg.errors.InsufficientPrivilege:
+                continue  # the admin cannot set it in its own session; ALTER ROLE decides (and says) at apply
+            except psycopg.Error as exc:
+                problems.append(f"setting {name} = {value[:80]!r}: {primary(exc)}")
+        return problems
+
     def verifier(self, role: str, password: str) -> str:
         """SCRAM-SHA-256 verifier computed by libpq on the client: the server never sees the plaintext."""
         redact.register(password)
@@ -106,7 +123,15 @@ class PostgresSession(Session):
             yield
 
 
+ENCRYPTED_MODES = ("require", "verify-ca", "verify-full")
+# libpq's words when a server asks for a password in a form `require_auth` does not allow.
+REQUIREMENT_FAILED = "authentication method requirement"
+
+
 def connect_kwargs(info: ConnInfo, connect_timeout: int) -> dict[str, Any]:
+    """libpq's parameters. A password travels only inside TLS or as a SCRAM exchange (SPEC 8): over a connection
+    that may be unencrypted, `require_auth` makes libpq refuse a server (a real one misconfigured, or one that
+    someone pointed us at) that asks for it in clear text or as an MD5 hash."""
     kwargs: dict[str, Any] = {
         "host": info.host, "port": info.port, "user": info.user, "password": info.password,
         "dbname": info.dbname or "postgres", "connect_timeout": connect_timeout,
@@ -116,6 +141,8 @@ def connect_kwargs(info: ConnInfo, connect_timeout: int) -> dict[str, Any]:
         kwargs["sslmode"] = info.tls.mode
         if info.tls.ca:
             kwargs["sslrootcert"] = info.tls.ca
+    if not info.tls or info.tls.mode not in ENCRYPTED_MODES:
+        kwargs["require_auth"] = "scram-sha-256"
     return kwargs
 
 
@@ -131,10 +158,32 @@ def open_session(info: ConnInfo, connect_timeout: int = 10) -> PostgresSession:
     except psycopg.OperationalError as exc:
         if is_auth_failure(exc):
             raise AuthenticationFailed(f"password authentication failed for {info.user}") from None
-        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        cause = key_line(str(exc))
+        if REQUIREMENT_FAILED in cause:
+            raise DatabaseUnreachable(
+                f"{info.host}:{info.port} asked for the password of {info.user} in a form provisioner never sends "
+                f"over a connection that may be unencrypted ({redact.redact(cause)})",
+                "use TLS (target `tls: {mode: verify-full, ca: ...}` or at least `require`), or let the server "
+                "authenticate with SCRAM (password_encryption = scram-sha-256, pg_hba.conf scram-sha-256)") from None
         raise DatabaseUnreachable(f"cannot connect to {info.host}:{info.port} as {info.user}: "
-                                  f"{redact.redact(first)}",
+                                  f"{redact.redact(cause)}",
                                   "check the host, port, network path (security groups, VPC) and TLS") from None
+
+
+def key_line(message: str) -> str:
+    """The line of a libpq connection error that says what happened ("Connection refused", "password
+    authentication failed ...", "server closed the connection unexpectedly"), without the address prefix that
+    the caller names itself and without libpq's hints ("Is the server running ...")."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    causes = [line for line in lines if not line.startswith(("Is the server", "This probably means", "HINT:"))]
+    if not causes:
+        return lines[0] if lines else "no answer"
+    cause = causes[0].removeprefix("connection failed: ")
+    # 'connection to server at "127.0.0.1", port 1 failed: Connection refused' -> 'Connection refused'
+    head, separator, rest = cause.partition(" failed: ")
+    if separator and head.startswith("connection to server") and rest.strip():
+        cause = rest
+    return cause.strip()
 
 
 def lock_key(target: str) -> int:
