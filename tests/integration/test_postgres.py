@@ -9,9 +9,9 @@ from pathlib import Path
 
 import jsonschema
 import psycopg
+import pytest
 
 from provisioner.core.binding import endpoint_of, record
-import pytest
 
 SEED = """
 CREATE TABLE public.films (id serial PRIMARY KEY, title text NOT NULL);
