@@ -303,7 +303,7 @@ def _last_rotation_check(report: SecretReport, secret: SecretState, description:
         report.add("last-rotation", FAIL,
                    f"version {stuck[0]} is still AWSPENDING: a rotation started and did not finish",
                    "read the function's CloudWatch logs (CloudTrail: RotationFailed); "
-                   f"`provisioner rotate {secret.account}` resumes that version and finishes it")
+                   f"`provisioner rotate {secret.account}` (or `apply`) replaces it with a new password and finishes")
         return
     if not secret.rotation_lambda:
         report.add("last-rotation", SKIP, "no rotation configured")

@@ -347,6 +347,9 @@ class SecretState:
     has_password: bool
     # Why AWSCURRENT cannot serve as credentials (not JSON, no password, ...): apply gives it a new password.
     problem: str | None = None
+    # A version staged AWSPENDING with a new password that nothing finished (a rotation or an apply interrupted):
+    # the database may hold it while AWSCURRENT does not log in. Apply finishes it with a new password.
+    left_pending: str | None = None
     rotation_enabled: bool = False
     rotation_lambda: str | None = None
     rotation_rules: Mapping[str, object] = field(default_factory=dict)

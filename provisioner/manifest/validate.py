@@ -748,8 +748,8 @@ def _system_schema_problems(item: Item, path: tuple[Any, ...], key: str, engine:
             what = "the provisioner's bookkeeping" if reached == conventions.MARKER_DATABASE else "a system schema"
             problems.append(Problem(
                 item.doc.where((*path, key)),
-                f"{item_label(item)}: {key} {container!r}" + (f" (a pattern) reaches {reached!r}" if container
-                                                              != reached else "") + f", {what}",
+                f"{item_label(item)}: {key} {container!r}" + (f" (a pattern) reaches {reached!r}" if pattern
+                                                              and container != reached else "") + f", {what}",
                 "grant on application schemas only; a pattern must not match mysql, sys, performance_schema, "
                 "information_schema or provisioner_meta (escape `_` as `\\_`)"))
             break

@@ -107,5 +107,5 @@ def _rotate_one(manifest: Manifest, account: Principal, store: SecretStore) -> _
 
 
 def _resume_hint(name: str, exc: ProvisionerError) -> str:
-    return (f"  rotation of {name} failed: {exc}\n  run rotate again to resume it (the pending version is reused); "
-            f"AWSCURRENT stays in place until the new password is set and tested")
+    return (f"  rotation of {name} failed: {exc}\n  run rotate again once the cause is fixed (a new version replaces "
+            f"the pending one); AWSCURRENT stays in place until the new password is set and tested")

@@ -97,6 +97,11 @@ class Rotation:
     require_enabled: bool = True
     observer: Callable[[str, dict[str, Any]], None] | None = None
     keep_state: bool = False  # `provisioner rotate`: what was read stays known between steps (see `_Known`)
+    # `provisioner rotate`: the AWSPENDING value an interrupted rotation left, which this one replaces. Its
+    # password is never set (anyone allowed PutSecretValue could have staged it); it is only tried to log in
+    # with, at the recorded endpoint, when the database may hold it (a single-user rotation killed after
+    # setSecret).
+    replaced: dict[str, Any] | None = None
     _known: _Known = field(default_factory=_Known)
 
     # ------------------------------------------------------------ checks
@@ -224,18 +229,21 @@ class Rotation:
             self._set_single(engine, current, pending)
 
     def _current_then_previous(self, current: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """AWSCURRENT, then AWSPREVIOUS of the same user (read only when AWSCURRENT does not log in)."""
+        """AWSCURRENT, then AWSPREVIOUS of the same user (read only when AWSCURRENT does not log in), then the
+        pending value this rotation replaces; each only where apply put the account."""
         yield current
         try:
-            previous = self.store.get_value(self.secret_id, PREVIOUS)
+            previous: dict[str, Any] | None = self.store.get_value(self.secret_id, PREVIOUS)
         except SecretsError:
-            return
-        if previous.get("username") == current["username"]:
+            previous = None
+        for value, which in ((previous, PREVIOUS), (self.replaced, "replaced AWSPENDING")):
+            if value is None or value.get("username") != current["username"]:
+                continue
             try:
-                self._verify(previous, PREVIOUS)
+                self._verify(value, which)
             except RotationError:
-                return  # an older endpoint (the account moved): not a place to send the password to
-            yield previous
+                continue  # an older endpoint (the account moved), or a value someone rewrote: not a place to go
+            yield value
 
     def _set_single(self, engine: Engine, current: dict[str, Any], pending: dict[str, Any]) -> None:
         for value in self._current_then_previous(current):
@@ -251,7 +259,8 @@ class Rotation:
             finally:
                 session.close()
         raise RotationError(f"neither AWSCURRENT nor AWSPREVIOUS of {self.secret_id} logs in",
-                            "set a known password with `provisioner apply --reset-password ACCOUNT`")
+                            "run `provisioner apply`: it gives the account a new password when a rotation was left "
+                            "pending, or `provisioner apply --reset-password ACCOUNT`")
 
     def _set_alternating(self, engine: Engine, current: dict[str, Any], pending: dict[str, Any]) -> None:
         if not _logs_in(engine, conninfo(current)):
@@ -348,20 +357,27 @@ def _logs_in(engine: Engine, info: ConnInfo) -> bool:
 
 def rotate_now(store: SecretStore, secret_id: str, policy: PasswordPolicy | None = None,
                observer: Callable[[str, dict[str, Any]], None] | None = None) -> str:
-    """Run the four steps now (`provisioner rotate`). Resumes an interrupted rotation's AWSPENDING version.
+    """Run the four steps now (`provisioner rotate`), with a new version. An AWSPENDING version an interrupted
+    rotation left is replaced, never finished with its own password (see `Rotation.replaced`).
 
     Returns the token of the rotation.
     """
     description = store.describe(secret_id)
     versions = description.get("VersionIdsToStages", {})
-    pending = next((v for v, s in versions.items() if PENDING in s and CURRENT not in s), None)
-    token = pending or str(uuid.uuid4())
-    rotation = Rotation(store, secret_id, token, policy or PasswordPolicy(), require_enabled=False,
-                        observer=observer, keep_state=True, _known=_Known(description=description))
+    left = next((v for v, s in versions.items() if PENDING in s and CURRENT not in s), None)
+    replaced = None
+    if left is not None:
+        try:
+            replaced = store.get_value(secret_id, version=left) or None
+        except SecretsError:
+            replaced = None
+    rotation = Rotation(store, secret_id, str(uuid.uuid4()), policy or PasswordPolicy(), require_enabled=False,
+                        observer=observer, keep_state=True, replaced=replaced,
+                        _known=_Known(description=description))
     for step in STEPS:
-        rotation.run(step, creating=pending is None)
+        rotation.run(step, creating=True)
         faults.checkpoint(f"after-{step}")
-    return token
+    return rotation.token
 
 
 EVENT_KEYS = ("SecretId", "ClientRequestToken", "Step")

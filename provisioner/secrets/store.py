@@ -222,18 +222,35 @@ class SecretStore:
                 continue
             value, problem = values.get(entry["ARN"], ({}, None))
             rules = entry.get("RotationRules") or {}
+            stages = {k: tuple(v) for k, v in (entry.get("SecretVersionsToStages") or {}).items()}
+            left = self._left_pending(entry["ARN"], stages, value) if entry["ARN"] in values and not problem else None
             states[entry["Name"]] = SecretState(
                 name=entry["Name"], arn=entry["ARN"], target=tags.get(TARGET_TAG, ""),
                 account=tags.get(ACCOUNT_TAG, ""), tags=tags, kms_key=entry.get("KmsKeyId"),
                 description=entry.get("Description"),
-                stages={k: tuple(v) for k, v in (entry.get("SecretVersionsToStages") or {}).items()},
+                stages=stages,
                 fields={k: v for k, v in value.items() if k != "password"}, has_password="password" in value,
-                problem=problem,
+                problem=problem, left_pending=left,
                 rotation_enabled=bool(entry.get("RotationEnabled")),
                 rotation_lambda=entry.get("RotationLambdaARN"), rotation_rules=dict(rules),
                 deleted=bool(entry.get("DeletedDate")),
             )
         return states
+
+    def _left_pending(self, arn: str, stages: Mapping[str, tuple[str, ...]], current: Mapping[str, Any]
+                      ) -> str | None:
+        """The version a rotation or a password change staged AWSPENDING and did not finish: it holds a password
+        other than AWSCURRENT's (an empty version, or a copy of AWSCURRENT as moto's RotateSecret leaves, is
+        none). One more call, for a secret that has such a version only."""
+        version = version_with(PENDING, stages)
+        if version is None or CURRENT in stages.get(version, ()):
+            return None
+        try:
+            pending, problem = read_value(self._call("get_secret_value", SecretId=arn,
+                                                     VersionId=version).get("SecretString"))
+        except SecretsError:
+            return None
+        return version if problem is None and pending.get("password") != current.get("password") else None
 
     def _values(self, ids: list[str]) -> dict[str, tuple[dict[str, Any], str | None]]:
         """AWSCURRENT values by ARN, parsed, with what makes each unusable; passwords registered for redaction.

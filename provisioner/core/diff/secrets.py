@@ -116,10 +116,15 @@ def _password_changes(ctx: DiffContext, p: Principal, secret: SecretState, role_
         return found
     if role_created:
         return []  # CreateRole takes the password of the existing secret
-    if reset or broken:
+    left = secret.left_pending
+    if reset or broken or left:
         fields = fields_for(p, ctx.target, ctx.state.connection)
         fields[USERNAME] = username
-        reason = f"the secret's value cannot log in: {broken}" if broken else "asked for (--reset-password)"
+        # A pending version nobody finished is never finished with its own password (whoever may put a value
+        # could have staged one they know): a new one replaces it, and AWSCURRENT logs in again.
+        reason = (f"the secret's value cannot log in: {broken}" if broken else "asked for (--reset-password)"
+                  if reset else f"a rotation or password change left version {left} pending: finished with a new "
+                                f"password")
         return [c.ResetPassword(action=c.CHANGE, name=username, host=p.host, password_length=p.password.length,
                                 exclude_characters=p.password.exclude_characters, fields=fields, reason=reason,
                                 **base)]
