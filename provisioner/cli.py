@@ -257,30 +257,18 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from provisioner.commands.importer import import_target, to_yaml
-    from provisioner.pipeline.connect import connect
+    from provisioner.commands.importer import import_live, to_yaml
     from provisioner.secrets.store import SecretStore
 
     manifest = load_manifest(args)
-    if not args.targets or len(args.targets) != 1:
-        raise ProvisionerError("import needs exactly one --target", "e.g. provisioner import --target films")
-    target = manifest.targets.get(args.targets[0])
-    if target is None:
-        raise ProvisionerError(f"unknown target {args.targets[0]!r}",
-                               f"targets in the manifest: {', '.join(sorted(manifest.targets)) or 'none'}")
-    conn = connect(target, SecretStore(retry_note=_progress))
-    try:
-        state = conn.engine.inspect(conn.session)
-        others = {name: conn.engine.inspect_other(conn.session_for(name), state) for name in target.other_databases}
-        imported = import_target(target, state, conn.engine.traits, adopt=args.adopt, others=others)
-    finally:
-        conn.close()
+    imported, target = import_live(manifest, args.targets, SecretStore(retry_note=_progress), args.adopt)
     _out(to_yaml(imported, target))
     for note in imported.notes:
         _err(f"note: {note}")
-    if not args.adopt and imported.accounts:
-        _err(f"warning: this manifest takes over {len(imported.accounts)} live login account(s): `apply` gives each "
-             f"a new password (kept in its secret), and applications using the current one are locked out; run "
+    if imported.taken_over:
+        _err(f"warning: this manifest takes over {len(imported.taken_over)} live login account(s) nobody manages yet "
+             f"({', '.join(imported.taken_over[:5])}{', ...' if len(imported.taken_over) > 5 else ''}): `apply` gives "
+             f"each a new password (kept in its secret), and applications using the current one are locked out; run "
              f"`import --adopt` to keep their passwords")
     return EXIT_OK
 

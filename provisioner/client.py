@@ -9,12 +9,14 @@ setSecret (the database has the new password) and finishSecret (the secret does 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from provisioner import redact
+from provisioner.core.engine_facts import facts
 from provisioner.core.secret_value import CURRENT, PENDING, conninfo
 from provisioner.secrets.store import SecretsError, SecretStore
 
@@ -57,14 +59,10 @@ def invalidate(secret_id: str | None = None) -> None:
 
 
 def _open(value: dict[str, Any], **kwargs: Any) -> Any:
+    """A connection with the engine's driver (imported when first used: an application needs only its own)."""
     parameters = driver_parameters(value)
-    if conninfo(value).engine == "postgres":
-        import psycopg
-
-        return psycopg.connect(**parameters, **kwargs)
-    import pymysql
-
-    return pymysql.connect(**parameters, **kwargs)
+    driver = importlib.import_module(facts(conninfo(value).engine).driver)
+    return driver.connect(**parameters, **kwargs)
 
 
 def _rejected(exc: Exception) -> bool:
@@ -116,6 +114,4 @@ def driver_parameters(value: dict[str, Any]) -> dict[str, Any]:
     redact.register(value.get("password"))
     info = conninfo(value)
     base: dict[str, Any] = {"host": info.host, "port": info.port, "user": info.user, "password": info.password}
-    if info.engine == "postgres":
-        return {**base, "dbname": info.dbname}
-    return {**base, "database": info.dbname} if info.dbname else base
+    return {**base, facts(info.engine).driver_database: info.dbname} if info.dbname else base

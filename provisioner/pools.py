@@ -10,9 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from provisioner.client import _value, driver_parameters, with_credentials
-from provisioner.core.engine_facts import engine_from_secret
-
-SQLALCHEMY_DRIVERS = {"postgres": "postgresql+psycopg", "mysql": "mysql+pymysql", "mariadb": "mysql+pymysql"}
+from provisioner.core.engine_facts import DEFAULT_ENGINE, engine_from_secret, facts
 
 
 def sqlalchemy_engine(secret_id: str, *, ttl: float = 300.0, attempts: int = 3, **engine_kwargs: Any) -> Any:
@@ -20,8 +18,8 @@ def sqlalchemy_engine(secret_id: str, *, ttl: float = 300.0, attempts: int = 3, 
     connection takes them from the secret at connect time."""
     from sqlalchemy import create_engine, event
 
-    engine_name = engine_from_secret(_value(secret_id, ttl).get("engine")) or "postgres"
-    engine = create_engine(f"{SQLALCHEMY_DRIVERS[engine_name]}://", **engine_kwargs)
+    engine_name = engine_from_secret(_value(secret_id, ttl).get("engine")) or DEFAULT_ENGINE
+    engine = create_engine(f"{facts(engine_name).sqlalchemy_driver}://", **engine_kwargs)
 
     @event.listens_for(engine, "do_connect")
     def connect_with_secret(dialect: Any, connection_record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:

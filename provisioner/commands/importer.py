@@ -1,10 +1,8 @@
 """`provisioner import`: manifest YAML for the accounts and group roles that exist on a target.
 
-Grants are read with the same inspection as `plan` and written back in the manifest's terms: privileges on
-every object of a schema, together with the matching default privileges, fold into `schema.*` (PostgreSQL);
-database-level grants are `db.*` (MySQL/MariaDB); CONNECT and schema USAGE that other grants imply are left
-implicit. What the manifest cannot express (global MySQL privileges, PostgreSQL role attributes) is reported,
-so that the round trip — import, then plan — shows no changes for everything else.
+Grants are read with the same inspection as `plan` and written back in the manifest's terms (`import_grants`).
+What the manifest cannot express (global MySQL privileges) is reported, so that the round trip — import, then
+plan — shows no changes for everything else. Secret names are made unique (SPEC 8: one secret, one account).
 """
 
 from __future__ import annotations
@@ -18,19 +16,17 @@ from typing import Any
 
 import yaml
 
-from provisioner.core.conventions import parse_marker
+from provisioner.commands.import_grants import Place, grant_entries
+from provisioner.core.conventions import Marker, parse_marker
 from provisioner.core.diff import AclIndex
-from provisioner.core.diff.creators import holders_of_create
 from provisioner.core.engine_facts import RDS_IAM, is_reserved
-from provisioner.core.model import DatabaseState, ObjectRef, Target, Traits
-from provisioner.core.names import split_signature
-from provisioner.core.privileges import COLUMN, DATABASE, FUNCTION, PROCEDURE, SCHEMA, SEQUENCE, TABLE
+from provisioner.core.kinds import ObjectKind
+from provisioner.core.model import DatabaseState, Manifest, RoleState, Target, Traits
+from provisioner.errors import ProvisionerError
+from provisioner.pipeline.connect import connect
+from provisioner.secrets.store import SecretStore
 
-KIND_KEYS = {TABLE: "tables", SEQUENCE: "sequences", FUNCTION: "functions", PROCEDURE: "procedures", SCHEMA: "schemas",
-             DATABASE: "databases", COLUMN: "columns"}
-KIND_ORDER = (DATABASE, SCHEMA, TABLE, SEQUENCE, FUNCTION, PROCEDURE, COLUMN)
 SECRET_SAFE = re.compile(r"^[A-Za-z0-9/_+=.@-]+$")
-DEFAULTABLE = (TABLE, SEQUENCE, FUNCTION)
 
 
 @dataclass
@@ -38,6 +34,8 @@ class Imported:
     roles: list[dict[str, Any]] = field(default_factory=list)
     accounts: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Login accounts nobody manages yet: without --adopt, apply gives each a new password.
+    taken_over: list[str] = field(default_factory=list)
 
 
 def system_role(name: str, engine: str, admin: str) -> bool:
@@ -50,58 +48,76 @@ def import_target(target: Target, db: DatabaseState, traits: Traits, adopt: bool
     grants are written with `database:`."""
     result = Imported()
     used: set[str] = set()  # secret names given so far (the part after `{target}/`)
-    index = AclIndex.build(db.acl_groups)
-    elsewhere = {name: (other, AclIndex.build(other.acl_groups)) for name, other in (others or {}).items()}
-    database = target.database
+    here = Place(target, db, AclIndex.build(db.acl_groups), traits)
+    elsewhere = {name: Place(target, other, AclIndex.build(other.acl_groups), traits)
+                 for name, other in sorted((others or {}).items())}
     for key, role in sorted(db.roles.items(), key=lambda item: (item[1].login, item[1].name)):
-        if system_role(role.name, target.engine, db.admin_user):
-            continue
         marker = parse_marker(role.comment)
-        if marker and marker.target != target.name:
+        if system_role(role.name, target.engine, db.admin_user) or (marker and marker.target != target.name):
             continue
-        entry: dict[str, Any] = {"name": role.name, "target": target.name}
-        if role.login and traits.qualified_accounts and role.host != "%":
-            entry["host"] = role.host
-        description = marker.description if marker else role.comment
-        if description:
-            entry["description"] = description
-        if role.login and role.connection_limit:
-            entry["connection_limit"] = role.connection_limit
-        if role.require_tls:
-            entry["require_tls"] = True
-        iam = role.login and role.auth == "iam"
-        if iam:
-            entry["auth"] = "iam"  # RDS IAM authentication, as inspection found it
-        member_of = sorted(role.member_of - {RDS_IAM}) if iam else sorted(role.member_of)
-        if member_of:
-            entry["member_of"] = [_membership(r, role.membership_options.get(r, {})) for r in member_of]
-        entry.update(_settings_entries(role.settings))
-        grants = []
-        for name, (other, other_index) in sorted(elsewhere.items()):
-            grants += [{**g, "database": name} for g in _grants(key, other_index, other, target, traits, None)]
-        reached = {database} | {g["database"] for g in grants}
-        grants = _grants(key, index, db, target, traits, reached) + grants
+        entry = _entry(role, marker, target, traits)
+        grants = _all_grants(key, target, here, elsewhere)
         if grants:
             entry["grants"] = grants
+        iam = role.login and role.auth == "iam"
         if role.login and not iam:
             name = unique_secret_name(role.name, role.host if traits.qualified_accounts else "", used)
             if name != role.name:
                 entry["secret"] = {"name": "{target}/" + name}
+            if not marker and not adopt:
+                result.taken_over.append(role.name)
         if adopt and not marker:
             entry["adopted"] = True
             if role.login and not iam:
                 # No secret (so nothing to rotate) until `apply --create-secrets`; choose a strategy then.
                 entry["rotation"] = {"strategy": "none"}
         (result.accounts if role.login else result.roles).append(entry)
+        result.notes += _notes(role, key, db)
         if role.attributes:
             entry["attributes"] = sorted(role.attributes)
-            result.notes.append(f"{role.name} has {', '.join(sorted(role.attributes))}: written as `attributes:`, "
-                                f"so apply keeps them; remove them from the file to take them away")
-        held = {g for grp in db.acl_groups if grp.kind == "global" for g, p in grp.grants.items() if g == key and p}
-        if held:
-            result.notes.append(f"{role.name} holds global privileges (*.*): the manifest cannot express them, and "
-                                f"apply revokes them")
     return result
+
+
+def _entry(role: RoleState, marker: Marker | None, target: Target, traits: Traits) -> dict[str, Any]:
+    """The entry's own keys: name, host part, description, limits, authentication, memberships, settings."""
+    entry: dict[str, Any] = {"name": role.name, "target": target.name}
+    if role.login and traits.qualified_accounts and role.host != "%":
+        entry["host"] = role.host
+    description = marker.description if marker else role.comment
+    if description:
+        entry["description"] = description
+    if role.login and role.connection_limit:
+        entry["connection_limit"] = role.connection_limit
+    if role.require_tls:
+        entry["require_tls"] = True
+    iam = role.login and role.auth == "iam"
+    if iam:
+        entry["auth"] = "iam"  # RDS IAM authentication, as inspection found it
+    member_of = sorted(role.member_of - {RDS_IAM}) if iam else sorted(role.member_of)
+    if member_of:
+        entry["member_of"] = [_membership(r, role.membership_options.get(r, {})) for r in member_of]
+    entry.update(_settings_entries(role.settings))
+    return entry
+
+
+def _all_grants(key: str, target: Target, here: Place, elsewhere: Mapping[str, Place]) -> list[dict[str, Any]]:
+    """The role's grants in the connected database, then in each other database (with `database:`)."""
+    others = [{**g, "database": name} for name, place in elsewhere.items() for g in grant_entries(key, place, None)]
+    reached = {target.database} | {g["database"] for g in others}
+    return grant_entries(key, here, reached) + others
+
+
+def _notes(role: RoleState, key: str, db: DatabaseState) -> list[str]:
+    notes = []
+    if role.attributes:
+        notes.append(f"{role.name} has {', '.join(sorted(role.attributes))}: written as `attributes:`, so apply "
+                     f"keeps them; remove them from the file to take them away")
+    held = {g for grp in db.acl_groups if grp.kind == ObjectKind.GLOBAL for g, p in grp.grants.items()
+            if g == key and p}
+    if held:
+        notes.append(f"{role.name} holds global privileges (*.*): the manifest cannot express them, and apply "
+                     f"revokes them")
+    return notes
 
 
 def unique_secret_name(account: str, host: str, used: set[str]) -> str:
@@ -140,110 +156,6 @@ def _settings_entries(settings: tuple[tuple[str, str, str], ...]) -> dict[str, A
     return entries
 
 
-def _covered_by_defaults(grantee: str, index: AclIndex, db: DatabaseState, target: Target
-                         ) -> dict[tuple[str, str], set[str]]:
-    """(kind, schema) -> the privileges `grantee` receives on the future objects of every creator of the schema
-    (the schema owner and the holders of CREATE, as the diff counts them): what `schema.*` may stand for."""
-    creators = holders_of_create(index.groups.get((SCHEMA, ""), []))
-    by_creator: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-    for acl in db.default_acls:
-        if grantee in acl.grants:
-            by_creator[(acl.kind, acl.schema, acl.owner)] |= acl.grants[grantee]
-    defaults: dict[tuple[str, str], set[str]] = {}
-    for kind, schema, _ in by_creator:
-        owner = db.schema_owners.get(schema)
-        everyone = set(target.default_privileges_for) or ({owner} if owner else set()) | creators.get(schema, set())
-        everyone -= {"PUBLIC", grantee}
-        shared = [by_creator.get((kind, schema, creator), set()) for creator in sorted(everyone)]
-        defaults[(kind, schema)] = set.intersection(*shared) if shared else set()
-    return defaults
-
-
-def _grants(grantee: str, index: AclIndex, db: DatabaseState, target: Target, traits: Traits,
-            databases: set[str | None] | None) -> list[dict[str, Any]]:
-    """The grant entries of `grantee` in one database; CONNECT on `databases` is left implied."""
-    held: dict[ObjectRef, set[str]] = defaultdict(set)
-    totals: dict[tuple[str, str], set[ObjectRef]] = defaultdict(set)
-    for key in index.holders.get(grantee, set()):
-        for group in index.groups.get(key, []):
-            privs = group.grants.get(grantee)
-            if privs:
-                for ref in group.objects:
-                    held[ref] |= privs
-    for key, groups in index.groups.items():
-        for group in groups:
-            totals[key] |= group.objects
-    defaults = _covered_by_defaults(grantee, index, db, target)
-
-    entries: list[tuple[str, tuple[str, ...], str]] = []  # (kind, privileges, object text)
-    columns: dict[tuple[str, ...], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    implied_schemas: set[str] = set()
-    by_key: dict[tuple[str, str], dict[ObjectRef, set[str]]] = defaultdict(dict)
-    for ref, held_privs in held.items():
-        by_key[(ref.kind, ref.schema)][ref] = held_privs
-    for (kind, schema), objects in by_key.items():
-        if kind in (TABLE, SEQUENCE, FUNCTION, COLUMN):
-            implied_schemas.add(schema)
-        if kind == COLUMN:
-            for ref, column_privs in sorted(objects.items()):
-                columns[tuple(sorted(column_privs))][_qualified(ref.schema, ref.name)].append(ref.column)
-            continue
-        folded: set[str] = set()
-        if traits.schema_wildcards and kind in DEFAULTABLE:
-            everything = totals[(kind, schema)]
-            for privilege in sorted({p for privs in objects.values() for p in privs}):
-                on_all = all(privilege in objects.get(ref, ()) for ref in everything)
-                if on_all and privilege in defaults.get((kind, schema), set()):
-                    folded.add(privilege)
-            if folded:
-                entries.append((kind, tuple(sorted(folded)), f"{_quote(schema)}.*"))
-        for ref, object_privs in sorted(objects.items()):
-            rest = tuple(sorted(object_privs - folded))
-            if rest:
-                entries.append((kind, rest, _object_text(ref, traits)))
-    if traits.implied_grants:
-        entries = [e for e in entries if not _implied(e, implied_schemas, databases or set())]
-    grouped: dict[tuple[str, tuple[str, ...]], list[str]] = defaultdict(list)
-    for kind, entry_privs, text in entries:
-        grouped[(kind, entry_privs)].append(text)
-    result: list[dict[str, Any]] = []
-    for (kind, group_privs), names in sorted(grouped.items(), key=lambda i: (KIND_ORDER.index(i[0][0]), i[0][1])):
-        result.append({"privileges": list(group_privs), KIND_KEYS[kind]: names})
-    for column_set, tables in sorted(columns.items()):
-        by_table = {t: sorted(cols) for t, cols in sorted(tables.items())}
-        result.append({"privileges": list(column_set), "columns": by_table})
-    return result
-
-
-def _implied(entry: tuple[str, tuple[str, ...], str], schemas: set[str], databases: set[str | None]) -> bool:
-    kind, privs, text = entry
-    if kind == SCHEMA and privs == ("USAGE",) and text in {_quote(s) for s in schemas}:
-        return True
-    return kind == DATABASE and privs == ("CONNECT",) and text in {_quote(d) for d in databases if d}
-
-
-def _object_text(ref: ObjectRef, traits: Traits) -> str:
-    if ref.kind in (DATABASE, SCHEMA):
-        return _quote(ref.name)
-    if ref.kind == FUNCTION and traits.schema_wildcards:
-        name, args = split_signature(ref.name)
-        return f"{_quote(ref.schema)}.{_quote(name)}({args})"
-    if ref.is_wildcard:
-        return f"{_quote(ref.schema)}.*"
-    return _qualified(ref.schema, ref.name)
-
-
-def _qualified(schema: str, name: str) -> str:
-    return f"{_quote(schema)}.{_quote(name)}"
-
-
-def _quote(part: str) -> str:
-    """Double-quote a name part only when the manifest's dotted syntax needs it."""
-    if part and all(ch.isalnum() or ch in "_$%\\\\" for ch in part):
-        return part
-    return '"' + part.replace('"', '""') + '"'
-
-
 def to_yaml(imported: Imported, target: Target) -> str:
     class Dumper(yaml.SafeDumper):
         pass
@@ -263,3 +175,26 @@ def to_yaml(imported: Imported, target: Target) -> str:
     notes = "".join(f"# note: {n}\n" for n in imported.notes)
     body = yaml.dump(document, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=120)
     return header + notes + body
+
+
+def select_one_target(manifest: Manifest, names: list[str] | None, command: str) -> Target:
+    if not names or len(names) != 1:
+        raise ProvisionerError(f"{command} needs exactly one --target", f"e.g. provisioner {command} --target films")
+    target = manifest.targets.get(names[0])
+    if target is None:
+        raise ProvisionerError(f"unknown target {names[0]!r}",
+                               f"targets in the manifest: {', '.join(sorted(manifest.targets)) or 'none'}")
+    return target
+
+
+def import_live(manifest: Manifest, names: list[str] | None, store: SecretStore, adopt: bool
+                ) -> tuple[Imported, Target]:
+    """Inspect one target (each database it manages) and import what it holds."""
+    target = select_one_target(manifest, names, "import")
+    conn = connect(target, store)
+    try:
+        state = conn.engine.inspect(conn.session)
+        others = {name: conn.engine.inspect_other(conn.session_for(name), state) for name in target.other_databases}
+        return import_target(target, state, conn.engine.traits_for(state.server_version), adopt, others), target
+    finally:
+        conn.close()

@@ -18,7 +18,8 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from provisioner.core import privileges
+from provisioner.core.engine_facts import facts
+from provisioner.core.kinds import SPECS, Family, Naming
 from provisioner.core.model import Manifest, Principal, Target
 from provisioner.errors import Problem, ProvisionerError, ValidationError
 from provisioner.manifest import load_sources, manifest_files
@@ -39,8 +40,10 @@ class Onboarded:
 def parse_grant(spec: str) -> dict[str, Any]:
     """`SELECT,INSERT:tables=public.films,public.rentals` -> a manifest grant entry."""
     match = _GRANT.match(spec.strip())
-    if not match or match.group("kind") not in privileges.GRANT_KEYS or match.group("kind") == "columns":
-        kinds = ", ".join(k for k in privileges.GRANT_KEYS if k != "columns")
+    keys = [s.key for s in SPECS if s.key and s.written(Family.POSTGRES) != Naming.COLUMNS
+            and any(s.written(f) not in (Naming.COLUMNS, Naming.NONE) for f in Family)]
+    if not match or match.group("kind") not in keys:
+        kinds = ", ".join(keys)
         raise ProvisionerError(f"--grant {spec!r} is not PRIVILEGES:KIND=OBJECT[,OBJECT...]",
                                f"e.g. --grant SELECT,INSERT:tables=public.films; KIND is one of {kinds} "
                                f"(column grants go in a profile)")
@@ -200,7 +203,7 @@ def instructions(result: Onboarded, region: str | None, account_id: str | None) 
     if result.account.auth == "iam":
         return _iam_instructions(result, target, region, account_id)
     policy = iam_policy(result.secret, result.account.secret.kms_key, region, account_id)
-    driver = "psycopg" if target.engine == "postgres" else "pymysql"
+    driver = facts(target.engine).driver
     alternating = result.account.rotation.strategy == "alternating"
     lines = [
         f"added account {result.account.name} (target {target.name}, {target.engine}) to {result.file}",

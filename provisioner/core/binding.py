@@ -55,10 +55,10 @@ def endpoint_of(value: Mapping[str, object], account: str, host_part: str = "") 
     facts = ENGINES.get(engine)
     port = value.get("port")
     default_port = facts.default_port if facts else ""
-    dbname = value.get("dbname") or ("postgres" if facts and facts.family == "postgres" else "")
+    dbname = value.get("dbname") or (facts.default_database if facts else "") or ""
     return Endpoint(engine=engine, host=str(value.get("host") or "").strip().lower(),
                     port=str(port if port not in (None, "") else default_port), dbname=str(dbname),
-                    account=account, host_part=host_part if facts and facts.family == "mysql" else "",
+                    account=account, host_part=host_part if facts and facts.host_part else "",
                     masterarn=str(value.get("masterarn") or ""))
 
 

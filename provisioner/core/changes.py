@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, TypeAlias
 
+from provisioner.core.kinds import ObjectKind
 from provisioner.core.model import ObjectRef
 
 Action: TypeAlias = Literal["+", "~", "-"]
@@ -233,7 +234,7 @@ class ToGrantees(Change):
 class PrivilegeChange(ToGrantees):
     """Shared shape of GrantPrivileges and RevokePrivileges (not itself a change type)."""
 
-    kind: str
+    kind: ObjectKind
     schema: str
     objects: tuple[ObjectRef, ...]
     all_in_schema: bool = False
@@ -296,7 +297,7 @@ class DefaultPrivilegeChange(ToGrantees):
 
     owner: str
     schema: str
-    kind: str
+    kind: ObjectKind
 
     @property
     def host(self) -> str:

@@ -10,6 +10,7 @@ import functools
 import re
 from dataclasses import dataclass
 
+from provisioner.core.engine_facts import facts
 from provisioner.core.model import Principal, Target
 
 # ---------------------------------------------------------------- the ownership marker (role comments)
@@ -128,7 +129,7 @@ def derived_names(p: Principal, engine: str) -> tuple[str, ...]:
     """Role names the tool makes for a principal besides its own (clone; PostgreSQL: the shared group)."""
     if not (p.login and p.rotation.strategy == "alternating"):
         return ()
-    return (clone_name(p.name), group_name(p.name)) if engine == "postgres" else (clone_name(p.name),)
+    return (clone_name(p.name), group_name(p.name)) if facts(engine).group_role_for_pairs else (clone_name(p.name),)
 
 
 def account_of(name: str, names: set[str]) -> str:

@@ -1,15 +1,23 @@
-"""What is known of each engine without talking to it: its family, default port, the names secrets give it,
-name limits, reserved names and privilege vocabulary. Pure data, shared by the manifest checks, the secret
-value reader, the engines and the commands (`engines.base` re-exports it next to the engine interface).
+"""What is known of each engine without talking to it, in one registry: its family, default port and database,
+the URL schemes and secret `engine` values that name it, its driver, name limits, reserved names, system schemas,
+and what it can do (role attributes, settings, membership options, a host part, IAM authentication, schemas,
+default privileges, ...).
+
+Everything outside `provisioner/engines/` asks these facts instead of comparing engine names: a new engine that
+speaks an existing wire protocol (Amazon Redshift, Aurora DSQL) is an `EngineFacts` entry whose capability flags
+say what it lacks, plus its package under `engines/`. `Traits`, the diff's view of an engine, derives from them.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from functools import cache
 
-from provisioner.core import privileges
+from provisioner.core.kinds import Family, ObjectKind
+from provisioner.core.model import Traits
 from provisioner.core.names import mysql_pattern_matches
+from provisioner.core.privileges import available
 
 # RDS and Aurora PostgreSQL: members of this role log in with IAM authentication tokens, not passwords.
 RDS_IAM = "rds_iam"
@@ -24,41 +32,93 @@ def major_version(server_version: str | None) -> int:
 @dataclass(frozen=True)
 class EngineFacts:
     name: str
-    family: str  # postgres | mysql
+    family: Family
+    label: str  # for messages: PostgreSQL, MySQL, MariaDB
     default_port: int
-    name_limit: int  # longest user name the server accepts (PostgreSQL counts bytes)
+    default_database: str | None  # where a connection without a database goes (PostgreSQL: postgres)
+    url_schemes: tuple[str, ...]  # of an admin URL
+    driver: str  # the Python driver applications use: psycopg | pymysql
+    driver_database: str  # the driver's connect() keyword for the database: dbname | database
+    sqlalchemy_driver: str
+    name_limit: int  # longest user name the server accepts
+    name_limit_in_bytes: bool  # PostgreSQL counts bytes, MySQL/MariaDB characters
+    basic_plane_only: bool  # identifiers kept in utf8mb3: no character beyond U+FFFF
     reserved: re.Pattern[str]  # system and admin accounts, refused in the file and never changed (SPEC 2)
-    vocabulary: dict[str, frozenset[str]]  # object kind -> privileges
+    system_schemas: tuple[str, ...] | re.Pattern[str]  # the server's own schemas (databases), never granted on
+    # ---- what it can do
+    role_attributes: bool = False  # SUPERUSER, CREATEDB, ... (PostgreSQL)
+    role_settings: bool = False  # ALTER ROLE ... SET
+    membership_options: bool = False  # admin/inherit/set on a membership (inherit/set from 16)
+    host_part: bool = False  # accounts are 'user'@'host'
+    role_host: str = ""  # the host part of group roles ('' when roles have none)
+    default_roles: bool = False  # granted roles are active at login only as default roles
+    one_default_role: bool = False  # MariaDB: one default role per account
+    iam_authentication: str = ""  # "role" (granted rds_iam), "plugin" (AWSAuthenticationPlugin), "" (none)
+    schemas: bool = False  # objects live in schemas inside databases (else databases hold them directly)
+    cluster_databases: bool = False  # a target may manage several databases of its server (`databases:`)
+    default_privileges: bool = False  # ALTER DEFAULT PRIVILEGES: `schema.*` reaches later objects
+    public_role: bool = False  # PUBLIC holds privileges (`public_privileges:`)
+    reassign_owned: bool = False  # roles own objects; `retire:` reassigns them
+    group_role_for_pairs: bool = False  # an alternating pair shares a NOLOGIN group role (session `role`)
+    database_patterns: bool = False  # database-level grants name LIKE patterns (`app\\_%.*`)
+    drop_takes_grants: bool = False  # DROP USER takes every grant and membership with it
+    predefined_role_prefix: str = ""  # roles the server predefines (pg_*), grantable without declaring them
+    marker_table: str = ""  # where ownership markers live when accounts have no comments (MariaDB)
+    aliases: tuple[str, ...] = field(default_factory=tuple)  # `engine` values of secrets that name it
+
+    def name_length(self, name: str) -> int:
+        return len(name.encode()) if self.name_limit_in_bytes else len(name)
+
+    def reaches_system_schema(self, schema: str, pattern: bool, also: tuple[str, ...] = ()) -> str | None:
+        """The system schema (or database) a grant's container reaches, or None; `pattern`: a database-level
+        LIKE pattern (`%`, `_`); `also`: bookkeeping databases of the tool's own."""
+        if isinstance(self.system_schemas, re.Pattern):
+            return schema if self.system_schemas.match(schema) else None
+        for name in (*self.system_schemas, *also):
+            if (mysql_pattern_matches(schema, name) if pattern else schema.lower() == name):
+                return name
+        return None
 
 
 _PG_RESERVED = re.compile(r"^(postgres|rdsadmin|rds_.*|pg_.*|public|current_user|session_user|current_role|none)$",
                           re.IGNORECASE)
 _MYSQL_RESERVED = re.compile(r"^(root|mysql\..*|mariadb\.sys|rdsadmin|rds_.*|public|none)$", re.IGNORECASE)
+_MYSQL_SYSTEM = ("mysql", "sys", "performance_schema", "information_schema")
 
-ENGINES: dict[str, EngineFacts] = {
-    "postgres": EngineFacts("postgres", "postgres", 5432, 63, _PG_RESERVED, privileges.POSTGRES),
-    "mysql": EngineFacts("mysql", "mysql", 3306, 32, _MYSQL_RESERVED, privileges.MYSQL),
-    "mariadb": EngineFacts("mariadb", "mysql", 3306, 80, _MYSQL_RESERVED, privileges.MYSQL),
-}
+POSTGRES = EngineFacts(
+    name="postgres", family=Family.POSTGRES, label="PostgreSQL", default_port=5432, default_database="postgres",
+    url_schemes=("postgresql", "postgres"), driver="psycopg", driver_database="dbname",
+    sqlalchemy_driver="postgresql+psycopg",
+    name_limit=63, name_limit_in_bytes=True, basic_plane_only=False, reserved=_PG_RESERVED,
+    system_schemas=re.compile(r"^(pg_.*|information_schema)$", re.IGNORECASE),
+    role_attributes=True, role_settings=True, membership_options=True, iam_authentication="role", schemas=True,
+    cluster_databases=True, default_privileges=True, public_role=True, reassign_owned=True,
+    group_role_for_pairs=True, predefined_role_prefix="pg_",
+    aliases=("postgres", "postgresql", "aurora-postgresql"))
+_MYSQL_FAMILY = EngineFacts(
+    name="mysql", family=Family.MYSQL, label="MySQL", default_port=3306, default_database=None,
+    url_schemes=("mysql", "mariadb"), driver="pymysql", driver_database="database",
+    sqlalchemy_driver="mysql+pymysql",
+    name_limit=32, name_limit_in_bytes=False, basic_plane_only=True, reserved=_MYSQL_RESERVED,
+    system_schemas=_MYSQL_SYSTEM, host_part=True, role_host="%", default_roles=True, iam_authentication="plugin",
+    database_patterns=True, drop_takes_grants=True, aliases=("mysql", "aurora-mysql", "aurora"))
+MYSQL = _MYSQL_FAMILY
+MARIADB = replace(_MYSQL_FAMILY, name="mariadb", label="MariaDB", name_limit=80, role_host="", one_default_role=True,
+                  iam_authentication="", marker_table="provisioner_meta", aliases=("mariadb",))
+
+ENGINES: dict[str, EngineFacts] = {facts.name: facts for facts in (POSTGRES, MYSQL, MARIADB)}
+# A secret without an `engine` is read as AWS's PostgreSQL functions read it.
+DEFAULT_ENGINE = POSTGRES.name
 
 # `engine` values found in RDS-credential secrets (AWS's own and ours) -> our engine name.
-SECRET_ENGINE_ALIASES: dict[str, str] = {"postgres": "postgres", "postgresql": "postgres",
-                                         "aurora-postgresql": "postgres", "mysql": "mysql", "aurora-mysql": "mysql",
-                                         "aurora": "mysql", "mariadb": "mariadb"}
-
-
-# Schemas (PostgreSQL) and databases (MySQL/MariaDB) of the server itself, and the tool's bookkeeping: no grant
-# of the manifest may name or reach them (SPEC 8: a managed principal able to write the marker table could make
-# apply drop any account).
-_PG_SYSTEM_SCHEMAS = re.compile(r"^(pg_.*|information_schema)$", re.IGNORECASE)
-MYSQL_SYSTEM_DATABASES = ("mysql", "sys", "performance_schema", "information_schema")
+SECRET_ENGINE_ALIASES: dict[str, str] = {alias: facts.name for facts in ENGINES.values() for alias in facts.aliases}
 
 
 def facts(engine: str) -> EngineFacts:
     return ENGINES[engine]
 
 
-def engine_from_secret(value: str | None) -> str | None:
+def engine_from_secret(value: object) -> str | None:
     """Our engine name for a secret's `engine` field, or None when it names no engine we support."""
     return SECRET_ENGINE_ALIASES.get(str(value or "").lower())
 
@@ -67,12 +127,15 @@ def is_reserved(name: str, engine: str) -> bool:
     return bool(ENGINES[engine].reserved.match(name))
 
 
-def system_schema_reached(engine: str, schema: str, pattern: bool, protected: tuple[str, ...] = ()) -> str | None:
-    """The system schema (or database) a grant's container reaches, or None. MySQL/MariaDB database-level grants
-    name a LIKE pattern (`%`, `_`) when `pattern`; `protected` adds the tool's own bookkeeping databases."""
-    if ENGINES[engine].family == "postgres":
-        return schema if _PG_SYSTEM_SCHEMAS.match(schema) else None
-    for name in (*MYSQL_SYSTEM_DATABASES, *protected):
-        if (mysql_pattern_matches(schema, name) if pattern else schema.lower() == name):
-            return name
-    return None
+@cache
+def traits(engine: str, server_version: str | None = None) -> Traits:
+    """What the diff must know of an engine's model of accounts and grants, for a server of this version (ALL
+    on tables includes MAINTAIN from PostgreSQL 17)."""
+    found = ENGINES[engine]
+    extras = {}
+    if found.family == Family.POSTGRES and server_version:
+        extras = {ObjectKind.TABLE: available(found.family, ObjectKind.TABLE, major_version(server_version))}
+    return Traits(implied_grants=found.schemas, schema_wildcards=found.default_privileges,
+                  default_roles=found.default_roles, qualified_accounts=found.host_part, role_host=found.role_host,
+                  drop_takes_grants=found.drop_takes_grants, all_extras={k: v for k, v in extras.items() if v},
+                  marker_table=found.marker_table)

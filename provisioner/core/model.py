@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from provisioner.core.kinds import ObjectKind
+
 # ---------------------------------------------------------------- where things come from
 
 
@@ -109,7 +111,7 @@ class ObjectRef:
     (`*` = every object of that kind in the schema, now and future). Columns: schema, table name, column.
     MySQL: `schema` is the database."""
 
-    kind: str
+    kind: ObjectKind
     schema: str
     name: str
     column: str = ""
@@ -122,7 +124,7 @@ class ObjectRef:
     def __hash__(self) -> int:
         return self._hash  # type: ignore[attr-defined, no-any-return]
 
-    def __reduce__(self) -> tuple[type[ObjectRef], tuple[str, str, str, str]]:
+    def __reduce__(self) -> tuple[type[ObjectRef], tuple[ObjectKind, str, str, str]]:
         # Rebuilt (and hashed again) when unpickled: string hashes differ from one process to another.
         return (ObjectRef, (self.kind, self.schema, self.name, self.column))
 
@@ -135,7 +137,7 @@ class ObjectRef:
         return f"{base}({self.column})" if self.column else base
 
 
-def ref_order(ref: ObjectRef) -> tuple[str, str, str, str]:
+def ref_order(ref: ObjectRef) -> tuple[str, str, str, str]:  # the kind as its (str) value
     """ObjectRef's own order as a plain tuple: `sorted(refs, key=ref_order)` compares in C, where the dataclass's
     generated `__lt__` is a Python call per comparison (20 million of them in a first apply at 1,000 x 2,000)."""
     return (ref.kind, ref.schema, ref.name, ref.column)
@@ -239,7 +241,7 @@ class Traits:
     # MySQL/MariaDB: DROP USER / DROP ROLE take every privilege and role grant with them (no revoke first).
     drop_takes_grants: bool = False
     # What ALL also means on this server, by object kind (PostgreSQL 17+: MAINTAIN on tables).
-    all_extras: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    all_extras: Mapping[ObjectKind, frozenset[str]] = field(default_factory=dict)
     # MariaDB: the database whose table holds the ownership markers (accounts have no comments); '' elsewhere.
     marker_table: str = ""
 
@@ -294,7 +296,7 @@ class AclGroup:
     privilege of its own).
     """
 
-    kind: str
+    kind: ObjectKind
     schema: str
     objects: frozenset[ObjectRef]
     grants: Mapping[str, frozenset[str]]
@@ -313,7 +315,7 @@ class AclGroup:
 class DefaultAcl:
     owner: str
     schema: str
-    kind: str
+    kind: ObjectKind
     grants: Mapping[str, frozenset[str]]
 
 

@@ -9,7 +9,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from provisioner.core.engine_facts import ENGINES, engine_from_secret
+from provisioner.core.engine_facts import DEFAULT_ENGINE, ENGINES, EngineFacts, engine_from_secret
+from provisioner.core.kinds import ObjectKind
 from provisioner.core.model import ConnInfo, Principal, Target, Tls
 from provisioner.core.names import mysql_pattern_matches
 
@@ -36,7 +37,7 @@ def fields_for(principal: Principal, target: Target, connection: Mapping[str, ob
         USERNAME: principal.name,
     }
     connected = connection.get("dbname")
-    dbname = account_database(principal, str(connected) if connected else None, ENGINES[target.engine].family)
+    dbname = account_database(principal, str(connected) if connected else None, ENGINES[target.engine])
     if dbname:
         fields["dbname"] = dbname
     if principal.rotation.strategy == "alternating" and connection.get(MASTER_ARN):
@@ -44,7 +45,7 @@ def fields_for(principal: Principal, target: Target, connection: Mapping[str, ob
     return fields
 
 
-def account_database(principal: Principal, connected: str | None, family: str) -> str | None:
+def account_database(principal: Principal, connected: str | None, engine: EngineFacts) -> str | None:
     """The database an account's secret names (its `dbname`): one the account can connect to. The target's own
     database when its grants reach it (or it declares none: its roles decide), else the first database its
     grants name (SPEC 8: a login whose `dbname` it may not use fails)."""
@@ -53,8 +54,8 @@ def account_database(principal: Principal, connected: str | None, family: str) -
     elsewhere: list[str] = []
     for grant in principal.grants:
         ref = grant.obj
-        if family == "postgres":
-            database = ref.name if ref.kind == "database" else (grant.database or connected)
+        if engine.cluster_databases:  # grants name their database (`database:`), databases are objects
+            database = ref.name if ref.kind == ObjectKind.DATABASE else (grant.database or connected)
         elif ref.name == "*":  # a database-level grant: its database is a pattern
             if mysql_pattern_matches(ref.schema, connected):
                 return connected
@@ -66,7 +67,7 @@ def account_database(principal: Principal, connected: str | None, family: str) -
             return connected
         if database:
             elsewhere.append(database)
-    return elsewhere[0] if elsewhere else (None if family != "postgres" else connected)
+    return elsewhere[0] if elsewhere else (connected if engine.default_database else None)
 
 
 def value_problem(value: object) -> str | None:
@@ -120,10 +121,10 @@ def conninfo(value: Mapping[str, Any], user: str | None = None, password: str | 
     if not isinstance(password, str) or not password:
         raise SecretValueError("the secret has no password (or one that is not text)")
     try:
-        port = int(value.get("port") or ENGINES[engine_from_secret(value.get("engine")) or "postgres"].default_port)
+        port = int(value.get("port") or ENGINES[engine_from_secret(value.get("engine")) or DEFAULT_ENGINE].default_port)
     except (TypeError, ValueError):
         raise SecretValueError(f"the secret's port {str(value.get('port'))[:20]!r} is not a number") from None
-    name = engine_from_secret(value.get("engine")) or "postgres"
-    dbname = value.get("dbname") or ("postgres" if name == "postgres" else None)
+    name = engine_from_secret(value.get("engine")) or DEFAULT_ENGINE
+    dbname = value.get("dbname") or ENGINES[name].default_database
     return ConnInfo(engine=name, host=str(value["host"]), port=port, user=user, password=password,
                     dbname=str(dbname) if dbname else None, tls=_tls(value))

@@ -11,7 +11,7 @@ from provisioner.core.model import Manifest
 from provisioner.errors import Problem, ValidationError
 from provisioner.manifest.build import build_manifest
 from provisioner.manifest.documents import decode, manifest_files, read_documents
-from provisioner.manifest.validate import validate_documents
+from provisioner.manifest.validation import validate_documents
 
 __all__ = ["load", "load_sources", "manifest_files"]
 

@@ -4,9 +4,11 @@ defaults and profiles applied and object names parsed into `ObjectRef`s.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, assert_never
 
-from provisioner.core import names, privileges
+from provisioner.core import kinds, names, privileges
+from provisioner.core.engine_facts import facts
+from provisioner.core.kinds import Container, Family, Naming, ObjectKind
 from provisioner.core.model import (
     AdminSource,
     Grant,
@@ -65,41 +67,52 @@ def parse_grant(engine: str, entry: dict[str, Any], location: Location | None, d
     """One manifest grant entry -> Grants on individual objects (or wildcards). Raises names.NameError_.
     `database:` naming the target's own database (`default_database`) is the same as none."""
     key = object_key(entry)
-    kind = privileges.GRANT_KEYS[key]
+    kind = kinds.kind_of_key(key)
+    family = facts(engine).family
+    naming = kinds.spec(kind).written(family)
     database = entry.get("database") or ""
-    if database == default_database or kind == privileges.DATABASE:
+    if database == default_database or kinds.spec(kind).container == Container.SERVER:
         database = ""
-    refs: list[ObjectRef] = []
-    if engine != "postgres" and kind in (privileges.DATABASE, privileges.TABLE, privileges.FUNCTION,
-                                         privileges.PROCEDURE):
-        return [_mysql_grant(engine, kind, obj, entry["privileges"], location) for obj in entry[key]]
-    privs = privileges.expand(engine, kind, entry["privileges"])
-    if kind == privileges.COLUMN:
-        for table, columns in entry[key].items():
-            schema, table_name = names.qualified(table, "table")
-            refs.extend(ObjectRef(kind, schema, table_name, column) for column in columns)
-    elif kind in (privileges.DATABASE, privileges.SCHEMA):
-        refs.extend(ObjectRef(kind, "", obj) for obj in entry[key])
-    elif kind == privileges.FUNCTION:
-        refs.extend(ObjectRef(kind, *names.function(obj)) for obj in entry[key])
-    else:
-        refs.extend(ObjectRef(kind, *names.qualified(obj, kind)) for obj in entry[key])
+    if facts(engine).database_patterns and naming != Naming.COLUMNS:
+        return [_database_level_grant(family, kind, naming, obj, entry["privileges"], location) for obj in entry[key]]
+    privs = privileges.expand(family, kind, entry["privileges"])
     every = privileges.says_all(entry["privileges"])
-    return [Grant(ref, privs, location, every, database) for ref in refs]
+    return [Grant(ref, privs, location, every, database) for ref in object_refs(kind, naming, entry[key])]
 
 
-def _mysql_grant(engine: str, kind: str, obj: str, privilege_names: list[str], location: Location | None) -> Grant:
+def object_refs(kind: ObjectKind, naming: Naming, objects: Any) -> list[ObjectRef]:
+    """The objects of a grant entry, parsed the way the kind's names are written."""
+    match naming:
+        case Naming.COLUMNS:
+            return [ObjectRef(kind, *names.qualified(table, "table"), column)
+                    for table, columns in objects.items() for column in columns]
+        case Naming.NAME:
+            return [ObjectRef(kind, "", obj) for obj in objects]
+        case Naming.SIGNATURE:
+            return [ObjectRef(kind, *names.function(obj)) for obj in objects]
+        case Naming.ROUTINE:
+            return [ObjectRef(kind, *names.routine(obj)) for obj in objects]
+        case Naming.QUALIFIED:
+            return [ObjectRef(kind, *names.qualified(obj, kind)) for obj in objects]
+        case Naming.NONE:
+            raise names.NameError_(f"{kind} objects cannot be named in the manifest")
+        case _:
+            assert_never(naming)
+
+
+def _database_level_grant(family: Family, kind: ObjectKind, naming: Naming, obj: str, privilege_names: list[str],
+                          location: Location | None) -> Grant:
     """MySQL/MariaDB: `databases: [db]` and `tables: [db.*]` are one database-level grant (mysql.db), which
     takes database-level privileges; `db.table` a table grant; `db.routine` a function or procedure grant."""
-    if kind == privileges.DATABASE:
+    if naming == Naming.NAME:
         schema, name = obj, "*"
-    elif kind in (privileges.FUNCTION, privileges.PROCEDURE):
+    elif naming == Naming.ROUTINE:
         schema, name = names.routine(obj)
     else:
         schema, name = names.qualified(obj, "table")
-    level = privileges.DATABASE if name == "*" else kind
-    ref = ObjectRef(privileges.TABLE if level == privileges.DATABASE else kind, schema, name)
-    return Grant(ref, privileges.expand(engine, level, privilege_names), location)
+    level = ObjectKind.DATABASE if name == "*" else kind
+    ref = ObjectRef(ObjectKind.TABLE if level == ObjectKind.DATABASE else kind, schema, name)
+    return Grant(ref, privileges.expand(family, level, privilege_names), location)
 
 
 def _secret_settings(values: dict[str, Any]) -> SecretSettings:

@@ -21,8 +21,6 @@ from provisioner.engines import AuthenticationFailed, DatabaseUnreachable, Engin
 from provisioner.errors import ProvisionerError
 from provisioner.secrets.store import SecretsError, SecretStore, aws_access_error, aws_session
 
-SCHEMES = {"postgres": ("postgresql", "postgres"), "mysql": ("mysql", "mariadb"), "mariadb": ("mysql", "mariadb")}
-
 
 def parse_url(url: str, engine: str, variable: str) -> dict[str, object]:
     """Split a postgresql:// or mysql:// URL into parts; errors never echo the URL."""
@@ -34,9 +32,10 @@ def parse_url(url: str, engine: str, variable: str) -> dict[str, object]:
                                ) from None
     redact.register(unquote(parts.password or ""))
     scheme = parts.scheme.split("+")[0]
-    if scheme not in SCHEMES[engine]:
-        raise ProvisionerError(f"${variable} has the scheme {scheme!r}, expected {SCHEMES[engine][0]}://",
-                               f"a {engine} target needs a {SCHEMES[engine][0]}:// URL")
+    schemes = facts(engine).url_schemes
+    if scheme not in schemes:
+        raise ProvisionerError(f"${variable} has the scheme {scheme!r}, expected {schemes[0]}://",
+                               f"a {engine} target needs a {schemes[0]}:// URL")
     if not parts.username:
         raise ProvisionerError(f"${variable} names no user", "expected scheme://user:password@host:port/db")
     return {
@@ -81,8 +80,7 @@ def admin_conninfo(target: Target, store: SecretStore) -> ConnInfo:
                                "password)")
     port = int(target.port or found.get("port") or facts(target.engine).default_port)  # type: ignore[call-overload]
     dbname = target.database or found.get("dbname")
-    if target.engine == "postgres" and not dbname:
-        dbname = "postgres"
+    dbname = dbname or facts(target.engine).default_database
     return ConnInfo(engine=target.engine, host=str(host), port=port, user=str(found["user"]),
                     password=str(found["password"]), dbname=str(dbname) if dbname else None, tls=target.tls)
 
@@ -117,7 +115,7 @@ def _iam_conninfo(target: Target, user: str) -> ConnInfo:
     redact.register(token)
     tls = target.tls if target.tls and target.tls.mode not in ("disable", "prefer", "allow") else Tls(
         "require", target.tls.ca if target.tls else None)
-    dbname = target.database or ("postgres" if target.engine == "postgres" else None)
+    dbname = target.database or facts(target.engine).default_database
     return ConnInfo(engine=target.engine, host=target.host, port=port, user=user, password=token, dbname=dbname,
                     tls=tls)
 
@@ -203,5 +201,5 @@ def secret_name_of(account: Principal, target: Target, store: SecretStore | None
     onboard): the one naming convention, with the database the admin connection uses (read from the admin URL
     or secret only when the name template needs it and the target does not say)."""
     database = admin_database(target, store) if secret_name_needs_database(account) else target.database
-    connected = database if database else ("postgres" if target.engine == "postgres" else None)
+    connected = database or facts(target.engine).default_database
     return secret_name(account, target, secret_database(target, connected))

@@ -17,6 +17,7 @@ from provisioner.core import changes as c
 from provisioner.core.conventions import ROTATION_TAG
 from provisioner.core.diff import DiffOptions, diff_target
 from provisioner.core.engine_facts import facts
+from provisioner.core.kinds import ObjectKind, spec
 from provisioner.core.model import (
     AclGroup,
     CurrentState,
@@ -31,7 +32,6 @@ from provisioner.core.model import (
     Traits,
 )
 from provisioner.core.plan import Plan, TargetPlan
-from provisioner.core.privileges import COLUMN, DATABASE, SCHEMA, SEQUENCE, TABLE
 from provisioner.engines import get_engine
 from provisioner.pipeline.planning import steps_of
 
@@ -59,7 +59,7 @@ def catalog(target: Target, principals: Iterable[Principal], traits: Traits) -> 
     database = target.database or "(database)"
     if traits.implied_grants:
         for name in (database, *target.other_databases):
-            objects[""][ObjectRef(DATABASE, "", name)] = {}
+            objects[""][ObjectRef(ObjectKind.DATABASE, "", name)] = {}
     for p in principals:
         for grant in p.grants:
             ref = grant.obj
@@ -70,8 +70,8 @@ def catalog(target: Target, principals: Iterable[Principal], traits: Traits) -> 
                     found[ObjectRef(ref.kind, ref.schema, name)] = {}
             else:
                 found[ref] = {}
-            if traits.implied_grants and ref.kind in (TABLE, SEQUENCE, "function", COLUMN):
-                found[ObjectRef(SCHEMA, "", ref.schema)] = {}
+            if traits.implied_grants and spec(ref.kind).implies_usage:
+                found[ObjectRef(ObjectKind.SCHEMA, "", ref.schema)] = {}
     return objects
 
 
@@ -83,7 +83,7 @@ class Simulator:
         self.traits = traits
         self.catalog = objects
         self.roles: dict[str, RoleState] = {}
-        self.defaults: dict[str, dict[tuple[str, str, str], dict[str, set[str]]]] = defaultdict(
+        self.defaults: dict[str, dict[tuple[str, str, ObjectKind], dict[str, set[str]]]] = defaultdict(
             lambda: defaultdict(dict))
         self.secrets: dict[str, SecretState] = {}
 
@@ -91,7 +91,7 @@ class Simulator:
         acl = self.catalog.get(scope, {})
         groups = [AclGroup(ref.kind, ref.schema, frozenset({ref}), {g: frozenset(p) for g, p in grants.items() if p})
                   for ref, grants in acl.items()]
-        schemas = {ref.name for ref in acl if ref.kind == SCHEMA} | {ref.schema for ref in acl if ref.schema}
+        schemas = {ref.name for ref in acl if ref.kind == ObjectKind.SCHEMA} | {ref.schema for ref in acl if ref.schema}
         return DatabaseState(
             server_version="(offline)", admin_user="", roles=dict(self.roles), acl_groups=groups,
             default_acls=[DefaultAcl(o, s, k, {g: frozenset(p) for g, p in grants.items() if p})

@@ -11,8 +11,8 @@ from collections import defaultdict
 from itertools import combinations
 
 from provisioner.core.diff import database_principals
+from provisioner.core.engine_facts import facts
 from provisioner.core.model import Manifest, Target
-from provisioner.core.privileges import ENGINE_FAMILY_NAME
 from provisioner.errors import ProvisionerError
 from provisioner.pipeline.connect import connect
 from provisioner.secrets.store import SecretStore
@@ -26,7 +26,7 @@ def sharing_pairs(manifest: Manifest, targets: list[Target]) -> list[tuple[Targe
     """Pairs of targets of one engine family that declare a role of the same name."""
     names = {t.name: role_names(manifest, t) for t in targets}
     return [(a, b, names[a.name] & names[b.name]) for a, b in combinations(targets, 2)
-            if ENGINE_FAMILY_NAME[a.engine] == ENGINE_FAMILY_NAME[b.engine] and names[a.name] & names[b.name]]
+            if facts(a.engine).family == facts(b.engine).family and names[a.name] & names[b.name]]
 
 
 def refuse_same_server(manifest: Manifest, targets: list[Target], store: SecretStore) -> None:

@@ -9,8 +9,10 @@ from test_diff import PG, TABLES, TARGET, managed, role, state
 
 from provisioner.core import changes as c
 from provisioner.core.diff import diff_target
+from provisioner.core.kinds import ObjectKind
 from provisioner.core.model import AclGroup, DefaultAcl, Grant, MembershipOptions, ObjectRef, RoleState, Traits
-from provisioner.core.privileges import COLUMN, SCHEMA, TABLE
+
+COLUMN, SCHEMA, TABLE = ObjectKind.COLUMN, ObjectKind.SCHEMA, ObjectKind.TABLE
 
 MARIADB = Traits(default_roles=True, qualified_accounts=True, role_host="", drop_takes_grants=True)
 ORDERS = ObjectRef(TABLE, "app", "t0")

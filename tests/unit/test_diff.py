@@ -8,6 +8,7 @@ from provisioner.core import changes as c
 from provisioner.core.binding import BINDING_TAG, endpoint_of, record
 from provisioner.core.conventions import parse_marker, role_comment
 from provisioner.core.diff import DiffOptions, diff_target
+from provisioner.core.kinds import ObjectKind
 from provisioner.core.model import (
     AclGroup,
     AdminSource,
@@ -22,7 +23,8 @@ from provisioner.core.model import (
     Target,
     Traits,
 )
-from provisioner.core.privileges import DATABASE, SCHEMA, TABLE
+
+DATABASE, SCHEMA, TABLE = ObjectKind.DATABASE, ObjectKind.SCHEMA, ObjectKind.TABLE
 
 PG = Traits(implied_grants=True, schema_wildcards=True)
 TARGET = Target(name="films", engine="postgres", admin=AdminSource(url_env="X"), database="filmdb")

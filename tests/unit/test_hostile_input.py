@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from provisioner.core import names
+from provisioner.core.engine_facts import facts
 from provisioner.core.secret_value import account_database, value_problem
 from provisioner.errors import ValidationError
 from provisioner.manifest import load_sources
@@ -132,6 +133,7 @@ def test_a_secret_names_a_database_its_account_can_use():
   - {name: other_db, target: pg, grants: [{privileges: [CONNECT], databases: [billingdb]}]}
 """)])
     found = {p.name: account_database(p, "filmdb" if p.target == "pg" else "billing",
-                                      "postgres" if p.target == "pg" else "mysql") for p in manifest.principals}
+                                      facts("postgres" if p.target == "pg" else "mariadb"))
+             for p in manifest.principals}
     assert found == {"here": "billing", "pattern": "billing", "elsewhere": "reports", "only_patterns": None,
                      "roles_only": "billing", "other_db": "billingdb"}

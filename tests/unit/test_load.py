@@ -10,10 +10,12 @@ import jsonschema
 import pytest
 import yaml
 
-from provisioner.core.privileges import SEQUENCE, TABLE
+from provisioner.core.kinds import ObjectKind
 from provisioner.errors import ValidationError
 from provisioner.manifest import load
-from provisioner.manifest.validate import schema, schema_path
+from provisioner.manifest.validation import schema, schema_path
+
+SEQUENCE, TABLE = ObjectKind.SEQUENCE, ObjectKind.TABLE
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from provisioner.core import changes as c
+from provisioner.core.kinds import ObjectKind
 from provisioner.core.model import ObjectRef
-from provisioner.core.privileges import COLUMN, PROCEDURE, TABLE
 from provisioner.engines.mysql import MARIADB, MYSQL8, MySQLEngine, compiler, detect, native_password_hash
 from provisioner.engines.mysql.compiler import inline
+
+COLUMN, PROCEDURE, TABLE = ObjectKind.COLUMN, ObjectKind.PROCEDURE, ObjectKind.TABLE
 
 BASE = {"target": "billing", "principal": "app"}
 

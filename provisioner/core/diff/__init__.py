@@ -21,11 +21,11 @@ from provisioner.core.diff.public import declared as public_declared
 from provisioner.core.diff.public import public_changes, public_schemas
 from provisioner.core.diff.roles import database_principals, drop_role, object_changes, reconcile_role
 from provisioner.core.diff.secrets import secret_changes
-from provisioner.core.engine_facts import RDS_IAM
+from provisioner.core.engine_facts import RDS_IAM, facts
+from provisioner.core.kinds import ObjectKind
 from provisioner.core.model import CurrentState, DatabaseState, Grant, Principal, RoleState, Target, Traits
-from provisioner.core.privileges import FUNCTION, GLOBAL, PROCEDURE, SCHEMA, TABLE
 
-ROUTINE_KINDS = (FUNCTION, PROCEDURE)
+ROUTINE_KINDS = (ObjectKind.FUNCTION, ObjectKind.PROCEDURE)
 __all__ = ["AclIndex", "DesiredAccess", "DiffContext", "DiffOptions", "DiffResult", "Grantee",
            "database_principals", "diff_target"]
 
@@ -51,7 +51,7 @@ def diff_target(
     members = [m for p in principals for m in database_principals(p, target.engine)]
     for each in ctx.every_database():
         if traits.schema_wildcards:
-            each.creators = schema_creators(target, each.db, each.index.groups.get((SCHEMA, ""), []),
+            each.creators = schema_creators(target, each.db, each.index.groups.get((ObjectKind.SCHEMA, ""), []),
                                             [scoped(m, each.scope) for m in members], each.result.warnings,
                                             public_schemas(target, each.scope))
         public_changes(each)
@@ -79,8 +79,8 @@ def routines_as_found(principals: list[Principal], db: DatabaseState) -> list[Pr
     """MySQL/MariaDB routines are a FUNCTION or a PROCEDURE: a grant declared under one key for a routine the
     server knows as the other refers to the routine the server has (inspection says which it is)."""
     found = {(ref.schema, ref.name): ref.kind for g in db.acl_groups if g.kind in ROUTINE_KINDS for ref in g.objects}
-    if not any(kind == PROCEDURE for kind in found.values()) and not any(
-            g.obj.kind == PROCEDURE for p in principals for g in p.grants):
+    if not any(kind == ObjectKind.PROCEDURE for kind in found.values()) and not any(
+            g.obj.kind == ObjectKind.PROCEDURE for p in principals for g in p.grants):
         return principals
 
     def as_found(grant: Grant) -> Grant:
@@ -102,7 +102,7 @@ def _present(ctx: DiffContext, principals: list[Principal]) -> None:
     for p in present:
         iam = p.login and p.auth == "iam"
         secret = secret_name(p, ctx.target, ctx.database) if p.login and not iam else None
-        if iam and engine == "postgres":
+        if iam and facts(engine).iam_authentication == "role":
             p = with_rds_iam(ctx, p)
         for member in database_principals(p, engine):
             holder = secret if member.name == p.name else None
@@ -189,16 +189,16 @@ def marker_writers(ctx: DiffContext) -> list[str]:
     table = ctx.traits.marker_table
     found = set()
     for group in ctx.db.acl_groups:
-        if group.kind == GLOBAL:
+        if group.kind == ObjectKind.GLOBAL:
             reaches = True
-        elif group.kind == TABLE and group.schema:
+        elif group.kind == ObjectKind.TABLE and group.schema:
             reaches = any((names.mysql_pattern_matches(ref.schema, table) if ref.is_wildcard
                            else ref.schema.lower() == table) for ref in group.objects)
         else:
             reaches = False
         if reaches:
             found |= {grantee for grantee, privs in group.grants.items() if privs & WRITES}
-    creators = {grantee for group in ctx.db.acl_groups if group.kind == GLOBAL
+    creators = {grantee for group in ctx.db.acl_groups if group.kind == ObjectKind.GLOBAL
                 for grantee, privs in group.grants.items() if "CREATE USER" in privs}
     admin = {identity for identity, role in ctx.db.roles.items() if role.name == ctx.db.admin_user}
     return sorted(found - creators - admin)

@@ -8,8 +8,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from provisioner.core.kinds import ObjectKind, spec
 from provisioner.core.model import DatabaseState, ObjectRef, Principal, Traits
-from provisioner.core.privileges import COLUMN, DATABASE, FUNCTION, SCHEMA, SEQUENCE, TABLE
 
 Provided = Callable[[ObjectRef, str], bool]
 
@@ -39,7 +39,7 @@ def desired_access(principal: Principal, database: str | None, traits: Traits,
         ref = grant.obj
         if grant.database != scope:
             if traits.implied_grants and database and not scope:
-                access.implied[ObjectRef(DATABASE, "", grant.database)].add("CONNECT")
+                access.implied[ObjectRef(ObjectKind.DATABASE, "", grant.database)].add("CONNECT")
             continue
         wanted = grant.privileges | traits.all_extras.get(ref.kind, frozenset()) if grant.every else grant.privileges
         if ref.is_wildcard and traits.schema_wildcards:
@@ -49,10 +49,10 @@ def desired_access(principal: Principal, database: str | None, traits: Traits,
             access.explicit[ref] |= wanted
         if not traits.implied_grants:
             continue
-        if ref.kind in (TABLE, SEQUENCE, FUNCTION, COLUMN):
-            access.implied[ObjectRef(SCHEMA, "", ref.schema)].add("USAGE")
+        if spec(ref.kind).implies_usage:
+            access.implied[ObjectRef(ObjectKind.SCHEMA, "", ref.schema)].add("USAGE")
         if database:
-            access.implied[ObjectRef(DATABASE, "", database)].add("CONNECT")
+            access.implied[ObjectRef(ObjectKind.DATABASE, "", database)].add("CONNECT")
     # Nothing is implied that is also declared: the plan shows a grant as implied only when it is.
     for ref in list(access.implied):
         access.implied[ref] -= access.explicit.get(ref, set())
@@ -91,7 +91,7 @@ def provided_by(principals: list[Principal], db: DatabaseState, database: str | 
     (roles inherit). `db` is the database of `scope` (see `desired_access`)."""
     # What PUBLIC holds after this apply: as found, less what the target revokes from it, plus what it grants.
     revoked, granted = public_declared
-    public = {(ref, p) for g in db.acl_groups if g.kind in (DATABASE, SCHEMA)
+    public = {(ref, p) for g in db.acl_groups if g.kind in (ObjectKind.DATABASE, ObjectKind.SCHEMA)
               for ref in g.objects for p in g.grants.get("PUBLIC", ())} - revoked | granted
     roles = {p.name: p for p in principals if not p.login and p.state == "present"}
     own: dict[str, DesiredAccess] = {}  # the access of each role some principal inherits, when first asked

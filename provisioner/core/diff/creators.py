@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from provisioner.core.kinds import ObjectKind, with_default_privileges
 from provisioner.core.model import AclGroup, DatabaseState, Principal, Target
-from provisioner.core.privileges import FUNCTION, SCHEMA, SEQUENCE, TABLE
 
-DEFAULTABLE = (TABLE, SEQUENCE, FUNCTION)
+DEFAULTABLE = with_default_privileges()
 
 
 def holders_of_create(groups: Iterable[AclGroup]) -> dict[str, set[str]]:
@@ -41,7 +41,7 @@ def schema_creators(target: Target, db: DatabaseState, schema_groups: Iterable[A
     for p in principals:
         if p.state == "present":
             for g in p.grants:
-                if g.obj.kind == SCHEMA and "CREATE" in g.privileges:
+                if g.obj.kind == ObjectKind.SCHEMA and "CREATE" in g.privileges:
                     declared[g.obj.name].add(p.name)
     held = holders_of_create(schema_groups)
     creators: dict[str, tuple[str, ...]] = {}

@@ -13,12 +13,10 @@ from provisioner.core import changes as c
 from provisioner.core.diff.access import DesiredAccess
 from provisioner.core.diff.context import DiffContext, Grantee
 from provisioner.core.diff.creators import DEFAULTABLE
+from provisioner.core.kinds import ObjectKind, order, spec
 from provisioner.core.model import ObjectRef
-from provisioner.core.privileges import COLUMN, DATABASE, FUNCTION, PROCEDURE, SCHEMA, SEQUENCE, TABLE
 
 EMPTY: frozenset[str] = frozenset()
-ALL_IN_SCHEMA_KINDS = (TABLE, SEQUENCE, FUNCTION)
-KIND_ORDER = ("global", DATABASE, SCHEMA, TABLE, SEQUENCE, FUNCTION, PROCEDURE, COLUMN)
 Key = tuple[str, str]  # (kind, schema)
 
 
@@ -60,7 +58,7 @@ def privilege_changes(ctx: DiffContext, who: Grantee, access: DesiredAccess) -> 
         specials_by_key[(ref.kind, ref.schema)].append(ref)
     keys = access.keys() | ctx.index.holders.get(who.identity, set())
     found: list[c.AnyChange] = []
-    for key in sorted(keys, key=lambda k: (KIND_ORDER.index(k[0]), k[1])):
+    for key in sorted(keys, key=lambda k: (order(k[0]), k[1])):
         want_rest = frozenset(access.wildcard.get(key, EMPTY))
         gaps = _gaps(ctx, who, key, specials_by_key.get(key, []), want_rest, access)
         total = ctx.index.sizes.get(key, 0) if ctx.traits.schema_wildcards else 0
@@ -100,13 +98,13 @@ def around_cascades(found: list[c.AnyChange], access: DesiredAccess) -> list[c.A
     column revoke it covers is left out (MariaDB would fail on it: the grant is gone), and a declared column
     privilege it would take is granted after it (RestoreColumnPrivileges) instead of before."""
     revoked = {(ref.schema, ref.name, p) for ch in found
-               if isinstance(ch, c.RevokePrivileges) and ch.kind == TABLE and not ch.grantor
+               if isinstance(ch, c.RevokePrivileges) and ch.kind == ObjectKind.TABLE and not ch.grantor
                for ref in ch.objects if not ref.is_wildcard for p in ch.privileges}
     if not revoked:
         return found
     kept: list[c.AnyChange] = []
     for ch in found:
-        if isinstance(ch, (c.GrantPrivileges, c.RevokePrivileges)) and ch.kind == COLUMN and not (
+        if isinstance(ch, (c.GrantPrivileges, c.RevokePrivileges)) and ch.kind == ObjectKind.COLUMN and not (
                 isinstance(ch, c.RevokePrivileges) and ch.grantor):
             table = (ch.objects[0].schema, ch.objects[0].name)
             left = tuple(p for p in ch.privileges if (*table, p) not in revoked)
@@ -117,7 +115,7 @@ def around_cascades(found: list[c.AnyChange], access: DesiredAccess) -> list[c.A
     restore: dict[tuple[str, str], dict[str, set[ObjectRef]]] = defaultdict(lambda: defaultdict(set))
     for ref, privileges in access.explicit.items():
         for p in privileges:
-            if ref.kind == COLUMN and (ref.schema, ref.name, p) in revoked:
+            if ref.kind == ObjectKind.COLUMN and (ref.schema, ref.name, p) in revoked:
                 restore[(ref.schema, ref.name)][p].add(ref)
     template = next(ch for ch in found if isinstance(ch, c.RevokePrivileges))
     for (schema, _), by_privilege in sorted(restore.items()):
@@ -126,7 +124,7 @@ def around_cascades(found: list[c.AnyChange], access: DesiredAccess) -> list[c.A
             by_columns[tuple(sorted(refs))].append(p)
         kept += [c.RestoreColumnPrivileges(
             action=c.ADD, target=template.target, principal=template.principal, grantee=template.grantee,
-            host=template.host, kind=COLUMN, schema=schema, objects=columns, privileges=tuple(sorted(privs)))
+            host=template.host, kind=ObjectKind.COLUMN, schema=schema, objects=columns, privileges=tuple(sorted(privs)))
             for columns, privs in sorted(by_columns.items())]
     return kept
 
@@ -162,7 +160,7 @@ def _gaps(ctx: DiffContext, who: Grantee, key: Key, specials: list[ObjectRef], w
     for ref in specials:
         if ref in located:
             continue
-        if kind == COLUMN or ref.is_wildcard:
+        if kind == ObjectKind.COLUMN or ref.is_wildcard:
             # Columns are not all inspected; a database-level grant (MySQL db.*) needs no existing object.
             gaps.special(ref, want_rest, access, EMPTY)
         else:
@@ -189,10 +187,10 @@ def _bucketed(ctx: DiffContext, who: Grantee, key: Key, total: int,
     result: list[c.GrantPrivileges | c.RevokePrivileges | c.RevokeGrantOption] = []
     for (objects, implied), privs in buckets.items():
         ordered = ctx.index.in_order(objects)
-        all_in_schema = kind in ALL_IN_SCHEMA_KINDS and (
+        all_in_schema = spec(kind).in_schema_keyword and (
             bool(wildcard) and set(privs) <= wildcard if wildcard is not None
             else total > 1 and len(objects) == total)
-        for group in (_by_table(ordered) if kind == COLUMN else [ordered]):
+        for group in (_by_table(ordered) if kind == ObjectKind.COLUMN else [ordered]):
             fields: dict[str, Any] = {"target": ctx.target.name, "principal": who.principal, "implied": implied,
                       "grantee": who.name, "kind": kind, "schema": schema, "objects": group,
                       "privileges": tuple(sorted(privs)), "host": who.host, "all_in_schema": all_in_schema,

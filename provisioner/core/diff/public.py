@@ -10,8 +10,8 @@ from typing import Any
 
 from provisioner.core import changes as c
 from provisioner.core.diff.context import DiffContext
+from provisioner.core.kinds import ObjectKind
 from provisioner.core.model import Grant, ObjectRef, Target, ref_order
-from provisioner.core.privileges import DATABASE, FUNCTION, SCHEMA
 
 PUBLIC = "PUBLIC"
 
@@ -20,14 +20,14 @@ def public_schemas(target: Target, scope: str = "") -> set[str]:
     """Schemas (of the database `scope`) whose future functions a `revoke` reaches (their creators need default
     privileges)."""
     return {g.obj.schema for g in target.public_revoke
-            if g.obj.kind == FUNCTION and g.obj.is_wildcard and g.database == scope}
+            if g.obj.kind == ObjectKind.FUNCTION and g.obj.is_wildcard and g.database == scope}
 
 
 def declared(target: Target, scope: str = "") -> tuple[set[tuple[ObjectRef, str]], set[tuple[ObjectRef, str]]]:
     """(revoked, granted) (database or schema, privilege) pairs: what implied CONNECT/USAGE can count on."""
     def pairs(grants: tuple[Grant, ...]) -> set[tuple[ObjectRef, str]]:
-        return {(g.obj, p) for g in grants if g.obj.kind in (DATABASE, SCHEMA) and g.database == scope
-                for p in g.privileges}
+        return {(g.obj, p) for g in grants if g.obj.kind in (ObjectKind.DATABASE, ObjectKind.SCHEMA)
+                and g.database == scope for p in g.privileges}
 
     return pairs(target.public_revoke), pairs(target.public_grants)
 
@@ -53,7 +53,7 @@ def public_changes(ctx: DiffContext) -> None:
     ctx.result.labels[PUBLIC] = "role"
     base: dict[str, Any] = {"target": target.name, "principal": PUBLIC, "grantee": PUBLIC}
     for grants, make in ((target.public_grants, c.GrantPrivileges), (target.public_revoke, c.RevokePrivileges)):
-        buckets: dict[tuple[str, str, frozenset[str]], list[ObjectRef]] = defaultdict(list)
+        buckets: dict[tuple[ObjectKind, str, frozenset[str]], list[ObjectRef]] = defaultdict(list)
         for grant in (g for g in grants if g.database == ctx.scope):
             for ref in _objects(ctx, grant):
                 held = _held(ctx, ref)
@@ -70,8 +70,9 @@ def public_changes(ctx: DiffContext) -> None:
 
 def _future_functions(ctx: DiffContext, base: dict[str, Any]) -> None:
     revoked_globally = {acl.owner for acl in ctx.db.default_acls
-                        if acl.kind == FUNCTION and not acl.schema and "EXECUTE" not in acl.grants.get(PUBLIC, ())}
+                        if acl.kind == ObjectKind.FUNCTION and not acl.schema
+                        and "EXECUTE" not in acl.grants.get(PUBLIC, ())}
     creators = {r for schema in sorted(public_schemas(ctx.target, ctx.scope)) for r in ctx.creators.get(schema, ())}
     for creator in sorted(creators - revoked_globally):
         ctx.result.changes.append(c.RevokeDefaultPrivileges(action=c.DESTROY, owner=creator, schema="",
-                                                            kind=FUNCTION, privileges=("EXECUTE",), **base))
+                                                            kind=ObjectKind.FUNCTION, privileges=("EXECUTE",), **base))

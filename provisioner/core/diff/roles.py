@@ -12,7 +12,7 @@ from provisioner.core.conventions import clone_name, group_name, parse_marker, r
 from provisioner.core.diff.access import DesiredAccess
 from provisioner.core.diff.context import DiffContext, Grantee
 from provisioner.core.diff.grants import default_privilege_changes, privilege_changes
-from provisioner.core.engine_facts import major_version
+from provisioner.core.engine_facts import facts, major_version
 from provisioner.core.model import MembershipOptions, Principal, RetireSettings, RoleState
 
 
@@ -27,7 +27,7 @@ def database_principals(p: Principal, engine: str) -> list[Principal]:
     """
     if not (p.login and p.rotation.strategy == "alternating"):
         return [p]
-    if engine == "postgres":
+    if facts(engine).group_role_for_pairs:
         # Settings take effect at login: the users carry them, the group (never logged in as) none.
         group = replace(p, name=group_name(p.name), login=False, connection_limit=None, settings=(),
                         description=f"privileges of {p.name} and {clone_name(p.name)} (alternating rotation)")
@@ -151,7 +151,7 @@ def membership_changes(ctx: DiffContext, p: Principal, who: Grantee, existing: R
         held = (existing.membership_options if existing else {}).get(r, {})
         options = _options(ctx, p, r, declared)
         old = tuple((k, held.get(k, False)) for k, _ in options)
-        if ctx.target.engine == "postgres" and old != options:
+        if facts(ctx.target.engine).membership_options and old != options:
             newly_admin = ("admin", True) in options and ("admin", True) not in old
             found.append(c.AlterMembership(action=c.CHANGE, role=r, old=old, new=options, **base,
                                            widens=f"ADMIN OPTION on {r} (may grant it to others)" if newly_admin

@@ -14,7 +14,8 @@ import secrets as random_source
 
 from provisioner import redact
 from provisioner.core import changes as c
-from provisioner.core.conventions import EVERY_ROLE, MARKER_DATABASE, DropScope
+from provisioner.core.conventions import EVERY_ROLE, DropScope
+from provisioner.core.engine_facts import traits
 from provisioner.core.model import ConnInfo, DatabaseState, Traits
 from provisioner.engines.base import Engine, Session, Statement
 from provisioner.engines.mysql import compiler, inspector, queries
@@ -25,8 +26,8 @@ __all__ = ["MARIADB", "MYSQL8", "Dialect", "MySQLEngine", "detect", "native_pass
 
 
 def traits_of(dialect: Dialect) -> Traits:
-    return Traits(default_roles=True, qualified_accounts=True, role_host=dialect.role_host, drop_takes_grants=True,
-                  marker_table=MARKER_DATABASE if dialect.mariadb else "")
+    """The facts of the server the dialect is (a `mysql` target may reach a MariaDB server, and the reverse)."""
+    return traits("mariadb" if dialect.mariadb else "mysql")
 
 
 class MySQLEngine(Engine):

@@ -14,19 +14,18 @@ from typing import Any, assert_never
 from pymysql.converters import escape_item
 
 from provisioner.core import changes as c
-from provisioner.core.privileges import COLUMN, FUNCTION, PROCEDURE
+from provisioner.core.kinds import ObjectKind
 from provisioner.engines.base import Statement
 from provisioner.engines.mysql import queries as q
 from provisioner.engines.mysql.dialect import Dialect, native_password_hash, quote_identifier
+from provisioner.engines.mysql.kinds import MY_KINDS
 from provisioner.errors import ProvisionerError
 
-GLOBAL = "global"
 PASSWORD_PLACEHOLDER = "'<password from the secret>'"
 HASH_PLACEHOLDER = "'<hash of the password from the secret>'"
 UNKNOWN_PLACEHOLDER = "'<random password, set by the first rotation>'"
 IAM_CLAUSE = "IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'"  # MySQL on RDS: IAM database authentication
 _PRIVILEGE = re.compile(r"^[A-Z][A-Z ]*$")
-ROUTINE_KEYWORD = {FUNCTION: "FUNCTION", PROCEDURE: "PROCEDURE"}
 CHARSET = "utf8mb4"
 
 
@@ -187,7 +186,7 @@ def _privileges(change: c.GrantPrivileges | c.RevokePrivileges | c.RestoreColumn
         grantees = grantees + (Sql(", ") if i else Sql("")) + account(name, host, dialect)
     verb, preposition = ("REVOKE", "FROM") if isinstance(change, c.RevokePrivileges) else ("GRANT", "TO")
     privs = ", ".join(change.privileges)
-    if change.kind == COLUMN:
+    if change.kind == ObjectKind.COLUMN:
         columns = ", ".join(quote_identifier(ref.column) for ref in change.objects)
         first = change.objects[0]
         listed = ", ".join(f"{p} ({columns})" for p in change.privileges)
@@ -195,10 +194,10 @@ def _privileges(change: c.GrantPrivileges | c.RevokePrivileges | c.RestoreColumn
         return [Sql(f"{verb} {listed} ON {on} {preposition} ") + grantees]
     texts = []
     for ref in change.objects:
-        if change.kind == GLOBAL:
+        if change.kind == ObjectKind.GLOBAL:
             on = "*.*"
-        elif change.kind in ROUTINE_KEYWORD:
-            on = f"{ROUTINE_KEYWORD[change.kind]} {quote_identifier(ref.schema)}.{quote_identifier(ref.name)}"
+        elif MY_KINDS[change.kind].routine_keyword:
+            on = f"{MY_KINDS[change.kind].routine_keyword} {quote_identifier(ref.schema)}.{quote_identifier(ref.name)}"
         elif ref.is_wildcard:
             on = f"{quote_identifier(ref.schema)}.*"
         else:

@@ -7,14 +7,15 @@ import json
 from collections import defaultdict
 from typing import Any
 
+from provisioner.core.kinds import ObjectKind
 from provisioner.core.model import AclGroup, DatabaseState, ObjectRef, RoleState, Traits
-from provisioner.core.privileges import COLUMN, FUNCTION, PROCEDURE, TABLE
 from provisioner.engines.mysql import queries as q
-from provisioner.engines.mysql.compiler import GLOBAL
 from provisioner.engines.mysql.dialect import Dialect, privilege_name
+from provisioner.engines.mysql.kinds import ROUTINE_KINDS
 from provisioner.engines.mysql.session import MissingTable, MySQLSession, text
 
 Grants = dict[str, frozenset[str]]
+TABLE, COLUMN = ObjectKind.TABLE, ObjectKind.COLUMN
 UserKey = tuple[str, str]
 
 
@@ -30,7 +31,7 @@ def _set(value: Any) -> frozenset[str]:
 
 def _grouped(objects: dict[ObjectRef, Grants]) -> list[AclGroup]:
     """Objects of one kind and schema with identical grants share one group (the diff's unit of work)."""
-    buckets: dict[tuple[str, str, frozenset[tuple[str, frozenset[str]]]], set[ObjectRef]] = defaultdict(set)
+    buckets: dict[tuple[ObjectKind, str, frozenset[tuple[str, frozenset[str]]]], set[ObjectRef]] = defaultdict(set)
     for ref, grants in objects.items():
         buckets[(ref.kind, ref.schema, frozenset(grants.items()))].add(ref)
     return [AclGroup(kind, schema, frozenset(refs), dict(grants)) for (kind, schema, grants), refs in buckets.items()]
@@ -88,7 +89,7 @@ def read_object_grants(session: MySQLSession, traits: Traits) -> list[AclGroup]:
     for row in session.dict_query(q.Q_DATABASE_GRANTS):
         if held := _held(row):
             database_level[text(row["Db"])][traits.identity(text(row["User"]), text(row["Host"]))] = held
-    groups = [AclGroup(TABLE, db, frozenset({ObjectRef(TABLE, db, "*")}), grants)
+    groups = [AclGroup(TABLE, db, frozenset({ObjectRef(TABLE, db, "*")}), grants)  # database level: `db.*`
               for db, grants in database_level.items()]
     objects: dict[ObjectRef, Grants] = {}
     for schema, name in session.query(q.Q_TABLES, q.SYSTEM_SCHEMAS):
@@ -103,7 +104,7 @@ def read_object_grants(session: MySQLSession, traits: Traits) -> list[AclGroup]:
             columns.setdefault(ObjectRef(COLUMN, text(db), text(table), text(column)), {})[
                 traits.identity(text(user), text(host))] = held
     groups += [AclGroup(COLUMN, ref.schema, frozenset({ref}), grants) for ref, grants in columns.items()]
-    kinds: dict[tuple[str, str], str] = {}
+    kinds: dict[tuple[str, str], ObjectKind] = {}
     for schema, name, kind in session.query(q.Q_ROUTINES, q.SYSTEM_SCHEMAS):
         kinds[(text(schema), text(name))] = _routine_kind(kind)
         objects[ObjectRef(kinds[(text(schema), text(name))], text(schema), text(name))] = {}
@@ -114,8 +115,8 @@ def read_object_grants(session: MySQLSession, traits: Traits) -> list[AclGroup]:
     return groups + _grouped(objects)
 
 
-def _routine_kind(kind: Any) -> str:
-    return PROCEDURE if text(kind).upper() == "PROCEDURE" else FUNCTION
+def _routine_kind(kind: Any) -> ObjectKind:
+    return ROUTINE_KINDS.get(text(kind).upper(), ObjectKind.FUNCTION)
 
 
 def inspect(session: MySQLSession, traits: Traits) -> DatabaseState:
@@ -123,7 +124,7 @@ def inspect(session: MySQLSession, traits: Traits) -> DatabaseState:
     version, admin = session.query(q.Q_SERVER)[0]
     dialect: Dialect = session.dialect
     roles, global_grants = read_roles(session, traits, dialect.mariadb)
-    groups = [AclGroup(GLOBAL, "", frozenset({ObjectRef(GLOBAL, "", "*")}), global_grants)]
+    groups = [AclGroup(ObjectKind.GLOBAL, "", frozenset({ObjectRef(ObjectKind.GLOBAL, "", "*")}), global_grants)]
     groups += read_object_grants(session, traits)
     return DatabaseState(server_version=text(version), admin_user=text(admin), roles=roles, acl_groups=groups,
                          default_acls=[], schema_owners={}, queries=session.queries - start)

@@ -4,18 +4,14 @@ SCRAM verifiers (`session`)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from provisioner.core import changes as c
 from provisioner.core.conventions import EVERY_ROLE, DropScope
-from provisioner.core.engine_facts import major_version
+from provisioner.core.engine_facts import traits
 from provisioner.core.model import ConnInfo, DatabaseState, Traits
-from provisioner.core.privileges import TABLE, available
 from provisioner.engines.base import Engine, Session, Statement
 from provisioner.engines.postgres import compiler, inspector, queries
 from provisioner.engines.postgres.session import PostgresSession, open_session
 
-POSTGRES_TRAITS = Traits(implied_grants=True, schema_wildcards=True)
 PASSWORD_CHANGES = (c.CreateRole, c.SetPassword, c.ResetPassword, c.FinishPendingPassword)
 
 
@@ -29,12 +25,11 @@ class PostgresEngine(Engine):
 
     @property
     def traits(self) -> Traits:
-        return POSTGRES_TRAITS
+        return traits(self.name)
 
     def traits_for(self, server_version: str | None) -> Traits:
         """ALL on tables includes MAINTAIN from PostgreSQL 17 on."""
-        extras = available("postgres", TABLE, major_version(server_version))
-        return replace(POSTGRES_TRAITS, all_extras={TABLE: extras}) if extras else POSTGRES_TRAITS
+        return traits(self.name, server_version)
 
     def inspect(self, session: Session, scope: DropScope = EVERY_ROLE) -> DatabaseState:
         return inspector.inspect(session, scope)

@@ -12,18 +12,14 @@ from psycopg import sql
 
 from provisioner.core import changes as c
 from provisioner.core import names
+from provisioner.core.kinds import Container, Family, ObjectKind, spec, vocabulary_of
 from provisioner.core.model import ObjectRef
-from provisioner.core.privileges import COLUMN, DATABASE, FUNCTION, POSTGRES, SCHEMA, SEQUENCE, TABLE
 from provisioner.engines.base import Statement
+from provisioner.engines.postgres.kinds import PG_KINDS
 
-KNOWN_PRIVILEGES = frozenset(p for privs in POSTGRES.values() for p in privs)
+KNOWN_PRIVILEGES = frozenset(p for privs in vocabulary_of(Family.POSTGRES).values() for p in privs)
 ATTRIBUTE_RESET = {"SUPERUSER": "NOSUPERUSER", "CREATEDB": "NOCREATEDB", "CREATEROLE": "NOCREATEROLE",
                    "REPLICATION": "NOREPLICATION", "BYPASSRLS": "NOBYPASSRLS", "NOINHERIT": "INHERIT"}
-OBJECT_KEYWORD = {TABLE: "TABLE", SEQUENCE: "SEQUENCE", FUNCTION: "ROUTINE", SCHEMA: "SCHEMA",
-                  DATABASE: "DATABASE", COLUMN: "TABLE"}
-ALL_KEYWORD = {TABLE: "ALL TABLES IN SCHEMA", SEQUENCE: "ALL SEQUENCES IN SCHEMA",
-               FUNCTION: "ALL ROUTINES IN SCHEMA"}
-DEFAULT_KEYWORD = {TABLE: "TABLES", SEQUENCE: "SEQUENCES", FUNCTION: "FUNCTIONS"}
 PASSWORD_PLACEHOLDER = "'<SCRAM-SHA-256 verifier of the secret>'"
 # Argument lists come from the catalog (oidvectortypes, which quotes odd type names) or the manifest; outside
 # double-quoted names they hold only words, spaces, commas, dots and array brackets. This guards the one place
@@ -200,7 +196,7 @@ PrivilegeStatement = c.GrantPrivileges | c.RevokePrivileges | c.RestoreColumnPri
 
 def _privileges(change: PrivilegeStatement) -> sql.Composable:
     _checked(change.privileges)
-    if change.kind == COLUMN:
+    if change.kind == ObjectKind.COLUMN:
         columns = sql.SQL(", ").join(sql.Identifier(ref.column) for ref in change.objects)
         privs = sql.SQL(", ").join(sql.SQL("{} ({})").format(sql.SQL(p), columns) for p in change.privileges)
         first = change.objects[0]
@@ -208,9 +204,9 @@ def _privileges(change: PrivilegeStatement) -> sql.Composable:
     else:
         privs = sql.SQL(", ").join(sql.SQL(p) for p in change.privileges)
         if change.all_in_schema:
-            target = sql.SQL("{} {}").format(sql.SQL(ALL_KEYWORD[change.kind]), sql.Identifier(change.schema))
+            target = sql.SQL("{} {}").format(sql.SQL(PG_KINDS[change.kind].in_schema), sql.Identifier(change.schema))
         else:
-            target = sql.SQL("{} {}").format(sql.SQL(OBJECT_KEYWORD[change.kind]),
+            target = sql.SQL("{} {}").format(sql.SQL(PG_KINDS[change.kind].keyword),
                                              sql.SQL(", ").join(_object(ref) for ref in change.objects))
     return sql.SQL(TEMPLATES[type(change)]).format(privs, target, _grantees(change.grantees))
 
@@ -222,7 +218,7 @@ def _default_privileges(change: c.GrantDefaultPrivileges | c.RevokeDefaultPrivil
     action = "REVOKE {} ON {} FROM {}" if revoke else "GRANT {} ON {} TO {}"
     return sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {}{} " + action).format(
         sql.Identifier(change.owner), scope, sql.SQL(", ").join(sql.SQL(p) for p in change.privileges),
-        sql.SQL(DEFAULT_KEYWORD[change.kind]), _grantees(change.grantees))
+        sql.SQL(PG_KINDS[change.kind].default_keyword), _grantees(change.grantees))
 
 
 def _grantees(grantees: tuple[tuple[str, str], ...]) -> sql.Composable:
@@ -237,9 +233,9 @@ def _session_role(role: str, session_role: str | None) -> sql.Composable:
 
 
 def _object(ref: ObjectRef) -> sql.Composable:
-    if ref.kind in (DATABASE, SCHEMA):
+    if spec(ref.kind).container != Container.SCHEMA:
         return sql.Identifier(ref.name)
-    if ref.kind == FUNCTION:
+    if ref.kind == ObjectKind.FUNCTION:
         name, args = names.split_signature(ref.name)
         if not safe_arguments(args):
             raise ValueError(f"unexpected characters in the argument list of {ref}")

@@ -6,12 +6,11 @@ from __future__ import annotations
 from provisioner.core import names
 from provisioner.core.conventions import EVERY_ROLE, DropScope
 from provisioner.core.engine_facts import RDS_IAM
+from provisioner.core.kinds import ObjectKind
 from provisioner.core.model import AclGroup, DatabaseState, DefaultAcl, ObjectRef, RoleState
-from provisioner.core.privileges import DATABASE, FUNCTION, SCHEMA
 from provisioner.engines.base import Session
 from provisioner.engines.postgres import queries as q
-
-DEFAULT_OBJTYPE = {"r": "table", "S": "sequence", "f": FUNCTION}
+from provisioner.engines.postgres.kinds import DEFAULT_ACL_KINDS
 
 
 def grants_of(grantees: list[str] | None, privs: list[str] | None) -> dict[str, frozenset[str]]:
@@ -21,7 +20,7 @@ def grants_of(grantees: list[str] | None, privs: list[str] | None) -> dict[str, 
     return {k: frozenset(v) for k, v in found.items()}
 
 
-def group(kind: str, schema: str, objects: frozenset[ObjectRef], grantees: list[str] | None,
+def group(kind: ObjectKind, schema: str, objects: frozenset[ObjectRef], grantees: list[str] | None,
           privs: list[str] | None, grantable: list[bool] | None, grantors: list[str | None] | None,
           owner: str = "") -> AclGroup:
     """An ACL group from the exploded arrays: privileges held (granted by the owner or the admin), those of them
@@ -96,27 +95,30 @@ def read_acl_groups(session: Session, database_owner: str, databases: bool = Tru
     """The ACL groups of the connected database's objects, and of the cluster's databases (`databases`)."""
     groups: list[AclGroup] = []
     for datname, *acl in session.query(q.Q_DATABASES) if databases else ():
-        groups.append(group(DATABASE, "", frozenset({ObjectRef(DATABASE, "", datname)}), *acl))
+        groups.append(group(ObjectKind.DATABASE, "", frozenset({ObjectRef(ObjectKind.DATABASE, "", datname)}), *acl))
     schema_owners: dict[str, str] = {}
     for nspname, owner, *acl in session.query(q.Q_SCHEMAS):
         # PostgreSQL 15+: `public` belongs to pg_database_owner, which stands for the database's owner.
         schema_owners[nspname] = database_owner if owner == "pg_database_owner" else owner
-        groups.append(group(SCHEMA, "", frozenset({ObjectRef(SCHEMA, "", nspname)}), *acl))
-    for nspname, kind, object_names, owner, grantees, privs, grantable, grantors in session.query(q.Q_RELATIONS):
+        groups.append(group(ObjectKind.SCHEMA, "", frozenset({ObjectRef(ObjectKind.SCHEMA, "", nspname)}), *acl))
+    for nspname, kind_name, object_names, owner, grantees, privs, grantable, grantors in session.query(q.Q_RELATIONS):
+        kind = ObjectKind(kind_name)
         refs = frozenset(ObjectRef(kind, nspname, n) for n in object_names)
         groups.append(group(kind, nspname, refs, grantees, privs, grantable, grantors, owner))
     for nspname, object_names, owner, grantees, privs, grantable, grantors in session.query(q.Q_FUNCTIONS):
-        refs = frozenset(ObjectRef(FUNCTION, nspname, names.signature(proname, args)) for proname, args in object_names)
-        groups.append(group(FUNCTION, nspname, refs, grantees, privs, grantable, grantors, owner))
+        refs = frozenset(ObjectRef(ObjectKind.FUNCTION, nspname, names.signature(proname, args))
+                         for proname, args in object_names)
+        groups.append(group(ObjectKind.FUNCTION, nspname, refs, grantees, privs, grantable, grantors, owner))
     for nspname, relname, attname, *acl in session.query(q.Q_COLUMNS):
-        groups.append(group("column", nspname, frozenset({ObjectRef("column", nspname, relname, attname)}), *acl))
+        column = ObjectRef(ObjectKind.COLUMN, nspname, relname, attname)
+        groups.append(group(ObjectKind.COLUMN, nspname, frozenset({column}), *acl))
     return groups, schema_owners
 
 
 def read_default_acls(session: Session) -> list[DefaultAcl]:
-    return [DefaultAcl(owner, schema, DEFAULT_OBJTYPE[objtype], grants_of(grantees, privs))
+    return [DefaultAcl(owner, schema, DEFAULT_ACL_KINDS[objtype], grants_of(grantees, privs))
             for owner, schema, objtype, grantees, privs in session.query(q.Q_DEFAULT_ACLS)
-            if objtype in DEFAULT_OBJTYPE]
+            if objtype in DEFAULT_ACL_KINDS]
 
 
 def inspect(session: Session, scope: DropScope = EVERY_ROLE) -> DatabaseState:
