@@ -35,16 +35,22 @@ PG_MATRIX_TESTS := tests/integration/test_postgres.py tests/integration/test_lea
 	tests/integration/test_public.py tests/integration/test_retire.py tests/integration/test_iam_auth.py \
 	tests/integration/test_crash.py tests/integration/test_clusters.py
 # The cluster crash test runs on 15 only (it kills the process at every boundary: 20 s per version).
+# Every version runs, whatever the one before it did; the target fails at the end if any did (one run shows all).
 test-pg-matrix: venv
 	bash devtools/install-postgres-versions.sh
-	@for version in $(PG_MATRIX); do \
+	@failed=""; for version in $(PG_MATRIX); do \
 		echo "== PostgreSQL $$version"; \
-		PROVISIONER_PG_VERSION=$$version PROVISIONER_DIFF_CASES=12 $(BIN)/python -m pytest -q -k "not mariadb and not killed_between_its_databases" $(PG_MATRIX_TESTS) || exit 1; \
-	done
+		PROVISIONER_PG_VERSION=$$version PROVISIONER_DIFF_CASES=12 $(BIN)/python -m pytest -q -k "not mariadb and not killed_between_its_databases" $(PG_MATRIX_TESTS) || failed="$$failed $$version"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "PostgreSQL matrix failed on:$$failed"; exit 1; fi
 
+# Every part runs, whatever the one before it did; `make test` fails at the end if any did.
 test: venv
-	$(BIN)/python -m pytest -q tests/unit tests/integration
-	$(MAKE) test-pg-matrix
+	@status=0; \
+	$(BIN)/python -m pytest -q tests/unit tests/integration || status=1; \
+	$(MAKE) --no-print-directory test-pg-matrix || status=1; \
+	if [ $$status -ne 0 ]; then echo "make test: a part failed (see above)"; fi; \
+	exit $$status
 
 demo: venv
 	$(BIN)/python -m devtools.demo

@@ -12,12 +12,12 @@ import datetime as dt
 import ipaddress
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from provisioner.core import schedule
+from provisioner.core.checks import FAIL, PASS, SKIP, SecretReport
 from provisioner.core.conventions import ROTATION_TAG
 from provisioner.core.model import Manifest, SecretState
 from provisioner.core.secret_value import CURRENT
@@ -25,27 +25,6 @@ from provisioner.engines import AuthenticationFailed
 from provisioner.errors import ProvisionerError
 from provisioner.secrets.rotation import conninfo, engine_of, verify_endpoint
 from provisioner.secrets.store import SecretStore, aws_access_error, aws_session, retry_config
-
-PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
-
-
-@dataclass
-class Check:
-    name: str
-    status: str
-    detail: str
-    fix: str = ""
-
-
-@dataclass
-class SecretReport:
-    secret: str
-    target: str
-    account: str
-    checks: list[Check] = field(default_factory=list)
-
-    def add(self, name: str, status: str, detail: str, fix: str = "") -> None:
-        self.checks.append(Check(name, status, detail, fix))
 
 
 class Aws:
@@ -338,23 +317,6 @@ def _login_check(report: SecretReport, store: SecretStore, secret: SecretState) 
                    "run `provisioner apply` to rewrite the secret's fields")
         return
     report.add("current-credentials-log-in", PASS, f"{value.get('username')} logs in with AWSCURRENT")
-
-
-def render(reports: list[SecretReport]) -> str:
-    lines = []
-    counts = {PASS: 0, FAIL: 0, SKIP: 0}
-    for report in reports:
-        lines.append(f"secret {report.secret} (account {report.account}, target {report.target})")
-        for check in report.checks:
-            counts[check.status] += 1
-            lines.append(f"  {check.status} {check.name:<31} {check.detail}")
-            if check.status == FAIL and check.fix:
-                lines.append(f"       fix: {check.fix}")
-        lines.append("")
-    if not reports:
-        lines.append("no managed secrets on the selected targets")
-    lines.append(f"Doctor: {counts[PASS]} passed, {counts[FAIL]} failed, {counts[SKIP]} skipped.")
-    return "\n".join(lines) + "\n"
 
 
 def _within(inner: ipaddress.IPv4Network | ipaddress.IPv6Network,

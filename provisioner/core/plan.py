@@ -50,6 +50,7 @@ class TargetPlan:
 class Plan:
     targets: list[TargetPlan]
     mode: str = "plan"  # plan | diff
+    digest: str = ""  # of a saved plan (`plan --out`): shown in PR comments so a reviewer can match the apply
 
     def counts(self) -> dict[str, int]:
         total = _empty_counts()

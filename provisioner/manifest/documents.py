@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from provisioner.core.model import Location
-from provisioner.errors import Problem, ValidationError
+from provisioner.errors import Problem, ProvisionerError
 
 Path_ = tuple[Any, ...]
 # libyaml's parser when PyYAML was built with it (the wheels are): same events and marks, many times faster.
@@ -274,14 +274,14 @@ def manifest_files(paths: Iterable[str | Path]) -> list[Path]:
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
             if not found:
-                raise ValidationError([Problem(None, f"directory {path} holds no *.yaml manifest", "")])
+                raise ProvisionerError(f"directory {path} holds no *.yaml manifest",
+                                       "pass the directory of your manifests, or a file, with -f")
             files.extend(found)
         elif path.is_file():
             files.append(path)
         else:
-            raise ValidationError(
-                [Problem(None, f"manifest {path} does not exist", "pass an existing file or directory with -f")]
-            )
+            raise ProvisionerError(f"manifest {path} does not exist",
+                                   "pass an existing file or directory with -f (default: accounts.yaml here)")
     return files
 
 

@@ -19,7 +19,7 @@ from typing import Literal
 from provisioner import faults
 from provisioner.core.diff import DiffOptions
 from provisioner.core.model import Manifest, Target
-from provisioner.core.plan import Step, TargetPlan
+from provisioner.core.plan import Plan, Step, TargetPlan
 from provisioner.errors import ApplyError, PlanError, ProvisionerError
 from provisioner.pipeline.batch import batched
 from provisioner.pipeline.connect import Connection, connect
@@ -164,9 +164,13 @@ def after_commit(steps: list[Step], store: Store, passwords: Passwords, report: 
 @dataclass
 class ApplyResult:
     plans: list[TargetPlan]
-    totals: dict[str, int] = field(default_factory=lambda: {"add": 0, "change": 0, "destroy": 0})
     # One message per target that failed (what was applied there and what was not): the others went on.
     failures: list[ProvisionerError] = field(default_factory=list)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """What was applied, counted as plans count (`Plan.counts`, the one place)."""
+        return Plan(self.plans).counts()
 
 
 def apply_all(manifest: Manifest, target_names: Iterable[str] | None, store: SecretStore, options: DiffOptions,
@@ -200,9 +204,5 @@ def apply_all(manifest: Manifest, target_names: Iterable[str] | None, store: Sec
         return report.plan
 
     outcomes = run_parallel(apply_one, targets, parallelism)
-    result = ApplyResult([o for o in outcomes if isinstance(o, TargetPlan)],
-                         failures=[o for o in outcomes if isinstance(o, ProvisionerError)])
-    for applied in result.plans:
-        for key, value in applied.counts().items():
-            result.totals[key] += value
-    return result
+    return ApplyResult([o for o in outcomes if isinstance(o, TargetPlan)],
+                       failures=[o for o in outcomes if isinstance(o, ProvisionerError)])

@@ -36,8 +36,11 @@ def leftovers(scratch: Path) -> set[str]:
 
 
 def demo(env: dict[str, str], scratch: Path) -> subprocess.Popen[str]:
+    # SIGINT reaches the demo as at a shell whatever the suite was started as: a background job (`make test &`)
+    # inherits SIGINT ignored, and Python then never installs the handler that turns it into KeyboardInterrupt.
     return subprocess.Popen([sys.executable, "-m", "devtools.demo"], cwd=ROOT, env={**env, "TMPDIR": str(scratch)},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def test_missing_moto_is_said_at_once_and_nothing_is_left_running(tmp_path, scratch):

@@ -96,7 +96,9 @@ def _unknown_key(doc: Document, error: Any, path: tuple[Any, ...], where: str, h
 def _required(doc: Document, error: Any, path: tuple[Any, ...], where: str, hint: str) -> Problem:
     missing = re.findall(r"'([^']+)' is a required property", error.message)
     key = missing[0] if missing else error.message
-    return Problem(doc.where(path), f"{where} is missing the required key {key!r}", hint or f"add `{key}:`")
+    wanted = (error.schema.get("properties") or {}).get(key, {}) if isinstance(error.schema, dict) else {}
+    value = f" {wanted['const']}" if isinstance(wanted, dict) and "const" in wanted else " ..."
+    return Problem(doc.where(path), f"{where} is missing the required key {key!r}", hint or f"add `{key}:{value}`")
 
 
 def _type(doc: Document, error: Any, path: tuple[Any, ...], where: str, hint: str) -> Problem:

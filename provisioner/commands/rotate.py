@@ -82,7 +82,8 @@ def _rotate_one(manifest: Manifest, account: Principal, store: SecretStore) -> _
     outcome = _Outcome([f"rotating {name} ({account.rotation.strategy})\n"], [])
 
     def observe(step: str, info: dict[str, object]) -> None:
-        stages = "; ".join(f"{v[:8]}: {'+'.join(s)}" for v, s in info["stages"].items())  # type: ignore[attr-defined]
+        # Versions without a label (older ones Secrets Manager keeps) are not shown.
+        stages = "; ".join(f"{v[:8]}: {'+'.join(s)}" for v, s in info["stages"].items() if s)  # type: ignore[attr-defined]
         note = " (nothing to do)" if info["skipped"] else ""
         user = info.get("username") or "-"
         outcome.out.append(f"  {step:<13} new version for {user:<20} versions {stages}{note}\n")
