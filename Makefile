@@ -85,6 +85,7 @@ lint: venv
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python -m devtools.import_cycles provisioner devtools benchmarks
+	$(BIN)/python -m devtools.complexity provisioner
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

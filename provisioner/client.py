@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 from provisioner import redact
 from provisioner.core.engine_facts import facts
 from provisioner.core.secret_value import CURRENT, PENDING, conninfo
-from provisioner.secrets.store import SecretsError, SecretStore
+from provisioner.secrets.aws import SecretsError
+from provisioner.secrets.store import SecretStore
 
 _lock = threading.Lock()
 _cache: dict[str, tuple[float, dict[str, Any]]] = {}

@@ -26,7 +26,7 @@ __all__ = ["EXIT_CHANGES", "EXIT_ERROR", "EXIT_OK", "build_parser", "main", "run
 def run() -> None:
     """The console script and `python -m provisioner`: `main`, then an immediate exit once the output is
     flushed. Every connection, pool and file is closed by then; what is left is freeing the objects one by one
-    (a tenth of a second at 1,000 roles x 2,000 tables), which the operating system does at once."""
+    (measurable at fleet scale: benchmarks/), which the operating system does at once."""
     code = main()
     for stream in (sys.stdout, sys.stderr):
         try:

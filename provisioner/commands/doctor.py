@@ -23,8 +23,9 @@ from provisioner.core.model import Manifest, SecretState
 from provisioner.core.secret_value import CURRENT
 from provisioner.engines import AuthenticationFailed
 from provisioner.errors import ProvisionerError
-from provisioner.secrets.rotation import conninfo, engine_of, verify_endpoint
-from provisioner.secrets.store import SecretStore, aws_access_error, aws_session, retry_config
+from provisioner.secrets.aws import aws_access_error, aws_session, retry_config
+from provisioner.secrets.store import SecretStore
+from provisioner.secrets.trust import conninfo, engine_of, verify_endpoint
 
 
 class Aws:

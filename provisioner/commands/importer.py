@@ -59,18 +59,12 @@ def import_target(target: Target, db: DatabaseState, traits: Traits, adopt: bool
         grants = _all_grants(key, target, here, elsewhere)
         if grants:
             entry["grants"] = grants
-        iam = role.login and role.auth == "iam"
-        if role.login and not iam:
-            name = unique_secret_name(role.name, role.host if traits.qualified_accounts else "", used)
-            if name != role.name:
-                entry["secret"] = {"name": "{target}/" + name}
+        if role.login and role.auth != "iam":
+            entry.update(_secret_entries(role, marker, traits, adopt, used))
             if not marker and not adopt:
                 result.taken_over.append(role.name)
-        if adopt and not marker:
+        elif adopt and not marker:
             entry["adopted"] = True
-            if role.login and not iam:
-                # No secret (so nothing to rotate) until `apply --create-secrets`; choose a strategy then.
-                entry["rotation"] = {"strategy": "none"}
         (result.accounts if role.login else result.roles).append(entry)
         result.notes += _notes(role, key, db)
         if role.attributes:
@@ -98,6 +92,19 @@ def _entry(role: RoleState, marker: Marker | None, target: Target, traits: Trait
         entry["member_of"] = [_membership(r, role.membership_options.get(r, {})) for r in member_of]
     entry.update(_settings_entries(role.settings))
     return entry
+
+
+def _secret_entries(role: RoleState, marker: Marker | None, traits: Traits, adopt: bool, used: set[str]
+                    ) -> dict[str, Any]:
+    """A login's secret name when its own would collide or be refused, and what adopting it means."""
+    entries: dict[str, Any] = {}
+    name = unique_secret_name(role.name, role.host if traits.qualified_accounts else "", used)
+    if name != role.name:
+        entries["secret"] = {"name": "{target}/" + name}
+    if adopt and not marker:
+        # No secret (so nothing to rotate) until `apply --create-secrets`; choose a strategy then.
+        entries.update(adopted=True, rotation={"strategy": "none"})
+    return entries
 
 
 def _all_grants(key: str, target: Target, here: Place, elsewhere: Mapping[str, Place]) -> list[dict[str, Any]]:

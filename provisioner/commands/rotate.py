@@ -11,8 +11,9 @@ from provisioner.core.model import Manifest, Principal
 from provisioner.errors import ProvisionerError
 from provisioner.pipeline.connect import secret_name_of
 from provisioner.pipeline.planning import select_targets
+from provisioner.secrets.aws import AwsAccessError, SecretsError
 from provisioner.secrets.rotation import rotate_now
-from provisioner.secrets.store import AwsAccessError, SecretsError, SecretStore
+from provisioner.secrets.store import SecretStore
 
 Print = Callable[[str], None]
 

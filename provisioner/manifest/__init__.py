@@ -1,5 +1,5 @@
 """The manifest wing: files (or git revisions) -> a validated `Manifest`. `documents` reads YAML with positions,
-`validate` finds every problem at once, `build` makes the model, `sources` reads git revisions.
+`validation` finds every problem at once, `build` makes the model, `sources` reads git revisions.
 """
 
 from __future__ import annotations

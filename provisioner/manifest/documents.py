@@ -17,7 +17,7 @@ from provisioner.core.model import Location
 from provisioner.errors import Problem, ProvisionerError
 
 Path_ = tuple[Any, ...]
-# libyaml's parser when PyYAML was built with it (the wheels are): same events and marks, many times faster.
+# libyaml's parser when PyYAML was built with it (the wheels are): same events and marks, faster (benchmarks/).
 _BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 

@@ -1,2 +1,2 @@
-"""The pipeline: connect, plan, apply (with the secret protocol as one table), the offline diff, rotation runs.
-It joins the wings (manifest, engines, secrets) and is what the command line calls."""
+"""The pipeline: connect, plan, apply (with the secret protocol as one table), the offline diff. It joins the wings
+(manifest, engines, secrets) and is what the commands and the command line call."""

@@ -19,7 +19,8 @@ from provisioner.core.engine_facts import facts
 from provisioner.core.model import ConnInfo, Principal, Target, Tls
 from provisioner.engines import AuthenticationFailed, DatabaseUnreachable, Engine, Session, get_engine
 from provisioner.errors import ProvisionerError
-from provisioner.secrets.store import SecretsError, SecretStore, aws_access_error, aws_session
+from provisioner.secrets.aws import SecretsError, aws_access_error, aws_session
+from provisioner.secrets.store import SecretStore
 
 
 def parse_url(url: str, engine: str, variable: str) -> dict[str, object]:

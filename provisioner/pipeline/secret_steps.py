@@ -188,6 +188,17 @@ PROTOCOL: dict[type[c.Change], SecretStep] = {
 DATABASE_ONLY = SecretStep(completes="database")
 
 
-def step_of(change: c.Change) -> SecretStep:
-    """The protocol row of a change; changes that touch no secret only run in the database."""
-    return PROTOCOL.get(type(change), DATABASE_ONLY)
+def step_of(change: c.AnyChange) -> SecretStep:
+    """The protocol row of a change. Exhaustive over the change vocabulary (mypy checks the `assert_never`): a new
+    change type is declared here as touching a secret (a PROTOCOL row) or as database-only, never by default."""
+    match change:
+        case (c.CreateSecret() | c.ResetPassword() | c.FinishPendingPassword() | c.ConfirmPassword() | c.CreateRole()
+              | c.SetPassword() | c.UpdateSecret() | c.ConfigureRotation() | c.DisableRotation() | c.DeleteSecret()):
+            return PROTOCOL[type(change)]
+        case (c.AlterRole() | c.DropRole() | c.GrantMembership() | c.AlterMembership() | c.RevokeMembership()
+              | c.SetDefaultRoles() | c.GrantPrivileges() | c.RevokePrivileges() | c.RestoreColumnPrivileges()
+              | c.RevokeGrantOption() | c.GrantDefaultPrivileges() | c.RevokeDefaultPrivileges()
+              | c.TerminateSessions() | c.ReassignOwned() | c.DropOwned()):
+            return DATABASE_ONLY
+        case _:
+            assert_never(change)

@@ -1,5 +1,6 @@
 """Plans as JSON (docs/plan-json.md): one document, written a change at a time and redacted piece by piece, so
-that a plan of two million grants costs neither the memory of two million dicts nor one redaction of 58 MB."""
+that a plan of millions of grants costs neither the memory of all their dicts at once nor one redaction of the
+whole text."""
 
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ _CHANGES_AT = "\n" + " " * 8  # where json.dumps(indent=2) puts a change: inside
 def json_pieces(plan: Plan, document: dict[str, Any] | None = None) -> Iterator[str]:
     """The text `json.dumps(document, indent=2)` makes of the plan's document, in pieces, each redacted: the
     changes are made one at a time, as a large first apply's changes as dicts all at once (two million
-    objects at 1,000 roles x 2,000 tables) were most of its memory, and one redact over the whole text most of
+    objects in a large first apply) were most of its memory, and one redact over the whole text most of
     its time. A change is a whole JSON value, so no secret spans two pieces."""
     envelope = redact(json.dumps(plan_document(plan, with_changes=False) if document is None else document,
                                  indent=2, sort_keys=False))

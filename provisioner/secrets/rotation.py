@@ -9,69 +9,25 @@ lives in the AWSPENDING version until it is set in the database and tested, and 
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioner import faults, redact
-from provisioner.core import secret_value
-from provisioner.core.binding import BINDING_TAG, endpoint_of, host_part_matches, mismatches
-from provisioner.core.conventions import ACCOUNT_TAG, TARGET_TAG, alternate_username, clone_name
-from provisioner.core.engine_facts import SECRET_ENGINE_ALIASES
+from provisioner import faults
+from provisioner.core.binding import BINDING_TAG, host_part_matches
+from provisioner.core.conventions import TARGET_TAG, alternate_username
 from provisioner.core.model import ConnInfo, PasswordPolicy
 from provisioner.core.secret_value import CURRENT, PENDING, PREVIOUS
-from provisioner.engines import AuthenticationFailed, Engine, Session, get_engine
-from provisioner.errors import ProvisionerError
-from provisioner.secrets.store import SecretsError, SecretStore
+from provisioner.engines import AuthenticationFailed, Engine, Session
+from provisioner.secrets.aws import SecretsError
+from provisioner.secrets.store import SecretStore
+from provisioner.secrets.trust import RotationError, conninfo, engine_of, verify_endpoint
 
 log = logging.getLogger(__name__)
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 LOCK_WAIT_SECONDS = 120
-
-
-class RotationError(ProvisionerError):
-    pass
-
-
-def engine_of(value: dict[str, Any]) -> Engine:
-    try:
-        return get_engine(secret_value.engine_of(value))
-    except secret_value.SecretValueError as exc:
-        raise RotationError(str(exc), f"use one of: {', '.join(SECRET_ENGINE_ALIASES)}") from None
-
-
-def conninfo(value: dict[str, Any], user: str | None = None, password: str | None = None) -> ConnInfo:
-    try:
-        return secret_value.conninfo(value, user, password)
-    except secret_value.SecretValueError as exc:
-        raise RotationError(f"the secret cannot be used to connect: {exc}",
-                            "the secret needs engine, host, username and password") from None
-
-
-def verify_endpoint(secret_id: str, tags: dict[str, str], value: dict[str, Any], which: str) -> None:
-    """Refuse a value that names another place or user than apply recorded for the account (SPEC 8): whoever may
-    put a secret value must not steer a rotation into sending a password elsewhere. `which`: AWSCURRENT, ..."""
-    account = tags.get(ACCOUNT_TAG, "")
-    binding = tags.get(BINDING_TAG)
-    if not binding:
-        raise RotationError(
-            f"secret {secret_id} has no {BINDING_TAG} tag: nothing records where its account lives, so its value "
-            f"(host, port, masterarn) cannot be trusted with a password",
-            "run `provisioner apply`: it records the account's endpoint in that tag")
-    wrong = mismatches(binding, endpoint_of(value, account), ignore=("host_part",))
-    alternating = bool(value.get("masterarn"))
-    users = {account, clone_name(account)} if alternating else {account}
-    if value.get("username") not in users:
-        wrong.append("username")
-    if wrong:
-        raise RotationError(
-            f"the {which} value of secret {secret_id} names {', '.join(wrong)} other than apply recorded for account "
-            f"{account!r}: refusing to send a password there",
-            "someone rewrote the secret's value: restore it with `provisioner apply` (it rewrites the fields from "
-            "the manifest); review who may call secretsmanager:PutSecretValue on it (docs/security.md)")
 
 
 @dataclass
@@ -378,40 +334,3 @@ def rotate_now(store: SecretStore, secret_id: str, policy: PasswordPolicy | None
         rotation.run(step, creating=True)
         faults.checkpoint(f"after-{step}")
     return rotation.token
-
-
-EVENT_KEYS = ("SecretId", "ClientRequestToken", "Step")
-
-
-def redacting_logs() -> None:
-    """Every handler of the root logger masks secrets; installed once per process (a warm Lambda container runs
-    this at every invocation: one filter per handler, never one more per call)."""
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, redact.RedactingFilter) for f in handler.filters):
-            handler.addFilter(redact.RedactingFilter())
-
-
-def event_fields(event: Any) -> tuple[str, str, str]:
-    """SecretId, ClientRequestToken and Step of an invocation; RotationError naming what is missing or wrong."""
-    if not isinstance(event, dict):
-        raise RotationError(f"the rotation event is {type(event).__name__}, not a JSON object",
-                            "Secrets Manager invokes the function with {Step, SecretId, ClientRequestToken}")
-    missing = [key for key in EVENT_KEYS if not isinstance(event.get(key), str) or not event.get(key)]
-    if missing:
-        raise RotationError(f"the rotation event lacks {', '.join(missing)} (or gives it as something other than "
-                            f"text)", "Secrets Manager invokes the function with {Step, SecretId, "
-                                      "ClientRequestToken}")
-    return event["SecretId"], event["ClientRequestToken"], event["Step"]
-
-
-def lambda_handler(event: dict[str, Any], context: Any) -> None:
-    """Entry point Secrets Manager invokes: {"Step", "SecretId", "ClientRequestToken"[, "RotationToken"]}."""
-    logging.getLogger().setLevel(logging.INFO)
-    redacting_logs()
-    policy = PasswordPolicy(
-        length=int(os.environ.get("PASSWORD_LENGTH", PasswordPolicy.length)),
-        exclude_characters=os.environ.get("EXCLUDE_CHARACTERS", PasswordPolicy.exclude_characters),
-    )
-    secret_id, token, step = event_fields(event)
-    log.info("%s for secret %s, version %s", step, secret_id, token)
-    Rotation(SecretStore(), secret_id, token, policy, require_enabled=True).run(step)

@@ -8,10 +8,8 @@ throttling and 5xx answers with backoff. Always reads values by explicit stage (
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-import os
 import threading
 import uuid
 from collections.abc import Collection, Iterable, Mapping
@@ -20,115 +18,33 @@ from typing import Any
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    NoRegionError,
-    PartialCredentialsError,
-    ReadTimeoutError,
 )
 
 from provisioner import redact
 from provisioner.core.conventions import ACCOUNT_TAG, MANAGED_TAG, TARGET_TAG
 from provisioner.core.model import SecretState
-from provisioner.core.secret_value import CURRENT, PENDING, value_problem, version_with
+from provisioner.core.secret_value import CURRENT, PENDING, version_with
 from provisioner.errors import ProvisionerError
 from provisioner.secrets import passwords
+from provisioner.secrets.aws import (  # noqa: F401  (the store's errors, re-exported for its callers)
+    MAX_ATTEMPTS,
+    AwsAccessError,
+    SecretsError,
+    aws_access_error,
+    aws_session,
+    make_client,
+    on_retry,
+    retry_config,
+)
+from provisioner.secrets.values import parse_value, read_value
 
 BATCH = 20  # BatchGetSecretValue's limit per call
 # Callables (operation, params) told of every request; tests record RotateSecret's RotationRules this way.
 OBSERVERS: list[Any] = []
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 6  # throttling and 5xx bursts are absorbed; a dead endpoint fails within seconds, not minutes
-
-
-# botocore's session, loaders and config are imported when the first client is made (150 ms): `validate` and
-# `diff` never make one.
-@functools.cache
-def retry_config() -> Any:
-    from botocore.config import Config
-
-    return Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS}, connect_timeout=10, read_timeout=30)
-
-
-@functools.cache
-def _data_loader() -> Any:
-    """One botocore data loader per process: it caches the parsed service models, which every new session would
-    otherwise read and parse again (~45 ms a client)."""
-    import botocore.loaders
-
-    return botocore.loaders.create_loader()
-
-
-class AwsSession:
-    """The standard credential chain and endpoint settings, with the region from AWS_REGION or AWS_DEFAULT_REGION
-    (botocore reads only the second; SPEC 4 promises both, AWS_REGION first as the AWS SDKs and Lambda set it).
-
-    botocore's own session rather than boto3's wrapper of it: the clients are the same, and importing boto3 adds
-    s3transfer and its resources layer, ~110 ms of every command for nothing it uses."""
-
-    def __init__(self) -> None:
-        import botocore.session
-
-        self.region_name = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
-        self._core = botocore.session.get_session()
-        self._core.register_component("data_loader", _data_loader())
-
-    def client(self, service: str, **kwargs: Any) -> Any:
-        return self._core.create_client(service, region_name=self.region_name, **kwargs)
-
-
-def aws_session() -> AwsSession:
-    """A fresh session (credentials and region are read when it is made), sharing the model cache."""
-    return AwsSession()
-
-
-def make_client(**kwargs: Any) -> Any:
-    return aws_session().client("secretsmanager", config=retry_config(), **kwargs)
-
-
-class AwsAccessError(ProvisionerError):
-    """AWS cannot be reached or used as configured (region, credentials, endpoint): the same for every call, so
-    commands stop rather than retry or resume."""
-
-
-def aws_access_error(what: str, exc: BotoCoreError) -> AwsAccessError:
-    """A botocore failure as a clear message with the hint that fixes it."""
-    text = redact.redact(str(exc))
-    if isinstance(exc, NoRegionError):
-        hint = "set AWS_REGION (or AWS_DEFAULT_REGION), or use an AWS_PROFILE that has a region"
-    elif isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
-        hint = ("no AWS credentials were found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
-                "or run where an instance, task or OIDC role provides them")
-    elif isinstance(exc, (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError)):
-        hint = ("the Secrets Manager endpoint did not answer: check the network path (VPC endpoint, proxy, "
-                "security groups) and AWS_ENDPOINT_URL if you set one")
-    else:
-        hint = "check AWS_REGION, credentials and the endpoint"
-    return AwsAccessError(f"{what}: {text}", hint)
-
-
-def on_retry(note: Any) -> Any:
-    """A botocore `needs-retry` handler that tells `note` (a one-line message) each time a call is retried."""
-
-    def handler(attempts: int = 0, response: Any = None, caught_exception: Any = None, operation: Any = None,
-                **_: Any) -> None:
-        reason = caught_exception or (response[1].get("Error", {}).get("Code") if response else None)
-        if reason is not None and attempts < MAX_ATTEMPTS:
-            name = getattr(operation, "name", "a call")
-            note(f"Secrets Manager {name}: attempt {attempts} failed ({redact.redact(str(reason))[:120]}); "
-                 f"retrying")
-
-    return handler
-
-
 
 def _tag(entry: Mapping[str, Any], key: str) -> str | None:
     return next((t["Value"] for t in entry.get("Tags", []) if t["Key"] == key), None)
-
-
-def error_code(exc: Exception) -> str:
-    return exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
 
 
 class SecretStore:
@@ -364,39 +280,3 @@ class SecretStore:
 
     def delete(self, secret_id: str, recovery_days: int) -> None:
         self._call("delete_secret", SecretId=secret_id, RecoveryWindowInDays=recovery_days)
-
-
-class SecretsError(ProvisionerError):
-    def __init__(self, operation: str, secret_id: str | None, exc: ClientError) -> None:
-        self.code = error_code(exc)
-        message = exc.response.get("Error", {}).get("Message", str(exc))
-        what = f" on {secret_id}" if secret_id else ""
-        hints = {
-            "AccessDeniedException": "the AWS identity lacks a permission; see docs/iam/ for the policies",
-            "ResourceNotFoundException": "check the secret name/ARN and the region",
-        }
-        super().__init__(f"Secrets Manager {operation}{what} failed: {self.code}: {redact.redact(message)}",
-                         hints.get(self.code, ""))
-
-
-def read_value(text: str | None) -> tuple[dict[str, Any], str | None]:
-    """A secret's value as a mapping, and why it cannot serve as credentials (None when it can). Whatever a
-    value writer put there — not JSON, an array, a number for a password — is an answer, never an exception."""
-    if not text:
-        return {}, "the secret has no value"
-    try:
-        value = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
-        return {}, "the value is not JSON"
-    problem = value_problem(value)
-    if not isinstance(value, dict):
-        return {}, problem
-    password = value.get("password")
-    if isinstance(password, str):
-        redact.register(password)
-    return value, problem
-
-
-def parse_value(text: str | None) -> dict[str, Any]:
-    """A secret's value as a mapping (empty when it is none)."""
-    return read_value(text)[0]

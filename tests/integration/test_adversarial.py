@@ -18,7 +18,8 @@ from support.recorders import sm_client
 
 import provisioner
 from provisioner import client as connect_helper
-from provisioner.secrets.rotation import RotationError, lambda_handler
+from provisioner.rotation import lambda_handler
+from provisioner.secrets.trust import RotationError
 
 PG_SEED = "CREATE TABLE public.films (id serial PRIMARY KEY, title text); INSERT INTO public.films (title) VALUES ('M')"
 

@@ -1,5 +1,5 @@
 """MySQL 8 end to end on a real server, when a Docker engine answers (testcontainers); this machine has none, so
-MySQL 8 is covered by the exact rendering tests in tests/unit/test_mysql_render.py."""
+MySQL 8 is covered by the exact rendering tests in tests/unit/test_compile_mysql.py."""
 
 from __future__ import annotations
 

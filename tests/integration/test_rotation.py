@@ -17,8 +17,8 @@ import provisioner
 from provisioner import client as connect_helper
 from provisioner.core import schedule
 from provisioner.core.model import RotationSettings
+from provisioner.rotation import lambda_handler
 from provisioner.secrets import store as secrets_manager
-from provisioner.secrets.rotation import lambda_handler
 
 SEED = """
 CREATE TABLE public.films (id serial PRIMARY KEY, title text NOT NULL);

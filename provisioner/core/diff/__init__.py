@@ -205,17 +205,17 @@ def marker_writers(ctx: DiffContext) -> list[str]:
 
 
 def _deleted_secrets(ctx: DiffContext, principals: list[Principal], dropped: set[str], kept: set[str]) -> None:
-    present_accounts = {p.name for p in principals if p.state == "present" and p.login and p.auth != "iam"}
-    iam_accounts = {p.name for p in principals if p.state == "present" and p.login and p.auth == "iam"}
-    absent = [p for p in principals if p.state == "absent"]
+    """The secrets of this target's accounts that go: those of dropped accounts, of accounts gone from the
+    database, and of accounts now authenticated by IAM (no password, no secret)."""
+    present = [p for p in principals if p.state == "present" and p.login]
+    with_secret = {p.name for p in present if p.auth != "iam"}
+    going = dropped | {p.name for p in present if p.auth == "iam"}
+    recovery = {p.name: p.secret.recovery_days for p in principals if p.state == "absent"}
     in_database = {role.name for role in ctx.db.roles.values()}
     for secret in sorted(ctx.state.secrets.values(), key=lambda s: s.name):
-        if secret.target != ctx.target.name or secret.deleted or secret.account in present_accounts:
-            continue
-        # An account now authenticated by IAM needs no secret: it goes, as a dropped account's does.
-        if secret.account in dropped | iam_accounts or (secret.account not in in_database
-                                                         and secret.account not in kept):
-            recovery = next((p.secret.recovery_days for p in absent if p.name == secret.account), 7)
+        mine = secret.target == ctx.target.name and not secret.deleted and secret.account not in with_secret
+        gone = secret.account not in in_database and secret.account not in kept
+        if mine and (secret.account in going or gone):
             ctx.result.changes.append(c.DeleteSecret(action=c.DESTROY, target=ctx.target.name,
                                                      principal=secret.account, secret=secret.name,
-                                                     recovery_days=recovery))
+                                                     recovery_days=recovery.get(secret.account, 7)))

@@ -37,12 +37,7 @@ def schema_creators(target: Target, db: DatabaseState, schema_groups: Iterable[A
     if target.default_privileges_for:
         return {schema: target.default_privileges_for for schema in wildcard_schemas}
     managed = {p.name for p in principals}
-    declared: dict[str, set[str]] = defaultdict(set)
-    for p in principals:
-        if p.state == "present":
-            for g in p.grants:
-                if g.obj.kind == ObjectKind.SCHEMA and "CREATE" in g.privileges:
-                    declared[g.obj.name].add(p.name)
+    declared = declared_creators(principals)
     held = holders_of_create(schema_groups)
     creators: dict[str, tuple[str, ...]] = {}
     for schema in wildcard_schemas:
@@ -55,14 +50,30 @@ def schema_creators(target: Target, db: DatabaseState, schema_groups: Iterable[A
                             f"{', '.join(sorted({owner} | others - {'PUBLIC'}))} create there get none of the "
                             f"default privileges of `{schema}.*` (REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC, "
                             f"or list the creators in the target's default_privileges_for)")
-        usable = []
-        for role in [owner, *sorted(others - {"PUBLIC", owner})]:
-            state = db.roles.get(role)
-            if state is not None and not state.admin_holds:
-                warnings.append(f"objects {role} creates in schema {schema} get none of the default privileges "
-                                f"of `{schema}.*`: the admin {db.admin_user} does not hold the privileges of "
-                                f"{role} (GRANT {role} TO {db.admin_user} WITH INHERIT TRUE)")
-                continue
-            usable.append(role)
-        creators[schema] = tuple(usable)
+        creators[schema] = tuple(_usable(db, schema, [owner, *sorted(others - {"PUBLIC", owner})], warnings))
     return creators
+
+
+def declared_creators(principals: list[Principal]) -> dict[str, set[str]]:
+    """schema -> the principals the manifest grants CREATE on it (they create there once the apply ran)."""
+    declared: dict[str, set[str]] = defaultdict(set)
+    for p in principals:
+        for g in p.grants if p.state == "present" else ():
+            if g.obj.kind == ObjectKind.SCHEMA and "CREATE" in g.privileges:
+                declared[g.obj.name].add(p.name)
+    return declared
+
+
+def _usable(db: DatabaseState, schema: str, roles: list[str], warnings: list[str]) -> list[str]:
+    """The creators the admin can set default privileges for (it must hold their privileges); a warning for
+    each other one."""
+    usable = []
+    for role in roles:
+        state = db.roles.get(role)
+        if state is not None and not state.admin_holds:
+            warnings.append(f"objects {role} creates in schema {schema} get none of the default privileges "
+                            f"of `{schema}.*`: the admin {db.admin_user} does not hold the privileges of "
+                            f"{role} (GRANT {role} TO {db.admin_user} WITH INHERIT TRUE)")
+            continue
+        usable.append(role)
+    return usable

@@ -93,6 +93,9 @@ def _foreign_revokes(ctx: DiffContext, who: Grantee, key: Key, gaps: _Gaps) -> l
     return found
 
 
+Cell = tuple[str, str, str]  # (schema, table, privilege)
+
+
 def around_cascades(found: list[c.AnyChange], access: DesiredAccess) -> list[c.AnyChange]:
     """Both servers cascade a table-level revoke to the privileges of the same name on the table's columns. So a
     column revoke it covers is left out (MariaDB would fail on it: the grant is gone), and a declared column
@@ -102,31 +105,40 @@ def around_cascades(found: list[c.AnyChange], access: DesiredAccess) -> list[c.A
                for ref in ch.objects if not ref.is_wildcard for p in ch.privileges}
     if not revoked:
         return found
-    kept: list[c.AnyChange] = []
-    for ch in found:
-        if isinstance(ch, (c.GrantPrivileges, c.RevokePrivileges)) and ch.kind == ObjectKind.COLUMN and not (
-                isinstance(ch, c.RevokePrivileges) and ch.grantor):
-            table = (ch.objects[0].schema, ch.objects[0].name)
-            left = tuple(p for p in ch.privileges if (*table, p) not in revoked)
-            if not left:
-                continue
-            ch = replace(ch, privileges=left)
-        kept.append(ch)
+    kept = [ch for ch in (_without_cascaded(ch, revoked) for ch in found) if ch is not None]
+    template = next(ch for ch in found if isinstance(ch, c.RevokePrivileges))
+    return kept + _restorations(access, revoked, template)
+
+
+def _without_cascaded(ch: c.AnyChange, revoked: set[Cell]) -> c.AnyChange | None:
+    """A column change less what a table-level revoke takes anyway (None when nothing is left)."""
+    own_column_change = isinstance(ch, (c.GrantPrivileges, c.RevokePrivileges)) and ch.kind == ObjectKind.COLUMN
+    if not own_column_change or (isinstance(ch, c.RevokePrivileges) and ch.grantor):
+        return ch
+    assert isinstance(ch, (c.GrantPrivileges, c.RevokePrivileges))
+    table = (ch.objects[0].schema, ch.objects[0].name)
+    left = tuple(p for p in ch.privileges if (*table, p) not in revoked)
+    return replace(ch, privileges=left) if left else None
+
+
+def _restorations(access: DesiredAccess, revoked: set[Cell], template: c.RevokePrivileges
+                  ) -> list[c.AnyChange]:
+    """The declared column privileges a table-level revoke takes, granted again after it, by table."""
     restore: dict[tuple[str, str], dict[str, set[ObjectRef]]] = defaultdict(lambda: defaultdict(set))
     for ref, privileges in access.explicit.items():
         for p in privileges:
             if ref.kind == ObjectKind.COLUMN and (ref.schema, ref.name, p) in revoked:
                 restore[(ref.schema, ref.name)][p].add(ref)
-    template = next(ch for ch in found if isinstance(ch, c.RevokePrivileges))
+    found: list[c.AnyChange] = []
     for (schema, _), by_privilege in sorted(restore.items()):
         by_columns: dict[tuple[ObjectRef, ...], list[str]] = defaultdict(list)
         for p, refs in by_privilege.items():
             by_columns[tuple(sorted(refs))].append(p)
-        kept += [c.RestoreColumnPrivileges(
+        found += [c.RestoreColumnPrivileges(
             action=c.ADD, target=template.target, principal=template.principal, grantee=template.grantee,
-            host=template.host, kind=ObjectKind.COLUMN, schema=schema, objects=columns, privileges=tuple(sorted(privs)))
-            for columns, privs in sorted(by_columns.items())]
-    return kept
+            host=template.host, kind=ObjectKind.COLUMN, schema=schema, objects=columns,
+            privileges=tuple(sorted(privs))) for columns, privs in sorted(by_columns.items())]
+    return found
 
 
 def _gaps(ctx: DiffContext, who: Grantee, key: Key, specials: list[ObjectRef], want_rest: frozenset[str],

@@ -1,7 +1,7 @@
 """PostgreSQL catalog SQL: every query inspection sends (a constant number per target, whatever its size).
 
 Objects are grouped server-side by identical ACL (aclitem[] equality: hashing the arrays themselves, not their
-text, which at a thousand grantees per table is 5x faster); `aclexplode` runs once per group, the owner's own
+text, which is slower at many grantees per table: benchmarks/); `aclexplode` runs once per group, the owner's own
 entries left out.
 """
 

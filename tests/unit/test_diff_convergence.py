@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from test_diff import PG, TABLES, TARGET, managed, role, state
+from test_diff_rules import PG, TABLES, TARGET, managed, role, state
 
 from provisioner.core import changes as c
 from provisioner.core.diff import diff_target
