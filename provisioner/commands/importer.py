@@ -20,7 +20,7 @@ from provisioner.commands.import_grants import Place, grant_entries
 from provisioner.core.conventions import Marker, parse_marker
 from provisioner.core.diff import AclIndex
 from provisioner.core.engine_facts import RDS_IAM, is_reserved
-from provisioner.core.kinds import ObjectKind
+from provisioner.core.kinds import spec
 from provisioner.core.model import DatabaseState, Manifest, RoleState, Target, Traits
 from provisioner.errors import ProvisionerError
 from provisioner.pipeline.connect import connect
@@ -59,6 +59,9 @@ def import_target(target: Target, db: DatabaseState, traits: Traits, adopt: bool
         grants = _all_grants(key, target, here, elsewhere)
         if grants:
             entry["grants"] = grants
+        owns = [] if role.login else owned_schemas(key, db, others or {})
+        if owns:
+            entry["owns"] = owns[0] if len(owns) == 1 else owns
         if role.login and role.auth != "iam":
             entry.update(_secret_entries(role, marker, traits, adopt, used))
             if not marker and not adopt:
@@ -107,6 +110,17 @@ def _secret_entries(role: RoleState, marker: Marker | None, traits: Traits, adop
     return entries
 
 
+def owned_schemas(key: str, db: DatabaseState, others: Mapping[str, DatabaseState]) -> list[dict[str, Any]]:
+    """`owns:` of a group role: the schemas it owns, in the connected database and (with `database:`) in the
+    target's other databases (what else it owns stays as it is: `owns:` is authoritative only for what it names)."""
+    found = []
+    for database, state in [("", db), *sorted(others.items())]:
+        schemas = sorted(schema for schema, owner in state.schema_owners.items() if owner == key)
+        if schemas:
+            found.append({**({"database": database} if database else {}), "schemas": schemas})
+    return found
+
+
 def _all_grants(key: str, target: Target, here: Place, elsewhere: Mapping[str, Place]) -> list[dict[str, Any]]:
     """The role's grants in the connected database, then in each other database (with `database:`)."""
     others = [{**g, "database": name} for name, place in elsewhere.items() for g in grant_entries(key, place, None)]
@@ -119,11 +133,15 @@ def _notes(role: RoleState, key: str, db: DatabaseState) -> list[str]:
     if role.attributes:
         notes.append(f"{role.name} has {', '.join(sorted(role.attributes))}: written as `attributes:`, so apply "
                      f"keeps them; remove them from the file to take them away")
-    held = {g for grp in db.acl_groups if grp.kind == ObjectKind.GLOBAL for g, p in grp.grants.items()
-            if g == key and p}
-    if held:
-        notes.append(f"{role.name} holds global privileges (*.*): the manifest cannot express them, and apply "
-                     f"revokes them")
+    # What no manifest key declares (MySQL global privileges, PROXY, PostgreSQL large objects): apply revokes it.
+    undeclarable: dict[str, set[str]] = {}
+    for grp in db.acl_groups:
+        if spec(grp.kind).key is None and grp.grants.get(key):
+            undeclarable.setdefault(grp.kind.value, set()).update(str(ref) for ref in grp.objects)
+    for kind, objects in sorted(undeclarable.items()):
+        on = ("global privileges (*.*)" if objects == {"*"} else
+              f"{kind} privileges on {', '.join(sorted(objects)[:3])}{' ...' if len(objects) > 3 else ''}")
+        notes.append(f"{role.name} holds {on}: the manifest cannot express them, and apply revokes them")
     return notes
 
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field, replace
 from functools import cache
 
-from provisioner.core.kinds import Family, ObjectKind
+from provisioner.core.kinds import SPECS, Family, ObjectKind
 from provisioner.core.model import Traits
 from provisioner.core.names import mysql_pattern_matches
 from provisioner.core.privileges import available
@@ -59,6 +59,7 @@ class EngineFacts:
     default_privileges: bool = False  # ALTER DEFAULT PRIVILEGES: `schema.*` reaches later objects
     public_role: bool = False  # PUBLIC holds privileges (`public_privileges:`)
     reassign_owned: bool = False  # roles own objects; `retire:` reassigns them
+    object_owners: bool = False  # objects have an owner role, which `owns:` declares (ALTER ... OWNER TO)
     group_role_for_pairs: bool = False  # an alternating pair shares a NOLOGIN group role (session `role`)
     database_patterns: bool = False  # database-level grants name LIKE patterns (`app\\_%.*`)
     drop_takes_grants: bool = False  # DROP USER takes every grant and membership with it
@@ -92,7 +93,7 @@ POSTGRES = EngineFacts(
     name_limit=63, name_limit_in_bytes=True, basic_plane_only=False, reserved=_PG_RESERVED,
     system_schemas=re.compile(r"^(pg_.*|information_schema)$", re.IGNORECASE),
     role_attributes=True, role_settings=True, membership_options=True, iam_authentication="role", schemas=True,
-    cluster_databases=True, default_privileges=True, public_role=True, reassign_owned=True,
+    cluster_databases=True, default_privileges=True, public_role=True, reassign_owned=True, object_owners=True,
     group_role_for_pairs=True, predefined_role_prefix="pg_",
     aliases=("postgres", "postgresql", "aurora-postgresql"))
 _MYSQL_FAMILY = EngineFacts(
@@ -130,12 +131,18 @@ def is_reserved(name: str, engine: str) -> bool:
 @cache
 def traits(engine: str, server_version: str | None = None) -> Traits:
     """What the diff must know of an engine's model of accounts and grants, for a server of this version (ALL
-    on tables includes MAINTAIN from PostgreSQL 17)."""
+    on tables includes MAINTAIN from PostgreSQL 17; parameters have privileges from 15)."""
     found = ENGINES[engine]
-    extras = {}
-    if found.family == Family.POSTGRES and server_version:
-        extras = {ObjectKind.TABLE: available(found.family, ObjectKind.TABLE, major_version(server_version))}
+    extras: dict[ObjectKind, frozenset[str]] = {}
+    requires: dict[ObjectKind, dict[str, int]] = {}
+    major = major_version(server_version)
+    if server_version and major:
+        for spec in SPECS:
+            extras[spec.kind] = available(found.family, spec.kind, major)
+            later = {p: first for p, first in spec.since.get(found.family, {}).items() if first > major}
+            if later:
+                requires[spec.kind] = later
     return Traits(implied_grants=found.schemas, schema_wildcards=found.default_privileges,
                   default_roles=found.default_roles, qualified_accounts=found.host_part, role_host=found.role_host,
                   drop_takes_grants=found.drop_takes_grants, all_extras={k: v for k, v in extras.items() if v},
-                  marker_table=found.marker_table)
+                  marker_table=found.marker_table, requires=requires, server_major=major)

@@ -30,6 +30,14 @@ class ObjectKind(StrEnum):
     FUNCTION = "function"
     PROCEDURE = "procedure"  # MySQL/MariaDB only (PostgreSQL grants ON ROUTINE cover both)
     COLUMN = "column"
+    TYPE = "type"  # PostgreSQL types and domains
+    LANGUAGE = "language"
+    FOREIGN_DATA_WRAPPER = "foreign data wrapper"
+    FOREIGN_SERVER = "foreign server"
+    TABLESPACE = "tablespace"
+    PARAMETER = "parameter"  # PostgreSQL 15+: SET and ALTER SYSTEM on a configuration parameter
+    LARGE_OBJECT = "large object"  # never declarable: a managed principal holds none
+    PROXY = "proxy"  # MariaDB/MySQL: PROXY ON 'user'@'host' (never declarable)
 
 
 class Container(StrEnum):
@@ -48,6 +56,7 @@ class Naming(StrEnum):
     SIGNATURE = "signature"  # `schema.function(argument types)`
     ROUTINE = "routine"  # MySQL/MariaDB: `database.routine`
     COLUMNS = "columns"  # {schema.table: [column, ...]}
+    ACCOUNT = "account"  # MySQL/MariaDB PROXY: the proxied account, `name` its user and `column` its host
     NONE = "none"  # not declarable
 
 
@@ -73,7 +82,14 @@ class KindSpec:
     implies_usage: bool = False  # PostgreSQL: a grant on it implies USAGE on its schema
     wildcard: bool = False  # `schema.*`: every object now, and default privileges for later ones (PostgreSQL)
     in_schema_keyword: bool = False  # one statement reaches every object of a schema (GRANT ... ON ALL ... IN)
-    default_privileges: bool = False  # ALTER DEFAULT PRIVILEGES applies to it
+    default_privileges: bool = False  # `schema.*` sets ALTER DEFAULT PRIVILEGES for it
+    # PostgreSQL: a grant on it implies CONNECT on its database (not on what lives outside any database)
+    implies_connect: bool = True
+    # `owns:` may name such objects (ALTER ... OWNER TO)
+    ownable: bool = False
+    lower_case_names: bool = False  # names are case-insensitive and stored in lower case (parameters)
+    # a name with a dot need not exist to be granted on (parameters of an extension not loaded yet)
+    dotted_placeholders: bool = False
 
     def on(self, family: Family | str) -> frozenset[str]:
         """The privileges of the kind on a family's servers (empty: the family has no such kind)."""
@@ -82,32 +98,52 @@ class KindSpec:
     def written(self, family: Family | str) -> Naming:
         return self.naming.get(Family(family), Naming.NONE)
 
+    @property
+    def names_an_account(self) -> bool:
+        """Its objects are accounts ('user'@'host': name and host), not database objects."""
+        return Naming.ACCOUNT in self.naming.values()
+
 
 # In the order plans list and sort them.
 SPECS: tuple[KindSpec, ...] = (
     KindSpec(ObjectKind.GLOBAL, None, Container.SERVER, {}, {}),
+    KindSpec(ObjectKind.PROXY, None, Container.SERVER, {MY: Naming.ACCOUNT}, {MY: frozenset({"PROXY"})}),
+    KindSpec(ObjectKind.TABLESPACE, "tablespaces", Container.SERVER, {PG: Naming.NAME},
+             {PG: frozenset({"CREATE"})}, implies_connect=False),
+    KindSpec(ObjectKind.PARAMETER, "parameters", Container.SERVER, {PG: Naming.NAME},
+             {PG: frozenset({"SET", "ALTER SYSTEM"})}, since={PG: {"SET": 15, "ALTER SYSTEM": 15}},
+             implies_connect=False, lower_case_names=True, dotted_placeholders=True),
     KindSpec(ObjectKind.DATABASE, "databases", Container.SERVER, _both(Naming.NAME), {
         PG: frozenset({"CONNECT", "CREATE", "TEMPORARY"}),
         # MySQL/MariaDB: `databases: [db]` is the database-level grant `db.*` (mysql.db)
         MY: _MYSQL_TABLE | frozenset({"CREATE TEMPORARY TABLES", "LOCK TABLES", "EXECUTE", "CREATE ROUTINE",
                                       "ALTER ROUTINE", "EVENT"})}),
     KindSpec(ObjectKind.SCHEMA, "schemas", Container.DATABASE, {PG: Naming.NAME},
-             {PG: frozenset({"USAGE", "CREATE"})}),
+             {PG: frozenset({"USAGE", "CREATE"})}, ownable=True),
+    KindSpec(ObjectKind.LANGUAGE, "languages", Container.DATABASE, {PG: Naming.NAME}, {PG: frozenset({"USAGE"})}),
+    KindSpec(ObjectKind.FOREIGN_DATA_WRAPPER, "foreign_data_wrappers", Container.DATABASE, {PG: Naming.NAME},
+             {PG: frozenset({"USAGE"})}),
+    KindSpec(ObjectKind.FOREIGN_SERVER, "foreign_servers", Container.DATABASE, {PG: Naming.NAME},
+             {PG: frozenset({"USAGE"})}),
     KindSpec(ObjectKind.TABLE, "tables", Container.SCHEMA, _both(Naming.QUALIFIED), {
         PG: frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN"}),
         MY: _MYSQL_TABLE}, since={PG: {"MAINTAIN": 17}}, implies_usage=True, wildcard=True, in_schema_keyword=True,
-        default_privileges=True),
+        default_privileges=True, ownable=True),
     KindSpec(ObjectKind.SEQUENCE, "sequences", Container.SCHEMA, {PG: Naming.QUALIFIED},
              {PG: frozenset({"USAGE", "SELECT", "UPDATE"})}, implies_usage=True, wildcard=True,
-             in_schema_keyword=True, default_privileges=True),
+             in_schema_keyword=True, default_privileges=True, ownable=True),
     KindSpec(ObjectKind.FUNCTION, "functions", Container.SCHEMA, {PG: Naming.SIGNATURE, MY: Naming.ROUTINE},
              {PG: frozenset({"EXECUTE"}), MY: frozenset({"EXECUTE", "ALTER ROUTINE"})}, implies_usage=True,
-             wildcard=True, in_schema_keyword=True, default_privileges=True),
+             wildcard=True, in_schema_keyword=True, default_privileges=True, ownable=True),
+    # Types and domains (GRANT ... ON TYPE covers both); no `ALL TYPES IN SCHEMA` form: named one by one.
+    KindSpec(ObjectKind.TYPE, "types", Container.SCHEMA, {PG: Naming.QUALIFIED}, {PG: frozenset({"USAGE"})},
+             implies_usage=True, wildcard=True, default_privileges=True),
     KindSpec(ObjectKind.PROCEDURE, "procedures", Container.SCHEMA, {MY: Naming.ROUTINE},
              {MY: frozenset({"EXECUTE", "ALTER ROUTINE"})}),
     KindSpec(ObjectKind.COLUMN, "columns", Container.SCHEMA, _both(Naming.COLUMNS), {
         PG: frozenset({"SELECT", "INSERT", "UPDATE", "REFERENCES"}),
         MY: frozenset({"SELECT", "INSERT", "UPDATE", "REFERENCES"})}, implies_usage=True),
+    KindSpec(ObjectKind.LARGE_OBJECT, None, Container.DATABASE, {}, {PG: frozenset({"SELECT", "UPDATE"})}),
 )
 KINDS: dict[ObjectKind, KindSpec] = {spec.kind: spec for spec in SPECS}
 ORDER: dict[ObjectKind, int] = {spec.kind: position for position, spec in enumerate(SPECS)}
@@ -139,6 +175,16 @@ def implying_usage() -> frozenset[ObjectKind]:
 
 def with_default_privileges() -> tuple[ObjectKind, ...]:
     return tuple(s.kind for s in SPECS if s.default_privileges)
+
+
+def ownable() -> tuple[ObjectKind, ...]:
+    """The kinds `owns:` may name, in registry order."""
+    return tuple(s.kind for s in SPECS if s.ownable)
+
+
+def owns_keys() -> tuple[str, ...]:
+    """The keys of `owns:` (the grant keys of the ownable kinds)."""
+    return tuple(s.key for s in SPECS if s.ownable and s.key)
 
 
 def vocabulary_of(family: Family | str) -> dict[ObjectKind, frozenset[str]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from provisioner.core.kinds import ObjectKind
+from provisioner.core.kinds import ObjectKind, spec
 
 # ---------------------------------------------------------------- where things come from
 
@@ -133,6 +133,8 @@ class ObjectRef:
         return self.name == "*"
 
     def __str__(self) -> str:
+        if spec(self.kind).names_an_account:
+            return f"'{self.name}'@'{self.column}'"
         base = f"{self.schema}.{self.name}" if self.schema else self.name
         return f"{base}({self.column})" if self.column else base
 
@@ -153,6 +155,16 @@ class Grant:
     # PostgreSQL: the database of a schema object, when it is another of the target's `databases` than the one
     # the admin connects to ('' = that one; databases themselves are cluster-wide and always '').
     database: str = ""
+
+
+@dataclass(frozen=True)
+class Owned:
+    """An object a role declares it owns (`owns:`): apply makes it the owner. A wildcard (`schema.*`) is every
+    object of the kind in the schema when the plan is made."""
+
+    obj: ObjectRef
+    database: str = ""  # as Grant.database: '' = the database the admin connects to
+    location: Location | None = None
 
 
 @dataclass(frozen=True)
@@ -205,6 +217,7 @@ class Principal:
     # PostgreSQL configuration settings (database, parameter, value); database '' = every database. Authoritative.
     settings: tuple[tuple[str, str, str], ...] = ()
     state: str = "present"  # present | absent
+    owns: tuple[Owned, ...] = ()  # roles only (PostgreSQL): what it owns, authoritative for those objects
     retire: RetireSettings = field(default_factory=RetireSettings)
     secret: SecretSettings = field(default_factory=SecretSettings)
     rotation: RotationSettings = field(default_factory=RotationSettings)
@@ -244,6 +257,9 @@ class Traits:
     all_extras: Mapping[ObjectKind, frozenset[str]] = field(default_factory=dict)
     # MariaDB: the database whose table holds the ownership markers (accounts have no comments); '' elsewhere.
     marker_table: str = ""
+    # Privileges this server does not have yet, by kind: privilege -> the first major that has it
+    requires: Mapping[ObjectKind, Mapping[str, int]] = field(default_factory=dict)
+    server_major: int = 0  # 0: not known (offline)
 
     def identity(self, name: str, host: str) -> str:
         """The unique name of an account or role on the server (grantee strings use the same form)."""
@@ -331,6 +347,8 @@ class DatabaseState:
     schema_owners: dict[str, str]
     queries: int = 0
     name: str = ""  # the database (PostgreSQL; MySQL/MariaDB: '')
+    # Objects that exist but no GRANT may name (PostgreSQL: untrusted languages), with why
+    ungrantable: Mapping[ObjectRef, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

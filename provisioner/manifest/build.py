@@ -16,6 +16,7 @@ from provisioner.core.model import (
     Manifest,
     MembershipOptions,
     ObjectRef,
+    Owned,
     PasswordPolicy,
     Principal,
     RetireSettings,
@@ -87,17 +88,34 @@ def object_refs(kind: ObjectKind, naming: Naming, objects: Any) -> list[ObjectRe
             return [ObjectRef(kind, *names.qualified(table, "table"), column)
                     for table, columns in objects.items() for column in columns]
         case Naming.NAME:
-            return [ObjectRef(kind, "", obj) for obj in objects]
+            lower = kinds.spec(kind).lower_case_names
+            return [ObjectRef(kind, "", obj.lower() if lower else obj) for obj in objects]
         case Naming.SIGNATURE:
             return [ObjectRef(kind, *names.function(obj)) for obj in objects]
         case Naming.ROUTINE:
             return [ObjectRef(kind, *names.routine(obj)) for obj in objects]
         case Naming.QUALIFIED:
             return [ObjectRef(kind, *names.qualified(obj, kind)) for obj in objects]
-        case Naming.NONE:
+        case Naming.NONE | Naming.ACCOUNT:
             raise names.NameError_(f"{kind} objects cannot be named in the manifest")
         case _:
             assert_never(naming)
+
+
+def parse_owns(value: Any, location: Location | None, default_database: str | None) -> list[Owned]:
+    """`owns:` (a mapping, or a list of mappings each with its `database:`) -> the objects, parsed as grants name
+    them. Raises names.NameError_."""
+    found: list[Owned] = []
+    for entry in value if isinstance(value, list) else [value] if value else []:
+        database = entry.get("database") or ""
+        if database == default_database:
+            database = ""
+        for key in kinds.owns_keys():
+            if key in entry:
+                kind = kinds.kind_of_key(key)
+                refs = object_refs(kind, kinds.spec(kind).written(Family.POSTGRES), entry[key])
+                found += [Owned(ref, database, location) for ref in refs]
+    return found
 
 
 def _database_level_grant(family: Family, kind: ObjectKind, naming: Naming, obj: str, privilege_names: list[str],
@@ -177,6 +195,7 @@ def build_principal(item: Item, target: Target, defaults: dict[str, Any], profil
         return {**(defaults.get(name) or {}), **(data.get(name) or {})}
 
     policy = section("password")
+    owns = tuple(parse_owns(data.get("owns"), item.doc.where((*item.path, "owns")), target.database))
     return Principal(
         name=data["name"],
         target=data["target"],
@@ -193,6 +212,7 @@ def build_principal(item: Item, target: Target, defaults: dict[str, Any], profil
         host=host_part(data),
         require_tls=bool(data.get("require_tls", False)),
         state=data.get("state", "present"),
+        owns=owns,
         retire=RetireSettings(section("retire").get("reassign_owned_to"),
                               bool(section("retire").get("terminate_sessions", False))),
         adopted=bool(data.get("adopted", False)),

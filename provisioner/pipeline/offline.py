@@ -61,11 +61,12 @@ def catalog(target: Target, principals: Iterable[Principal], traits: Traits) -> 
         for name in (database, *target.other_databases):
             objects[""][ObjectRef(ObjectKind.DATABASE, "", name)] = {}
     for p in principals:
-        for grant in p.grants:
-            ref = grant.obj
-            found = objects.setdefault(grant.database, {})
+        named = [(g.obj, g.database) for g in p.grants] + [(o.obj, o.database) for o in p.owns]
+        for ref, scope in named:
+            found = objects.setdefault(scope, {})
             if ref.is_wildcard and traits.schema_wildcards:
-                for i in (1, 2):
+                # two stand-ins where one statement reaches every object of the schema (ALL ... IN SCHEMA)
+                for i in (1, 2) if spec(ref.kind).in_schema_keyword else (1,):
                     name = OTHERS.format(kind=ref.kind) + ("" if i == 1 else " ")
                     found[ObjectRef(ref.kind, ref.schema, name)] = {}
             else:
@@ -86,17 +87,20 @@ class Simulator:
         self.defaults: dict[str, dict[tuple[str, str, ObjectKind], dict[str, set[str]]]] = defaultdict(
             lambda: defaultdict(dict))
         self.secrets: dict[str, SecretState] = {}
+        self.owners: dict[str, dict[ObjectRef, str]] = defaultdict(dict)  # by database, as AlterOwner set them
 
     def _database(self, scope: str) -> DatabaseState:
         acl = self.catalog.get(scope, {})
-        groups = [AclGroup(ref.kind, ref.schema, frozenset({ref}), {g: frozenset(p) for g, p in grants.items() if p})
-                  for ref, grants in acl.items()]
+        owners = self.owners[scope]
+        groups = [AclGroup(ref.kind, ref.schema, frozenset({ref}), {g: frozenset(p) for g, p in grants.items() if p},
+                           owner=owners.get(ref, "")) for ref, grants in acl.items()]
         schemas = {ref.name for ref in acl if ref.kind == ObjectKind.SCHEMA} | {ref.schema for ref in acl if ref.schema}
+        schema_owners = {s: owners.get(ObjectRef(ObjectKind.SCHEMA, "", s), f"(owner of schema {s})") for s in schemas}
         return DatabaseState(
             server_version="(offline)", admin_user="", roles=dict(self.roles), acl_groups=groups,
             default_acls=[DefaultAcl(o, s, k, {g: frozenset(p) for g, p in grants.items() if p})
                           for (o, s, k), grants in self.defaults[scope].items()],
-            schema_owners={s: f"(owner of schema {s})" for s in schemas}, name=scope)
+            schema_owners=schema_owners, name=scope)
 
     def state(self) -> CurrentState:
         others = {scope: self._database(scope) for scope in self.catalog if scope}
@@ -122,6 +126,9 @@ class Simulator:
                 self._membership(ch.member, ch.host, ch.role, grant=False)
             case c.GrantPrivileges() | c.RevokePrivileges() | c.RestoreColumnPrivileges():
                 self._privileges(ch)
+            case c.AlterOwner():
+                self.owners[ch.database][ch.obj] = ch.owner
+                self.catalog.setdefault(ch.database, {}).get(ch.obj, {}).pop(self._key(ch.owner, "%"), None)
             case c.DropOwned():
                 self._drop_owned(self._key(ch.name, "%"), ch.database)
             case c.GrantDefaultPrivileges() | c.RevokeDefaultPrivileges():

@@ -198,7 +198,7 @@ def step_of(change: c.AnyChange) -> SecretStep:
         case (c.AlterRole() | c.DropRole() | c.GrantMembership() | c.AlterMembership() | c.RevokeMembership()
               | c.SetDefaultRoles() | c.GrantPrivileges() | c.RevokePrivileges() | c.RestoreColumnPrivileges()
               | c.RevokeGrantOption() | c.GrantDefaultPrivileges() | c.RevokeDefaultPrivileges()
-              | c.TerminateSessions() | c.ReassignOwned() | c.DropOwned()):
+              | c.TerminateSessions() | c.ReassignOwned() | c.DropOwned() | c.AlterOwner()):
             return DATABASE_ONLY
         case _:
             assert_never(change)

@@ -46,7 +46,7 @@ def describe_secret(change: c.AnyChange) -> str:
         case (c.CreateRole() | c.AlterRole() | c.DropRole() | c.SetPassword() | c.GrantMembership()
               | c.RevokeMembership() | c.SetDefaultRoles() | c.GrantPrivileges() | c.RevokePrivileges()
               | c.RestoreColumnPrivileges() | c.RevokeGrantOption() | c.DropOwned() | c.AlterMembership()
-              | c.TerminateSessions() | c.ReassignOwned()
+              | c.TerminateSessions() | c.ReassignOwned() | c.AlterOwner()
               | c.GrantDefaultPrivileges() | c.RevokeDefaultPrivileges()):
             return change.type_name
         case _:

@@ -35,7 +35,7 @@ def test_wheel_installs_into_a_clean_venv_and_runs(tmp_path):
                    check=True, capture_output=True, timeout=600)
     [wheel] = dist.glob("dbaccounts_provisioner-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "provisioner/schemas/accounts.schema.json" in names and "provisioner/cli.py" in names
+    assert "provisioner/schemas/accounts.schema.json" in names and "provisioner/cli/__init__.py" in names
     assert not any(n.startswith("devtools/") or n.endswith(("sandbox.py", "demo.py")) for n in names)
     assert any(n.endswith("/licenses/LICENSE") for n in names)
     # The README's install: a virtual environment of its own, the wheel and its dependencies from the index.

@@ -78,6 +78,17 @@ CASES = [
     (c.RevokePrivileges(action="-", grantee="app", host="%", kind="global", schema="",
                         objects=(ObjectRef("global", "", "*"),), privileges=("PROCESS", "RELOAD"), **BASE),
      ["REVOKE PROCESS, RELOAD ON *.* FROM 'app'@'%'"], "same"),
+    # MySQL 8's dynamic global privileges (mysql.global_grants), revoked like the static ones
+    (c.RevokePrivileges(action="-", grantee="app", host="%", kind=ObjectKind.GLOBAL, schema="",
+                        objects=(ObjectRef(ObjectKind.GLOBAL, "", "*"),),
+                        privileges=("BINLOG_ADMIN", "SYSTEM_VARIABLES_ADMIN"), **BASE),
+     ["REVOKE BINLOG_ADMIN, SYSTEM_VARIABLES_ADMIN ON *.* FROM 'app'@'%'"], None),
+    # PROXY: the proxied account is bound as values, host included (an empty host is '' , not a bare role)
+    (c.RevokePrivileges(action="-", grantee="app", host="%", kind=ObjectKind.PROXY, schema="",
+                        objects=(ObjectRef(ObjectKind.PROXY, "", "root", "localhost"),
+                                 ObjectRef(ObjectKind.PROXY, "", "o'hara", "")), privileges=("PROXY",), **BASE),
+     ["REVOKE PROXY ON 'root'@'localhost' FROM 'app'@'%'", "REVOKE PROXY ON 'o\\'hara'@'' FROM 'app'@'%'"],
+     "same"),
 ]
 
 

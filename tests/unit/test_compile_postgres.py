@@ -92,7 +92,65 @@ CASES = [
     (c.RevokeDefaultPrivileges(action="-", owner="owner", schema="", kind=FUNCTION, grantee="PUBLIC",
                                privileges=("EXECUTE",), **BASE),
      ['ALTER DEFAULT PRIVILEGES FOR ROLE "owner" REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC']),
+    (c.AlterOwner(action="~", kind=ObjectKind.SCHEMA, obj=ObjectRef(ObjectKind.SCHEMA, "", "billing"),
+                  owner="billing_owner", was="app", **BASE), ['ALTER SCHEMA "billing" OWNER TO "billing_owner"']),
+    (c.AlterOwner(action="~", kind=TABLE, obj=FILMS, owner="o", was="app", **BASE),
+     ['ALTER TABLE "public"."films" OWNER TO "o"']),
+    (c.AlterOwner(action="~", kind=SEQUENCE, obj=ObjectRef(SEQUENCE, "app", "ids"), owner="o", was="app", **BASE),
+     ['ALTER SEQUENCE "app"."ids" OWNER TO "o"']),
+    (c.AlterOwner(action="~", kind=FUNCTION, obj=ObjectRef(FUNCTION, "app", "f(integer)"), owner="o", was="app",
+                  **BASE), ['ALTER ROUTINE "app"."f"(integer) OWNER TO "o"']),
 ]
+# One grant and one revoke per object kind beyond the first six (SPEC 9): each kind's keyword and naming.
+KIND_CASES = [
+    (ObjectKind.TYPE, ObjectRef(ObjectKind.TYPE, "public", "mood"), ("USAGE",), 'TYPE "public"."mood"'),
+    (ObjectKind.LANGUAGE, ObjectRef(ObjectKind.LANGUAGE, "", "plpgsql"), ("USAGE",), 'LANGUAGE "plpgsql"'),
+    (ObjectKind.FOREIGN_DATA_WRAPPER, ObjectRef(ObjectKind.FOREIGN_DATA_WRAPPER, "", "postgres_fdw"), ("USAGE",),
+     'FOREIGN DATA WRAPPER "postgres_fdw"'),
+    (ObjectKind.FOREIGN_SERVER, ObjectRef(ObjectKind.FOREIGN_SERVER, "", "warehouse"), ("USAGE",),
+     'FOREIGN SERVER "warehouse"'),
+    (ObjectKind.TABLESPACE, ObjectRef(ObjectKind.TABLESPACE, "", "fast_ssd"), ("CREATE",), 'TABLESPACE "fast_ssd"'),
+    (ObjectKind.PARAMETER, ObjectRef(ObjectKind.PARAMETER, "", "work_mem"), ("ALTER SYSTEM", "SET"),
+     'PARAMETER "work_mem"'),
+    (ObjectKind.PARAMETER, ObjectRef(ObjectKind.PARAMETER, "", "auto_explain.log_min_duration"), ("SET",),
+     'PARAMETER "auto_explain.log_min_duration"'),
+    (ObjectKind.LARGE_OBJECT, ObjectRef(ObjectKind.LARGE_OBJECT, "", "16385"), ("SELECT", "UPDATE"),
+     "LARGE OBJECT 16385"),
+]
+
+
+@pytest.mark.parametrize("kind, ref, privileges, named", KIND_CASES, ids=[f"{k}-{i}" for i, (k, *_) in
+                                                                         enumerate(KIND_CASES)])
+def test_each_object_kind_is_granted_and_revoked_by_its_keyword(kind, ref, privileges, named):
+    fields = {"grantee": "app", "kind": kind, "schema": ref.schema, "objects": (ref,), "privileges": privileges,
+              **BASE}
+    assert shown(c.GrantPrivileges(action="+", **fields)) == [f'GRANT {", ".join(privileges)} ON {named} TO "app"']
+    assert shown(c.RevokePrivileges(action="-", **fields)) == [
+        f'REVOKE {", ".join(privileges)} ON {named} FROM "app"']
+
+
+@pytest.mark.parametrize("kind, in_schema, words", [
+    (ObjectKind.TYPE, "app", 'IN SCHEMA "app" REVOKE USAGE ON TYPES'),
+    (ObjectKind.SCHEMA, "", "REVOKE USAGE ON SCHEMAS"),
+    (ObjectKind.LARGE_OBJECT, "", "REVOKE USAGE ON LARGE OBJECTS"),
+])
+def test_default_privileges_of_every_object_type(kind, in_schema, words):
+    change = c.RevokeDefaultPrivileges(action="-", owner="o", schema=in_schema, kind=kind, grantee="app",
+                                       privileges=("USAGE",), **BASE)
+    assert shown(change) == [f'ALTER DEFAULT PRIVILEGES FOR ROLE "o" {words} FROM "app"']
+
+
+def test_a_large_object_is_named_by_its_oid_only():
+    ref = ObjectRef(ObjectKind.LARGE_OBJECT, "", "1; DROP TABLE x")
+    with pytest.raises(ValueError, match="by its oid"):
+        shown(c.RevokePrivileges(action="-", grantee="app", kind=ObjectKind.LARGE_OBJECT, schema="", objects=(ref,),
+                                 privileges=("SELECT",), **BASE))
+
+
+def test_kinds_without_an_owner_keyword_are_refused_for_ownership():
+    ref = ObjectRef(ObjectKind.TYPE, "public", "mood")
+    with pytest.raises(ValueError, match="no owner"):
+        shown(c.AlterOwner(action="~", kind=ObjectKind.TYPE, obj=ref, owner="o", was="a", **BASE))
 
 
 @pytest.mark.parametrize("change, expected", CASES, ids=[f"{type(ch).__name__}-{i}" for i, (ch, _) in

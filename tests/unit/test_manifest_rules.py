@@ -52,6 +52,11 @@ CASES = {
                              "and both targets are db.example.com:3306"),
     "one-secret-one-account": ("accounts:\n  - {name: a, target: pg, secret: {name: s}}\n"
                                "  - {name: b, target: pg, secret: {name: s}}\n", "would share the secret 's'"),
+    "entry-owns": ("roles:\n  - {name: r, target: mdb, owns: {schemas: [s]}}\n",
+                   "`owns` declares PostgreSQL object owners; MariaDB objects have none"),
+    "owned-by-one-role": ("roles:\n  - {name: r, target: pg, owns: {tables: [s.t]}}\n"
+                          "  - {name: q, target: pg, owns: [{tables: [s.u, s.t]}]}\n",
+                          "role 'q' owns table s.t, which role 'r' owns too"),
     "declared-in-one-file": (None, "target 'pg' is declared again"),
     "defaults-agree-across-files": (None, "defaults.secret.recovery_days is set differently"),
 }

@@ -12,6 +12,7 @@ from typing import TypeAlias
 from provisioner.core.changes.base import ADD, CHANGE, DESTROY, Action, Change, SettingChange
 from provisioner.core.changes.database import (
     AlterMembership,
+    AlterOwner,
     AlterRole,
     CreateRole,
     DefaultPrivilegeChange,
@@ -68,6 +69,7 @@ __all__ = [
     "ORDER",
     "Action",
     "AlterMembership",
+    "AlterOwner",
     "AlterRole",
     "AnyChange",
     "Attributes",
@@ -124,7 +126,7 @@ __all__ = [
 
 DatabaseChange: TypeAlias = (
     CreateRole | AlterRole | DropRole | SetPassword | GrantMembership | AlterMembership | RevokeMembership
-    | SetDefaultRoles
+    | SetDefaultRoles | AlterOwner
     | GrantPrivileges | RevokePrivileges | RestoreColumnPrivileges | RevokeGrantOption | GrantDefaultPrivileges
     | RevokeDefaultPrivileges | TerminateSessions | ReassignOwned | DropOwned | ResetPassword | FinishPendingPassword
 )
@@ -143,6 +145,9 @@ ORDER: tuple[tuple[type[Change], ...], ...] = (
     (SetPassword, FinishPendingPassword),
     (GrantMembership, AlterMembership),
     (SetDefaultRoles,),
+    # Before grants: a transfer rewrites the object's ACL (the old owner's entries become the new owner's), so
+    # what the file grants the old owner is granted after it.
+    (AlterOwner,),
     (GrantPrivileges,),
     (GrantDefaultPrivileges,),
     (RevokeDefaultPrivileges,),

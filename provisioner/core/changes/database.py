@@ -1,6 +1,6 @@
 """The changes a database carries out: roles (create, alter, drop, passwords, memberships, default roles),
-privileges and default privileges (grant, revoke, grant options, restored columns), and retirement (sessions,
-REASSIGN OWNED, DROP OWNED)."""
+privileges and default privileges (grant, revoke, grant options, restored columns), object owners, and
+retirement (sessions, REASSIGN OWNED, DROP OWNED)."""
 
 from __future__ import annotations
 
@@ -142,6 +142,17 @@ class RestoreColumnPrivileges(PrivilegeChange):
 @dataclass(frozen=True, kw_only=True)
 class RevokeGrantOption(PrivilegeChange):
     """The privileges stay, the right to grant them on goes (the file can never declare a grant option)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlterOwner(Change):
+    """PostgreSQL: an object gets the owner the manifest declares (`owns:`), which then holds every privilege
+    on it; the old owner keeps none (what the file grants it is granted after the transfer)."""
+
+    kind: ObjectKind
+    obj: ObjectRef
+    owner: str  # the new owner
+    was: str  # the owner the server lists now
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,9 +14,10 @@ from dataclasses import replace
 from provisioner.core import changes as c
 from provisioner.core import names
 from provisioner.core.conventions import account_of, parse_marker, secret_database, secret_name
-from provisioner.core.diff.access import DesiredAccess, desired_access, provided_by
+from provisioner.core.diff.access import DesiredAccess, desired_access, provided_by, too_new
 from provisioner.core.diff.context import AclIndex, DiffContext, DiffOptions, DiffResult, Grantee
 from provisioner.core.diff.creators import schema_creators
+from provisioner.core.diff.ownership import owned_by_accounts, plan_owners
 from provisioner.core.diff.public import declared as public_declared
 from provisioner.core.diff.public import public_changes, public_schemas
 from provisioner.core.diff.roles import database_principals, drop_role, object_changes, reconcile_role
@@ -39,15 +40,18 @@ def diff_target(
     db = state.database
     assert db is not None, "diff_target needs an inspected database"
     connected = str(state.connection["dbname"]) if state.connection.get("dbname") else None
-    ctx = DiffContext(target=target, state=state, db=db, traits=traits, options=options or DiffOptions(),
-                      index=AclIndex.build(db.acl_groups), database=secret_database(target, connected))
     # Group roles carry the engine's role host part (MariaDB: '', MySQL: '%').
     principals = [p if p.login or p.host == traits.role_host else replace(p, host=traits.role_host)
                   for p in principals]
     principals = routines_as_found(principals, db)
+    owned = plan_owners(target, principals, db, "")
+    ctx = DiffContext(target=target, state=state, db=owned.db, traits=traits, options=options or DiffOptions(),
+                      index=AclIndex.build(owned.db.acl_groups), database=secret_database(target, connected))
     ctx.result.labels.update({p.name: p.kind for p in principals})
     ctx.present = {m.name for p in principals if p.state == "present" for m in database_principals(p, target.engine)}
-    ctx.subs = {name: ctx.other_database(name, other) for name, other in sorted(state.others.items())}
+    ctx.subs = {name: _other_database(ctx, principals, name, other) for name, other in sorted(state.others.items())}
+    ctx.result.changes += owned.changes
+    ctx.result.errors += owned.errors
     members = [m for p in principals for m in database_principals(p, target.engine)]
     for each in ctx.every_database():
         if traits.schema_wildcards:
@@ -56,6 +60,10 @@ def diff_target(
                                             public_schemas(target, each.scope))
         public_changes(each)
     _present(ctx, principals)
+    accounts = {ctx.traits.identity(m.name, m.host): p.name for p in principals if p.login and p.state == "present"
+                for m in database_principals(p, target.engine) if m.name != db.admin_user}
+    for each in ctx.every_database():
+        each.result.warnings += owned_by_accounts(each.db, accounts, each.place)
     dropped, kept = _absent(ctx, principals)
     _leaving(ctx, principals, dropped, kept)
     _deleted_secrets(ctx, principals, dropped, kept)
@@ -66,6 +74,15 @@ def diff_target(
         ctx.result.labels.update(sub.result.labels)
     ctx.result.changes = c.in_order(ctx.result.changes)
     return ctx.result
+
+
+def _other_database(ctx: DiffContext, principals: list[Principal], name: str, db: DatabaseState) -> DiffContext:
+    """The context of another database of the cluster, after the transfers of ownership its objects get."""
+    owned = plan_owners(ctx.target, principals, db, name)
+    sub = ctx.other_database(name, owned.db)
+    sub.result.changes += owned.changes
+    sub.result.errors += owned.errors
+    return sub
 
 
 def scoped(p: Principal, scope: str) -> Principal:
@@ -104,6 +121,8 @@ def _present(ctx: DiffContext, principals: list[Principal]) -> None:
         secret = secret_name(p, ctx.target, ctx.database) if p.login and not iam else None
         if iam and facts(engine).iam_authentication == "role":
             p = with_rds_iam(ctx, p)
+        p, unavailable = too_new(p, ctx.traits, facts(engine).label)
+        ctx.result.errors += unavailable
         for member in database_principals(p, engine):
             holder = secret if member.name == p.name else None
             access = desired_access(member, ctx.database, ctx.traits, provided[""](member))

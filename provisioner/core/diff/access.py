@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from provisioner.core.kinds import ObjectKind, spec
-from provisioner.core.model import DatabaseState, ObjectRef, Principal, Traits
+from provisioner.core.model import DatabaseState, Grant, ObjectRef, Principal, Traits
 
 Provided = Callable[[ObjectRef, str], bool]
 
@@ -51,7 +51,7 @@ def desired_access(principal: Principal, database: str | None, traits: Traits,
             continue
         if spec(ref.kind).implies_usage:
             access.implied[ObjectRef(ObjectKind.SCHEMA, "", ref.schema)].add("USAGE")
-        if database:
+        if database and spec(ref.kind).implies_connect:
             access.implied[ObjectRef(ObjectKind.DATABASE, "", database)].add("CONNECT")
     # Nothing is implied that is also declared: the plan shows a grant as implied only when it is.
     for ref in list(access.implied):
@@ -64,6 +64,33 @@ def desired_access(principal: Principal, database: str | None, traits: Traits,
         if not access.implied[ref]:
             del access.implied[ref]
     return access
+
+
+def _too_new(grant: Grant, traits: Traits) -> dict[str, int]:
+    later = traits.requires.get(grant.obj.kind, {})
+    # ALL on a kind none of whose privileges this server has (parameters before 15) means those
+    wanted = grant.privileges or (frozenset(later) if grant.every else frozenset())
+    return {privilege: later[privilege] for privilege in wanted & later.keys()}
+
+
+def too_new(principal: Principal, traits: Traits, label: str) -> tuple[Principal, list[str]]:
+    """The principal without its grants of privileges this server does not have yet (PostgreSQL 14: SET on
+    parameters), and an error for each, once."""
+    found: dict[tuple[ObjectKind, str], int] = {}
+    kept = []
+    for grant in principal.grants:
+        missing = _too_new(grant, traits)
+        found.update({(grant.obj.kind, privilege): first for privilege, first in missing.items()})
+        if not missing:
+            kept.append(grant)
+    by_version: dict[tuple[ObjectKind, int], list[str]] = defaultdict(list)
+    for (kind, privilege), first in sorted(found.items()):
+        by_version[(kind, first)].append(privilege)
+    if not found:
+        return principal, []
+    return replace(principal, grants=tuple(kept)), [
+        f"{principal.name}: {', '.join(privileges)} on a {kind} needs {label} {first} or later (this server runs "
+        f"{label} {traits.server_major})" for (kind, first), privileges in by_version.items()]
 
 
 PublicPairs = set[tuple[ObjectRef, str]]

@@ -168,12 +168,16 @@ def _gaps(ctx: DiffContext, who: Grantee, key: Key, specials: list[ObjectRef], w
                 gaps.options[p].append(rest)
         for ref in here:
             located.add(ref)
-            gaps.special(ref, want_rest, access, have, grantable)
+            if ref in ctx.db.ungrantable:
+                ctx.result.errors.append(f"{who.principal}: {kind} {ref} {ctx.db.ungrantable[ref]} ({ctx.place})")
+            elif group.owner != who.identity:  # an owner holds every privilege on what it owns
+                gaps.special(ref, want_rest, access, have, grantable)
     for ref in specials:
         if ref in located:
             continue
-        if kind == ObjectKind.COLUMN or ref.is_wildcard:
-            # Columns are not all inspected; a database-level grant (MySQL db.*) needs no existing object.
+        if kind == ObjectKind.COLUMN or ref.is_wildcard or (spec(kind).dotted_placeholders and "." in ref.name):
+            # Columns are not all inspected; a database-level grant (MySQL db.*) needs no existing object; nor
+            # does a custom parameter (`extension.name`).
             gaps.special(ref, want_rest, access, EMPTY)
         else:
             ctx.result.errors.append(f"{who.principal}: {kind} {ref} does not exist on {ctx.place}")

@@ -15,6 +15,7 @@ from pymysql.converters import escape_item
 
 from provisioner.core import changes as c
 from provisioner.core.kinds import ObjectKind
+from provisioner.core.model import ObjectRef
 from provisioner.engines.base import Statement
 from provisioner.engines.mysql import queries as q
 from provisioner.engines.mysql.dialect import Dialect, native_password_hash, quote_identifier
@@ -25,7 +26,7 @@ PASSWORD_PLACEHOLDER = "'<password from the secret>'"
 HASH_PLACEHOLDER = "'<hash of the password from the secret>'"
 UNKNOWN_PLACEHOLDER = "'<random password, set by the first rotation>'"
 IAM_CLAUSE = "IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'"  # MySQL on RDS: IAM database authentication
-_PRIVILEGE = re.compile(r"^[A-Z][A-Z ]*$")
+_PRIVILEGE = re.compile(r"^[A-Z][A-Z_ ]*$")  # MySQL 8's dynamic privileges have underscores (BINLOG_ADMIN)
 CHARSET = "utf8mb4"
 
 
@@ -88,9 +89,9 @@ def compose(change: c.AnyChange, dialect: Dialect, password: str | None, throwaw
         case c.SetDefaultRoles():
             return [_default_roles(change, dialect)]
         case (c.GrantDefaultPrivileges() | c.RevokeDefaultPrivileges() | c.RevokeGrantOption() | c.DropOwned()
-              | c.AlterMembership() | c.TerminateSessions() | c.ReassignOwned()):
+              | c.AlterMembership() | c.TerminateSessions() | c.ReassignOwned() | c.AlterOwner()):
             # MySQL/MariaDB keep GRANT OPTION as a privilege of its own, revoked like any other; DROP USER takes
-            # every privilege and role grant with it.
+            # every privilege and role grant with it; objects have no owner role.
             raise TypeError(f"{change.type_name} does not apply to MySQL/MariaDB")
         case (c.CreateSecret() | c.UpdateSecret() | c.ConfirmPassword() | c.ConfigureRotation()
               | c.DisableRotation() | c.DeleteSecret()):
@@ -186,24 +187,33 @@ def _privileges(change: c.GrantPrivileges | c.RevokePrivileges | c.RestoreColumn
         grantees = grantees + (Sql(", ") if i else Sql("")) + account(name, host, dialect)
     verb, preposition = ("REVOKE", "FROM") if isinstance(change, c.RevokePrivileges) else ("GRANT", "TO")
     privs = ", ".join(change.privileges)
-    if change.kind == ObjectKind.COLUMN:
+    if MY_KINDS[change.kind].on == "columns":
         columns = ", ".join(quote_identifier(ref.column) for ref in change.objects)
         first = change.objects[0]
         listed = ", ".join(f"{p} ({columns})" for p in change.privileges)
         on = f"{quote_identifier(first.schema)}.{quote_identifier(first.name)}"
         return [Sql(f"{verb} {listed} ON {on} {preposition} ") + grantees]
-    texts = []
-    for ref in change.objects:
-        if change.kind == ObjectKind.GLOBAL:
-            on = "*.*"
-        elif MY_KINDS[change.kind].routine_keyword:
-            on = f"{MY_KINDS[change.kind].routine_keyword} {quote_identifier(ref.schema)}.{quote_identifier(ref.name)}"
-        elif ref.is_wildcard:
-            on = f"{quote_identifier(ref.schema)}.*"
-        else:
-            on = f"{quote_identifier(ref.schema)}.{quote_identifier(ref.name)}"
-        texts.append(Sql(f"{verb} {privs} ON {on} {preposition} ") + grantees)
-    return texts
+    return [Sql(f"{verb} {privs} ON ") + _on(change.kind, ref) + Sql(f" {preposition} ") + grantees
+            for ref in change.objects]
+
+
+def _on(kind: ObjectKind, ref: ObjectRef) -> Sql:
+    """How GRANT and REVOKE name one object of a kind."""
+    form = MY_KINDS[kind]
+    match form.on:
+        case "global":
+            return Sql("*.*")
+        case "account":  # the proxied account, host included even when empty
+            return Sql("%s@%s", (ref.name, ref.column))
+        case "routine":
+            return Sql(f"{form.routine_keyword} {quote_identifier(ref.schema)}.{quote_identifier(ref.name)}")
+        case "table":
+            name = "*" if ref.is_wildcard else quote_identifier(ref.name)
+            return Sql(f"{quote_identifier(ref.schema)}.{name}")
+        case "columns":
+            raise ValueError("column privileges name their columns with the privilege")
+        case unknown:
+            assert_never(unknown)
 
 
 def _masked(text: str, passwords: list[str]) -> str:

@@ -115,6 +115,22 @@ def read_object_grants(session: MySQLSession, traits: Traits) -> list[AclGroup]:
     return groups + _grouped(objects)
 
 
+def read_dynamic_privileges(session: MySQLSession, traits: Traits, global_grants: Grants) -> None:
+    """MySQL 8: the dynamic global privileges, added to each account's global ones."""
+    for user, host, privilege in session.query(q.Q_MYSQL_DYNAMIC_PRIVILEGES):
+        key = traits.identity(text(user), text(host))
+        global_grants[key] = global_grants.get(key, frozenset()) | {text(privilege).upper()}
+
+
+def read_proxies(session: MySQLSession, traits: Traits) -> list[AclGroup]:
+    """PROXY grants: one group per proxied account, holding the accounts that may proxy it."""
+    by_proxied: dict[ObjectRef, Grants] = defaultdict(dict)
+    for user, host, proxied_user, proxied_host in session.query(q.Q_PROXIES):
+        ref = ObjectRef(ObjectKind.PROXY, "", text(proxied_user), text(proxied_host))
+        by_proxied[ref][traits.identity(text(user), text(host))] = frozenset({"PROXY"})
+    return [AclGroup(ObjectKind.PROXY, "", frozenset({ref}), grants) for ref, grants in sorted(by_proxied.items())]
+
+
 def _routine_kind(kind: Any) -> ObjectKind:
     return ROUTINE_KINDS.get(text(kind).upper(), ObjectKind.FUNCTION)
 
@@ -124,7 +140,10 @@ def inspect(session: MySQLSession, traits: Traits) -> DatabaseState:
     version, admin = session.query(q.Q_SERVER)[0]
     dialect: Dialect = session.dialect
     roles, global_grants = read_roles(session, traits, dialect.mariadb)
+    if not dialect.mariadb:
+        read_dynamic_privileges(session, traits, global_grants)
     groups = [AclGroup(ObjectKind.GLOBAL, "", frozenset({ObjectRef(ObjectKind.GLOBAL, "", "*")}), global_grants)]
     groups += read_object_grants(session, traits)
+    groups += read_proxies(session, traits)
     return DatabaseState(server_version=text(version), admin_user=text(admin), roles=roles, acl_groups=groups,
                          default_acls=[], schema_owners={}, queries=session.queries - start)

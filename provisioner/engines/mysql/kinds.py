@@ -4,23 +4,27 @@ has (`KindSpec.privileges`) and that lacks a row here is an error caught by the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from provisioner.core.kinds import ObjectKind
 
 
 @dataclass(frozen=True)
 class MyKind:
-    on: str  # how GRANT ... ON names an object: "*.*", "db.table", "FUNCTION db.name", ...
+    # how GRANT ... ON names an object: *.*, db.table (or db.*), db.table with a column list, FUNCTION db.name,
+    # 'user'@'host'
+    on: Literal["global", "table", "columns", "routine", "account"]
     routine_keyword: str = ""  # FUNCTION | PROCEDURE (mysql.procs_priv Routine_type)
 
 
 MY_KINDS: dict[ObjectKind, MyKind] = {
-    ObjectKind.GLOBAL: MyKind("*.*"),
-    ObjectKind.DATABASE: MyKind("db.*"),  # written `databases: [db]` or `tables: [db.*]`, kept as a table wildcard
-    ObjectKind.TABLE: MyKind("db.table"),
-    ObjectKind.COLUMN: MyKind("db.table (columns)"),
-    ObjectKind.FUNCTION: MyKind("FUNCTION db.name", "FUNCTION"),
-    ObjectKind.PROCEDURE: MyKind("PROCEDURE db.name", "PROCEDURE"),
+    ObjectKind.GLOBAL: MyKind("global"),
+    ObjectKind.PROXY: MyKind("account"),  # PROXY ON 'user'@'host' (mysql.proxies_priv)
+    ObjectKind.DATABASE: MyKind("table"),  # written `databases: [db]` or `tables: [db.*]`, kept as `db.*`
+    ObjectKind.TABLE: MyKind("table"),
+    ObjectKind.COLUMN: MyKind("columns"),
+    ObjectKind.FUNCTION: MyKind("routine", "FUNCTION"),
+    ObjectKind.PROCEDURE: MyKind("routine", "PROCEDURE"),
 }
 ROUTINE_KINDS: dict[str, ObjectKind] = {row.routine_keyword: kind for kind, row in MY_KINDS.items()
                                         if row.routine_keyword}

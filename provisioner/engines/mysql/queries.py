@@ -24,6 +24,10 @@ Q_COLUMN_GRANTS = "SELECT Db, Table_name, Column_name, User, Host, Column_priv F
 Q_ROUTINES = (f"SELECT ROUTINE_SCHEMA, ROUTINE_NAME, ROUTINE_TYPE FROM information_schema.ROUTINES "
               f"WHERE ROUTINE_SCHEMA {_NOT_SYSTEM}")
 Q_ROUTINE_GRANTS = "SELECT Db, Routine_name, Routine_type, User, Host, Proc_priv FROM mysql.procs_priv"
+# Who may log in as whom (GRANT PROXY ON 'u'@'h' TO ...), on both servers.
+Q_PROXIES = "SELECT User, Host, Proxied_user, Proxied_host FROM mysql.proxies_priv"
+# MySQL 8: dynamic global privileges (BINLOG_ADMIN, ROLE_ADMIN, ...), kept apart from mysql.user's columns.
+Q_MYSQL_DYNAMIC_PRIVILEGES = "SELECT USER, HOST, PRIV FROM mysql.global_grants"
 Q_USER_HOSTS = "SELECT Host FROM mysql.user WHERE User = %s AND Host <> ''"
 
 # The marker table of MariaDB (which has no account comments).

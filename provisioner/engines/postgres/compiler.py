@@ -12,7 +12,7 @@ from psycopg import sql
 
 from provisioner.core import changes as c
 from provisioner.core import names
-from provisioner.core.kinds import Container, Family, ObjectKind, spec, vocabulary_of
+from provisioner.core.kinds import Family, ObjectKind, vocabulary_of
 from provisioner.core.model import ObjectRef
 from provisioner.engines.base import Statement
 from provisioner.engines.postgres.kinds import PG_KINDS
@@ -70,6 +70,12 @@ def compose(change: c.AnyChange, verifier: str | None) -> list[sql.Composable]:
             return [_privileges(change)]
         case c.GrantDefaultPrivileges() | c.RevokeDefaultPrivileges():
             return [_default_privileges(change)]
+        case c.AlterOwner():
+            keyword = PG_KINDS[change.kind].owner_keyword
+            if not keyword:
+                raise ValueError(f"{change.kind} objects have no owner the manifest declares")
+            return [sql.SQL("ALTER {} {} OWNER TO {}").format(sql.SQL(keyword), _object(change.obj),
+                                                              ident(change.owner))]
         case c.SetDefaultRoles():
             raise TypeError("PostgreSQL has no default roles (members inherit)")
         case (c.CreateSecret() | c.UpdateSecret() | c.ConfirmPassword() | c.ConfigureRotation()
@@ -233,14 +239,22 @@ def _session_role(role: str, session_role: str | None) -> sql.Composable:
 
 
 def _object(ref: ObjectRef) -> sql.Composable:
-    if spec(ref.kind).container != Container.SCHEMA:
-        return sql.Identifier(ref.name)
-    if ref.kind == ObjectKind.FUNCTION:
-        name, args = names.split_signature(ref.name)
-        if not safe_arguments(args):
-            raise ValueError(f"unexpected characters in the argument list of {ref}")
-        return sql.SQL("{}({})").format(sql.Identifier(ref.schema, name), sql.SQL(args))
-    return sql.Identifier(ref.schema, ref.name)
+    match PG_KINDS[ref.kind].written:
+        case "name":
+            return sql.Identifier(ref.name)
+        case "qualified":
+            return sql.Identifier(ref.schema, ref.name)
+        case "oid":
+            if not ref.name.isdigit():
+                raise ValueError(f"a large object is named by its oid, not {ref.name!r}")
+            return sql.Literal(int(ref.name))
+        case "signature":
+            name, args = names.split_signature(ref.name)
+            if not safe_arguments(args):
+                raise ValueError(f"unexpected characters in the argument list of {ref}")
+            return sql.SQL("{}({})").format(sql.Identifier(ref.schema, name), sql.SQL(args))
+        case unknown:
+            assert_never(unknown)
 
 
 def safe_arguments(args: str) -> bool:

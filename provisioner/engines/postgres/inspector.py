@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from provisioner.core import names
 from provisioner.core.conventions import EVERY_ROLE, DropScope
-from provisioner.core.engine_facts import RDS_IAM
+from provisioner.core.engine_facts import RDS_IAM, major_version
 from provisioner.core.kinds import ObjectKind
 from provisioner.core.model import AclGroup, DatabaseState, DefaultAcl, ObjectRef, RoleState
 from provisioner.engines.base import Session
@@ -90,12 +90,14 @@ def read_roles(session: Session, scope: DropScope = EVERY_ROLE) -> dict[str, Rol
     return roles
 
 
-def read_acl_groups(session: Session, database_owner: str, databases: bool = True
-                    ) -> tuple[list[AclGroup], dict[str, str]]:
-    """The ACL groups of the connected database's objects, and of the cluster's databases (`databases`)."""
+def read_acl_groups(session: Session, database_owner: str, version: str, server_wide: bool = True
+                    ) -> tuple[list[AclGroup], dict[str, str], dict[ObjectRef, str]]:
+    """The ACL groups of the connected database's objects, and of the cluster's databases, tablespaces and
+    parameters (`server_wide`); the owner of each schema; the objects no GRANT may name, with why."""
     groups: list[AclGroup] = []
-    for datname, *acl in session.query(q.Q_DATABASES) if databases else ():
-        groups.append(group(ObjectKind.DATABASE, "", frozenset({ObjectRef(ObjectKind.DATABASE, "", datname)}), *acl))
+    for datname, owner, grantees, privs, grantable, grantors in session.query(q.Q_DATABASES) if server_wide else ():
+        ref = ObjectRef(ObjectKind.DATABASE, "", datname)
+        groups.append(group(ObjectKind.DATABASE, "", frozenset({ref}), grantees, privs, grantable, grantors, owner))
     schema_owners: dict[str, str] = {}
     for nspname, owner, *acl in session.query(q.Q_SCHEMAS):
         # PostgreSQL 15+: `public` belongs to pg_database_owner, which stands for the database's owner.
@@ -112,7 +114,27 @@ def read_acl_groups(session: Session, database_owner: str, databases: bool = Tru
     for nspname, relname, attname, *acl in session.query(q.Q_COLUMNS):
         column = ObjectRef(ObjectKind.COLUMN, nspname, relname, attname)
         groups.append(group(ObjectKind.COLUMN, nspname, frozenset({column}), *acl))
-    return groups, schema_owners
+    for nspname, object_names, owner, grantees, privs, grantable, grantors in session.query(q.Q_TYPES):
+        refs = frozenset(ObjectRef(ObjectKind.TYPE, nspname, n) for n in object_names)
+        groups.append(group(ObjectKind.TYPE, nspname, refs, grantees, privs, grantable, grantors, owner))
+    ungrantable = read_other_objects(session, groups, major_version(version), server_wide)
+    return groups, schema_owners, ungrantable
+
+
+def read_other_objects(session: Session, groups: list[AclGroup], major: int, server_wide: bool
+                       ) -> dict[ObjectRef, str]:
+    """Languages, foreign data wrappers and servers, large objects, and (`server_wide`) tablespaces and
+    parameters, as ACL groups added to `groups`; the untrusted languages, which no GRANT may name."""
+    ungrantable: dict[ObjectRef, str] = {}
+    rows = session.query(q.objects_query(major, server_wide))
+    for kind_name, object_names, owner, can_grant, grantees, privs, grantable, grantors in rows:
+        kind = ObjectKind(kind_name)
+        refs = frozenset(ObjectRef(kind, "", n) for n in object_names)
+        groups.append(group(kind, "", refs, grantees, privs, grantable, grantors, owner))
+        if not can_grant:
+            ungrantable.update((ref, "is not trusted: only superusers may use it, and GRANT refuses "
+                                     "it") for ref in refs)
+    return ungrantable
 
 
 def read_default_acls(session: Session) -> list[DefaultAcl]:
@@ -127,17 +149,18 @@ def inspect(session: Session, scope: DropScope = EVERY_ROLE) -> DatabaseState:
     start = session.queries
     admin, version, name, database_owner = session.query(q.Q_SERVER)[0]
     roles = read_roles(session, scope)
-    groups, schema_owners = read_acl_groups(session, database_owner)
+    groups, schema_owners, ungrantable = read_acl_groups(session, database_owner, version)
     return DatabaseState(server_version=version, admin_user=admin, roles=roles, acl_groups=groups,
                          default_acls=read_default_acls(session), schema_owners=schema_owners,
-                         queries=session.queries - start, name=name)
+                         queries=session.queries - start, name=name, ungrantable=ungrantable)
 
 
 def inspect_other(session: Session, cluster: DatabaseState) -> DatabaseState:
     """Another database of the same cluster: its objects (the roles are the cluster's, read once)."""
     start = session.queries
     _, _, name, database_owner = session.query(q.Q_SERVER)[0]
-    groups, schema_owners = read_acl_groups(session, database_owner, databases=False)
+    groups, schema_owners, ungrantable = read_acl_groups(session, database_owner, cluster.server_version,
+                                                        server_wide=False)
     return DatabaseState(server_version=cluster.server_version, admin_user=cluster.admin_user, roles=cluster.roles,
                          acl_groups=groups, default_acls=read_default_acls(session), schema_owners=schema_owners,
-                         queries=session.queries - start, name=name)
+                         queries=session.queries - start, name=name, ungrantable=ungrantable)

@@ -67,7 +67,8 @@ WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = ANY(ARRAY(SELECT oid
 GROUP BY 1, 2"""
 
 Q_DATABASES = """
-SELECT d.datname, a.grantees, a.privs, a.grantable, a.grantors FROM pg_database d""" + _EXPLODE.format(
+SELECT d.datname, pg_get_userbyid(d.datdba), a.grantees, a.privs, a.grantable, a.grantors
+FROM pg_database d""" + _EXPLODE.format(
     acl="coalesce(d.datacl, acldefault('d', d.datdba))", owner="d.datdba") + """
 WHERE d.datallowconn AND NOT d.datistemplate"""
 
@@ -113,3 +114,60 @@ Q_DEFAULT_ACLS = """
 SELECT pg_get_userbyid(d.defaclrole), coalesce(n.nspname, ''), d.defaclobjtype, a.grantees, a.privs
 FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace""" + _EXPLODE.format(
     acl="d.defaclacl", owner="d.defaclrole")
+
+# Types and domains, with their ACL as the server applies it (NULL: the default, USAGE to PUBLIC). Left out: the
+# row types of tables, views and sequences, array types and multiranges, whose privileges are those of the
+# relation or of the element or range type (GRANT refuses them).
+Q_TYPES = """
+WITH g AS (
+  SELECT n.nspname, t.typowner, coalesce(t.typacl, acldefault('T', t.typowner)) AS acl, array_agg(t.typname) AS names
+  FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+  LEFT JOIN pg_class r ON r.oid = t.typrelid
+  WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' AND t.typtype <> 'm'
+    AND (t.typrelid = 0 OR r.relkind = 'c')
+    AND NOT EXISTS (SELECT 1 FROM pg_type e WHERE e.typarray = t.oid)
+  GROUP BY 1, 2, 3
+)
+SELECT g.nspname, g.names, pg_get_userbyid(g.typowner), a.grantees, a.privs, a.grantable, a.grantors
+FROM g""" + _EXPLODE.format(acl="g.acl", owner="g.typowner")
+
+# The objects of a database that are not in a schema (languages, foreign data wrappers and servers, large
+# objects) and, read once per cluster, those of the server (tablespaces, parameters on PostgreSQL 15+): one
+# query, a row per kind, owner and ACL. Untrusted languages come apart (no GRANT can name them); large objects
+# only when their ACL was ever set (otherwise only their owner can use them); parameters are those of
+# pg_settings and any pg_parameter_acl names beyond them (custom ones). 10 is the bootstrap superuser, which
+# holds the privileges on parameters.
+_OBJECTS = {
+    "language": ("pg_language", "lanname", "lanowner", "coalesce(o.lanacl, acldefault('l', o.lanowner))",
+                 "o.lanpltrusted", "true"),
+    "foreign data wrapper": ("pg_foreign_data_wrapper", "fdwname", "fdwowner",
+                             "coalesce(o.fdwacl, acldefault('F', o.fdwowner))", "true", "true"),
+    "foreign server": ("pg_foreign_server", "srvname", "srvowner", "coalesce(o.srvacl, acldefault('S', o.srvowner))",
+                       "true", "true"),
+    "large object": ("pg_largeobject_metadata", "oid::text", "lomowner", "o.lomacl", "true", "o.lomacl IS NOT NULL"),
+    "tablespace": ("pg_tablespace", "spcname", "spcowner", "coalesce(o.spcacl, acldefault('t', o.spcowner))", "true",
+                   "o.spcname NOT IN ('pg_default', 'pg_global')"),
+    # every parameter the server knows, with the ACL pg_parameter_acl holds for it (none: nobody was granted)
+    "parameter": ("(SELECT lower(s.name) AS parname, a.paracl FROM pg_settings s LEFT JOIN pg_parameter_acl a "
+                  "ON a.parname = lower(s.name) UNION SELECT a.parname, a.paracl FROM pg_parameter_acl a)",
+                  "parname", "10::oid", "coalesce(o.paracl, acldefault('p', 10))", "true", "true"),
+}
+SERVER_WIDE = ("tablespace", "parameter")
+
+
+def objects_query(major: int, server_wide: bool) -> str:
+    """The one query for the kinds of `_OBJECTS` this server has (parameters: 15+), the server-wide ones only
+    when `server_wide` (the connected database of a cluster)."""
+    parts = []
+    for kind, (table, name, owner, acl, grantable, where) in _OBJECTS.items():
+        if (kind in SERVER_WIDE and not server_wide) or (kind == "parameter" and major < 15):
+            continue
+        parts.append(f"""
+  SELECT '{kind}'::text AS kind, {owner} AS owner, {acl} AS acl, {grantable} AS grantable,
+         array_agg({name}) AS names
+  FROM {table} o WHERE {where} GROUP BY 2, 3, 4""")
+    return """
+WITH g AS (""" + "\n  UNION ALL".join(parts) + """
+)
+SELECT g.kind, g.names, pg_get_userbyid(g.owner), g.grantable, a.grantees, a.privs, a.grantable, a.grantors
+FROM g""" + _EXPLODE.format(acl="g.acl", owner="g.owner")

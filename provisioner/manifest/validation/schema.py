@@ -139,5 +139,6 @@ def _generic(doc: Document, error: Any, path: tuple[Any, ...], where: str, hint:
 WORDINGS: dict[str, Wording] = {
     "additionalProperties": _unknown_key, "required": _required, "type": _type, "enum": _choice, "const": _choice,
     "maxLength": _length, "minLength": _length, "pattern": _not_valid, "oneOf": _not_valid,
+    "not": _not_valid,
     "minProperties": _properties, "maxProperties": _properties,
 }

@@ -1,16 +1,16 @@
 """The semantic rules (SPEC 2 and 8), registered by name in `registry`, one module per subject: `targets`,
-`principals` (names, memberships, engine-only keys, entries across the manifest), `grants`, `accounts` (secrets,
-rotation, IAM). `run` applies each rule to its subject."""
+`principals` (names, memberships, engine-only keys, entries across the manifest), `grants`, `ownership`, `accounts`
+(secrets, rotation, IAM). `run` applies each rule to its subject."""
 
 from __future__ import annotations
 
 from provisioner.errors import Problem
 from provisioner.manifest.documents import Document
-from provisioner.manifest.validation.rules import accounts, files, grants, principals, targets
+from provisioner.manifest.validation.rules import accounts, files, grants, ownership, principals, targets
 from provisioner.manifest.validation.rules.registry import RULES, Known, Rule, rules_of
 from provisioner.manifest.validation.words import item_label, suggest
 
-__all__ = ["RULES", "Known", "Rule", "accounts", "files", "grants", "principals", "run", "targets"]
+__all__ = ["RULES", "Known", "Rule", "accounts", "files", "grants", "ownership", "principals", "run", "targets"]
 
 
 def run(documents: list[Document], broken_targets: set[str]) -> list[Problem]:

@@ -83,9 +83,12 @@ def system_schema_problems(item: Item, path: tuple[Any, ...], key: str, engine: 
     wildcard such as `pro%.*` or `%.*` reaches the marker database, where a row makes apply drop an account)."""
     for grant in parsed:
         ref = grant.obj
-        if spec(ref.kind).container == Container.SERVER:
-            continue  # a database of a PostgreSQL cluster is no schema
-        container = ref.name if spec(ref.kind).written(engine.family) == Naming.NAME else ref.schema
+        if spec(ref.kind).container == Container.SCHEMA:
+            container = ref.schema
+        elif ref.kind == ObjectKind.SCHEMA:
+            container = ref.name
+        else:
+            continue  # a database, language, foreign server... is no schema
         pattern = ref.is_wildcard and engine.database_patterns
         reached = engine.reaches_system_schema(container, pattern, (conventions.MARKER_DATABASE,))
         if reached:

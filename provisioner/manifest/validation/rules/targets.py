@@ -7,7 +7,7 @@ from typing import Any
 
 from provisioner.core import names, privileges
 from provisioner.core.engine_facts import EngineFacts
-from provisioner.core.kinds import kind_of_key, spec
+from provisioner.core.kinds import BY_KEY, Container, kind_of_key, spec
 from provisioner.errors import Problem
 from provisioner.manifest.build import object_key, parse_grant
 from provisioner.manifest.documents import Document
@@ -100,9 +100,10 @@ def grant_database_problems(doc: Document, path: tuple[Any, ...], entry: dict[st
     if not engine.cluster_databases:
         return [Problem(where, f"{label}: `database:` on a grant is PostgreSQL's; MySQL/MariaDB name the database "
                                f"in the object (database.table)", "remove `database:`")]
-    if "databases" in entry:
-        return [Problem(where, f"{label}: `database:` does not apply to a `databases:` grant (databases belong to "
-                               f"the cluster)", "remove `database:`")]
+    server_wide = [key for key in entry if key in BY_KEY and spec(BY_KEY[key]).container == Container.SERVER]
+    if server_wide:
+        return [Problem(where, f"{label}: `database:` does not apply to a `{server_wide[0]}:` grant (they belong "
+                               f"to the server, not to a database)", "remove `database:`")]
     known = managed_databases(target)
     if database not in known:
         return [Problem(where, f"{label}: database {database!r} is not managed by the target "
