@@ -33,7 +33,8 @@ PG_MATRIX ?= 14 16 17 18
 PG_MATRIX_TESTS := tests/integration/test_postgres.py tests/integration/test_least_privilege.py \
 	tests/integration/test_convergence.py tests/integration/test_differential.py tests/integration/test_role_settings.py \
 	tests/integration/test_public.py tests/integration/test_retire.py tests/integration/test_iam_auth.py \
-	tests/integration/test_crash.py tests/integration/test_clusters.py
+	tests/integration/test_crash.py tests/integration/test_clusters.py \
+	tests/integration/test_object_kinds.py
 # The cluster crash test runs on 15 only (it kills the process at every boundary: 20 s per version).
 # Every version runs, whatever the one before it did; the target fails at the end if any did (one run shows all).
 test-pg-matrix: venv

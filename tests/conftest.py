@@ -38,6 +38,19 @@ def pg_server():
 
 
 @pytest.fixture(scope="session")
+def pg_tablespace(pg_server) -> str:
+    """A tablespace of the session's server (cluster-wide, so one for the session), made in place: the server
+    keeps its directory under pg_tblspc, so this works without access to the server's file system."""
+    import psycopg
+
+    name = "provisioner_test_space"
+    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
+        conn.execute("SET allow_in_place_tablespaces = on")
+        conn.execute(f"CREATE TABLESPACE {name} LOCATION ''")
+    return name
+
+
+@pytest.fixture(scope="session")
 def aws():
     endpoint = sandbox.start_secrets_manager()
     STARTED.append("aws")
