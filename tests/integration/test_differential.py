@@ -15,7 +15,17 @@ import random
 import time
 
 import pytest
-from support.expected import Expected, creators, db_roles, expected, objects, table_privileges
+from support.expected import (
+    KIND_OF_KEY,
+    Expected,
+    creators,
+    db_roles,
+    declared_owners,
+    expected,
+    objects,
+    owners_after,
+    table_privileges,
+)
 from support.recorders import DIFFERENTIAL as TOTALS
 from support.universe import (
     PG_COLUMN,
@@ -28,6 +38,7 @@ from support.universe import (
     mutate,
     other_drift,
     other_setup_sql,
+    outside_schemas,
     owned_sql,
     setup_sql,
 )
@@ -76,19 +87,26 @@ def _logins(env, exp: Expected, repro: Reproduction) -> None:
 
 # ---------------------------------------------------------------- PostgreSQL
 
+# A transfer of ownership rewrites the grantor of the grants the old owner made (they are the new owner's): the
+# bystanders' snapshot names such a grantor "(owner)", so it compares what they hold and who else granted it.
+
 PG_BYSTANDER_SNAPSHOT = """
 SELECT 'role', r.rolname, r.rolsuper::text || r.rolinherit::text || r.rolcanlogin::text, '' FROM pg_roles r
  WHERE r.rolname = ANY(%(names)s)
 UNION ALL SELECT 'member', m.roleid::regrole::text, m.member::regrole::text, '' FROM pg_auth_members m
  WHERE m.member::regrole::text = ANY(%(names)s)
-UNION ALL SELECT 'rel', c.oid::regclass::text, x.privilege_type || x.is_grantable::text, x.grantor::regrole::text
+UNION ALL SELECT 'rel', c.oid::regclass::text, x.privilege_type || x.is_grantable::text,
+       CASE WHEN x.grantor = c.relowner THEN '(owner)' ELSE x.grantor::regrole::text END
  FROM pg_class c, aclexplode(c.relacl) x WHERE x.grantee::regrole::text = ANY(%(names)s)
-UNION ALL SELECT 'col', c.oid::regclass::text || '.' || a.attname, x.privilege_type, x.grantor::regrole::text
+UNION ALL SELECT 'col', c.oid::regclass::text || '.' || a.attname, x.privilege_type,
+       CASE WHEN x.grantor = c.relowner THEN '(owner)' ELSE x.grantor::regrole::text END
  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid, aclexplode(a.attacl) x
  WHERE x.grantee::regrole::text = ANY(%(names)s)
-UNION ALL SELECT 'nsp', n.nspname, x.privilege_type || x.is_grantable::text, x.grantor::regrole::text
+UNION ALL SELECT 'nsp', n.nspname, x.privilege_type || x.is_grantable::text,
+       CASE WHEN x.grantor = n.nspowner THEN '(owner)' ELSE x.grantor::regrole::text END
  FROM pg_namespace n, aclexplode(n.nspacl) x WHERE x.grantee::regrole::text = ANY(%(names)s)
-UNION ALL SELECT 'proc', p.oid::regprocedure::text, x.privilege_type, x.grantor::regrole::text
+UNION ALL SELECT 'proc', p.oid::regprocedure::text, x.privilege_type,
+       CASE WHEN x.grantor = p.proowner THEN '(owner)' ELSE x.grantor::regrole::text END
  FROM pg_proc p, aclexplode(p.proacl) x WHERE x.grantee::regrole::text = ANY(%(names)s)
 UNION ALL SELECT 'default', d.defaclrole::regrole::text,
        d.defaclobjtype::text || coalesce(d.defaclnamespace::regnamespace::text, ''),
@@ -97,7 +115,7 @@ ORDER BY 1, 2, 3, 4
 """
 
 
-def _pg_cells(env, exp: Expected, c: Case, major: int, late: dict[str, list[str]] | None = None,
+def _pg_cells(env, exp: Expected, c: Case, major: int, repro: Reproduction, late: dict[str, list[str]] | None = None,
               owners: dict[str, str] | None = None) -> int:
     """Every managed role x object x privilege, asked of the server in one query per kind (objects a managed role
     created after the apply are left out for it and its members: an owner holds everything)."""
@@ -115,20 +133,30 @@ def _pg_cells(env, exp: Expected, c: Case, major: int, late: dict[str, list[str]
         asked += [("sequence", r, q, p) for q in objects(s, "sequence", late) for r in roles for p in PG_SEQUENCE]
         asked += [("function", r, f, p) for f in objects(s, "function", late) for r in roles
                   for p in ("EXECUTE", "EXECUTE WITH GRANT OPTION")]
+        asked += [("type", r, t, p) for t in objects(s, "type", late) for r in roles
+                  for p in ("USAGE", "USAGE WITH GRANT OPTION")]
         if late is None:
             asked += [("schema", r, s.name, p) for r in roles for p in (*PG_SCHEMA, "USAGE WITH GRANT OPTION")]
     if late is None:
         asked += [("database", r, d, p) for d in _databases(u) for r in roles for p in PG_DATABASE]
-    owners = owners or {}
-    asked = [a for a in asked if owners.get(a[2], "") not in exp.closure(a[1])]
+        asked += [(KIND_OF_KEY[key], r, name, p) for key, names, privileges in outside_schemas(u) for name in names
+                  for r in roles for p in privileges]
+    # What a role owns (or a role it is a member of owns) it holds entirely: not asked (ownership is checked apart)
+    owners = {**c.owned, **(owners or {})}
+    asked = [a for a in asked if owners.get(_owned_key(a), "") not in exp.closure(a[1])]
     answers = _pg_ask(env, asked, u)
     wrong = []
     for (kind, role, obj, privilege), answer in zip(asked, answers, strict=True):
         want = _pg_want(exp, role, kind, obj, privilege, public)
         if answer != want:
             wrong.append(f"{role} {privilege} on {kind} {obj}: server {answer}, manifest {want}")
-    assert not wrong, f"{len(wrong)} cell(s) differ on PostgreSQL {major}:\n" + "\n".join(wrong[:40])
+    assert not wrong, f"{len(wrong)} cell(s) differ on PostgreSQL {major}:\n" + "\n".join(wrong[:40]) + f"\n{repro}"
     return len(asked)
+
+
+def _owned_key(a: tuple[str, str, str, str]) -> str:
+    """The object whose owner decides a cell (a column's: its table's)."""
+    return a[2].rsplit(".", 1)[0] if a[0] == "column" else a[2]
 
 
 def _pg_want(exp: Expected, role: str, kind: str, obj: str, privilege: str, public: set[tuple[str, str, str]]
@@ -145,7 +173,11 @@ def _pg_want(exp: Expected, role: str, kind: str, obj: str, privilege: str, publ
 
 CHECK = {"table": "has_table_privilege(r, o, p)", "sequence": "has_sequence_privilege(r, o, p)",
          "function": "has_function_privilege(r, o, p)", "schema": "has_schema_privilege(r, o, p)",
-         "database": "has_database_privilege(r, o, p)",
+         "database": "has_database_privilege(r, o, p)", "type": "has_type_privilege(r, o, p)",
+         "language": "has_language_privilege(r, o, p)",
+         "foreign data wrapper": "has_foreign_data_wrapper_privilege(r, o, p)",
+         "foreign server": "has_server_privilege(r, o, p)", "tablespace": "has_tablespace_privilege(r, o, p)",
+         "parameter": "has_parameter_privilege(r, o, p)",
          "column": "has_column_privilege(r, substring(o from '^(.*)\\.[^.]*$'), substring(o from '[^.]*$'), p)"}
 
 
@@ -184,8 +216,8 @@ def _pg_ask(env, asked: list[tuple[str, str, str, str]], u=None) -> list[bool]:
 
 def _pg_object(a: tuple[str, str, str, str]) -> str:
     kind, _, obj, _ = a
-    if kind in ("schema", "database"):
-        return obj
+    if kind not in ("table", "column", "sequence", "function", "type"):
+        return obj  # a schema, or an object outside any schema: its name
     schema, _, rest = obj.partition(".")
     if kind == "column":
         table, _, column = rest.rpartition(".")
@@ -224,8 +256,11 @@ def _pg_public(env, c: Case, major: int, late: dict[str, list[str]] | None) -> s
         asked += [("table", "public", t, p) for t in objects(s, "table", late) for p in table_privileges(major)]
         asked += [("sequence", "public", q, p) for q in objects(s, "sequence", late) for p in PG_SEQUENCE]
         asked += [("function", "public", f, "EXECUTE") for f in objects(s, "function", late)]
+        asked += [("type", "public", t, "USAGE") for t in objects(s, "type", late)]
         asked += [("schema", "public", s.name, p) for p in PG_SCHEMA]
     asked += [("database", "public", d, p) for d in _databases(c.universe) for p in PG_DATABASE]
+    asked += [(KIND_OF_KEY[key], "public", name, p) for key, names, privileges in outside_schemas(c.universe)
+              for name in names for p in privileges]
     answers = _pg_ask(env, asked, c.universe)
     return {(kind, obj, p) for (kind, _, obj, p), yes in zip(asked, answers, strict=True) if yes}
 
@@ -244,7 +279,7 @@ def _pg_structure(env, exp: Expected, c: Case, admin: str, repro: Reproduction) 
     for edge, options in exp.options.items():
         differing = {k: v for k, v in options.items() if held.get(edge, {}).get(k) != v}
         assert not differing, f"membership {edge} options differ: {differing} (server {held.get(edge)})\n{repro}"
-    kinds = {"r": "table", "S": "sequence", "f": "function"}
+    kinds = {"r": "table", "S": "sequence", "f": "function", "T": "type", "n": "schema", "L": "large object"}
     defaults = {(str(o).strip('"'), str(n).strip('"'), kinds.get(str(t), str(t)), str(g).strip('"'), str(p))
                 for database in _databases(c.universe) for o, n, t, g, p in env.adapter.sql(env.server, database,
         "SELECT d.defaclrole::regrole::text, coalesce(d.defaclnamespace::regnamespace::text, ''), d.defaclobjtype, "
@@ -255,6 +290,11 @@ def _pg_structure(env, exp: Expected, c: Case, admin: str, repro: Reproduction) 
                                        f"missing {sorted(want_defaults - defaults)}\n{repro}")
     for role in exp.gone:
         assert not env.role_exists(role), f"{role} should be gone\n{repro}"
+    held_objects = [row for database in _databases(c.universe) for row in env.adapter.sql(
+        env.server, database, "SELECT x.grantee::regrole::text FROM pg_largeobject_metadata, aclexplode(lomacl) x "
+        "WHERE x.grantee::regrole::text = ANY(%s)", (roles,))]
+    assert not held_objects, f"managed roles hold privileges on a large object: {held_objects}\n{repro}"
+    _pg_owners(env, c, repro)
     for p in (p for p in c.principals if p.owns and p.state == "absent"):
         for database in _databases(c.universe):
             owners = env.adapter.sql(env.server, database, "SELECT pg_get_userbyid(relowner) FROM pg_class "
@@ -267,6 +307,30 @@ def _pg_structure(env, exp: Expected, c: Case, admin: str, repro: Reproduction) 
     return len(found) + len(defaults) + len(settings)
 
 
+OWNERS = """
+SELECT n.nspname, pg_get_userbyid(n.nspowner) FROM pg_namespace n WHERE n.nspname = ANY(%(schemas)s)
+UNION ALL SELECT n.nspname || '.' || c.relname, pg_get_userbyid(c.relowner) FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY(%(schemas)s) AND c.relkind IN ('r', 'v', 'S')
+UNION ALL SELECT n.nspname || '.' || p.proname || '(' || pg_catalog.oidvectortypes(p.proargtypes) || ')',
+       pg_get_userbyid(p.proowner) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+  WHERE n.nspname = ANY(%(schemas)s)
+"""
+
+
+def _pg_owners(env, c: Case, repro: Reproduction) -> None:
+    """Every object the manifests declared owned belongs to the role that declared it last (or its heir)."""
+    if not c.owned:
+        return
+    found: dict[str, str] = {}
+    u = c.universe
+    for database in _databases(u):
+        schemas = [u.other.name] if database != u.database and u.other else [s.name for s in u.schemas]
+        found.update({str(name): str(owner) for name, owner in env.adapter.sql(
+            env.server, database, OWNERS, {"schemas": schemas})})
+    wrong = {obj: (found.get(obj), owner) for obj, owner in c.owned.items() if found.get(obj) != owner}
+    assert not wrong, f"owners differ (server, manifest): {wrong}\n{repro}"
+
+
 def _pg_late_objects(env, c: Case, admin: str, rnd: int, owners: dict[str, str]) -> dict[str, list[str]]:
     """Objects each creator of each schema makes after the apply: `schema.*` must reach them."""
     late: dict[str, list[str]] = {}
@@ -276,18 +340,21 @@ def _pg_late_objects(env, c: Case, admin: str, rnd: int, owners: dict[str, str])
             name = f"late{rnd}_{i}"
             env.sql(f'SET ROLE "{role}"; CREATE TABLE "{s.name}"."{name}" (c0 int); '
                     f'CREATE SEQUENCE "{s.name}"."{name}_q"; '
-                    f'CREATE FUNCTION "{s.name}"."{name}_f"() RETURNS int LANGUAGE sql AS \'SELECT 1\'; RESET ROLE')
+                    f'CREATE FUNCTION "{s.name}"."{name}_f"() RETURNS int LANGUAGE sql AS \'SELECT 1\'; '
+                    f'CREATE TYPE "{s.name}"."{name}_ty" AS ENUM (\'a\'); RESET ROLE')
             late.setdefault(f"{s.name}:table", []).append(name)
             late.setdefault(f"{s.name}:sequence", []).append(f"{name}_q")
             late.setdefault(f"{s.name}:function", []).append(f"{name}_f()")
-            owners.update({f"{s.name}.{name}": role, f"{s.name}.{name}_q": role, f"{s.name}.{name}_f()": role})
+            late.setdefault(f"{s.name}:type", []).append(f"{name}_ty")
+            owners.update({f"{s.name}.{name}": role, f"{s.name}.{name}_q": role, f"{s.name}.{name}_f()": role,
+                           f"{s.name}.{name}_ty": role})
     return late
 
 
 def _pg_drop_late(env, c: Case, late: dict[str, list[str]]) -> None:
     for key, names in late.items():
         schema, kind = key.split(":")
-        word = {"table": "TABLE", "sequence": "SEQUENCE", "function": "FUNCTION"}[kind]
+        word = {"table": "TABLE", "sequence": "SEQUENCE", "function": "FUNCTION", "type": "TYPE"}[kind]
         for name in names:
             env.sql(f'DROP {word} "{schema}".{_quoted(name)}')
 
@@ -306,20 +373,22 @@ def _pg_round(env, c: Case, rng: random.Random, repro: Reproduction, major: int,
     admin = env.server.user
     bystanders = [*c.universe.bystanders, c.universe.grantor]
     before = env.sql(PG_BYSTANDER_SNAPSHOT, {"names": bystanders})
-    statements = drift(rng, c.universe, _existing_roles(env, c))
+    # ownership drift only on what this manifest declares (an object no longer declared stays with whoever has it)
+    statements = drift(rng, c.universe, _existing_roles(env, c), declared_owners(c))
     elsewhere = other_drift(rng, c.universe, _existing_roles(env, c))
     repro.add(f"drift in {c.universe.other_database}", ";\n".join(elsewhere))
     for statement in elsewhere:
         env.adapter.sql(env.server, c.universe.other_database, statement, ())
     alternating = any(p.strategy == "alternating" for p in c.principals)
     _apply_round(env, c, statements, repro, admin_secret=alternating)
+    c.owned = owners_after(c)
     exp = expected(c, major)
-    cells = _pg_cells(env, exp, c, major) + _pg_structure(env, exp, c, admin, repro)
+    cells = _pg_cells(env, exp, c, major, repro) + _pg_structure(env, exp, c, admin, repro)
     assert env.sql(PG_BYSTANDER_SNAPSHOT, {"names": bystanders}) == before, f"a bystander changed\n{repro}"
     _logins(env, exp, repro)
     owners: dict[str, str] = {}
     late = _pg_late_objects(env, c, admin, rnd, owners)
-    cells += _pg_cells(env, expected(c, major, late), c, major, late, owners)
+    cells += _pg_cells(env, expected(c, major, late), c, major, repro, late, owners)
     cells += _pg_public_declared(env, c, late, repro)
     plan = env.cli("plan", "-f", "accounts.yaml", "--detailed-exitcode", expect=None)
     assert plan.code == 0, f"plan after objects were created is not empty\n{plan.text}\n{repro}"
@@ -348,6 +417,9 @@ def _seeded(env, seed: int, engine: str, major: int, existing: str) -> tuple[Cas
             repro.add(f"owned by {p.name} in {database}", ";\n".join(owned))
             for statement in owned:
                 env.adapter.sql(env.server, database, statement, ())
+            # a table of its schema like any other from now on (`schema.*` grants and ownership reach it)
+            schema = u.other if database != u.database and u.other else u.schemas[0]
+            schema.tables.append(f"{p.name}_own")
     return c, repro, random.Random(seed * 7919)
 
 
@@ -367,7 +439,7 @@ def _pg_case(env, seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", range(FIRST_SEED, FIRST_SEED + PG_CASES))
-def test_postgres_converges_in_one_apply_under_random_drift(env, seed):
+def test_postgres_converges_in_one_apply_under_random_drift(env, pg_tablespace, seed):
     _pg_case(env, seed)
 
 
@@ -452,6 +524,8 @@ def _maria_round(env, c: Case, rng: random.Random, repro: Reproduction) -> tuple
     assert edges == want_edges, f"role memberships differ: {sorted(edges)} != {sorted(want_edges)}\n{repro}"
     for role in exp.gone:
         assert not env.role_exists(role), f"{role} should be gone\n{repro}"
+    proxies = [f"'{u}'@'{h}'" for u, h in env.sql("SELECT User, Host FROM mysql.proxies_priv")]
+    assert not set(proxies) & grantees, f"managed accounts may proxy: {proxies}\n{repro}"
     assert [env.sql(f"SHOW GRANTS FOR {b}") for b in snapshot] == before, f"a bystander changed\n{repro}"
     _logins(env, exp, repro)
     return len(found) + len(edges), len(statements)
@@ -460,6 +534,8 @@ def _maria_round(env, c: Case, rng: random.Random, repro: Reproduction) -> tuple
 def _maria_case(env, seed: int) -> None:
     started = time.monotonic()
     c, repro, rng = _seeded(env, seed, "mariadb", 0, "CREATE USER '{name}'@'%' IDENTIFIED BY 'existed-{seed}'")
+    user, host = str(env.sql("SELECT CURRENT_USER()")[0][0]).rsplit("@", 1)
+    c.universe.admin_account = f"'{user}'@'{host}'"
     cells, statements = _maria_round(env, c, rng, repro)
     more_cells, more = _maria_round(env, mutate(rng, c), rng, repro)
     _report("MariaDB", cells + more_cells, statements + more, started)

@@ -12,7 +12,10 @@ from support.universe import PG_TABLE, Case, Principal, Schema, Universe
 
 Cell = tuple[str, str, str]  # (kind, object, privilege)
 KIND_OF_KEY = {"tables": "table", "columns": "column", "sequences": "sequence", "functions": "function",
-               "procedures": "procedure", "schemas": "schema", "databases": "database"}
+               "procedures": "procedure", "schemas": "schema", "databases": "database", "types": "type",
+               "languages": "language", "foreign_data_wrappers": "foreign data wrapper",
+               "foreign_servers": "foreign server", "tablespaces": "tablespace", "parameters": "parameter"}
+OUTSIDE_DATABASES = ("tablespaces", "parameters")  # grants on them imply no CONNECT
 
 
 @dataclass
@@ -59,6 +62,8 @@ def objects(s: Schema, kind: str, late: dict[str, list[str]] | None = None) -> l
         return [f"{s.name}.{t}" for t in s.tables + s.views + extra]
     if kind == "sequence":
         return [f"{s.name}.{q}" for q in s.sequences + extra]
+    if kind == "type":
+        return [f"{s.name}.{t}" for t in s.types + extra]
     return [f"{s.name}.{f}" for f in s.functions + s.procedures + extra]
 
 
@@ -92,9 +97,10 @@ def _implied(u: Universe, grants: list[dict]) -> set[Cell]:
         return set()
     out: set[Cell] = set()
     for grant in grants:
-        out.add(("database", grant.get("database", u.database), "CONNECT"))
+        if object_key(grant) not in OUTSIDE_DATABASES:
+            out.add(("database", grant.get("database", u.database), "CONNECT"))
         for key, value in grant.items():
-            if key in ("tables", "columns", "sequences", "functions"):
+            if key in ("tables", "columns", "sequences", "functions", "types"):
                 out |= {("schema", name.split(".")[0], "USAGE") for name in value}
     return out
 
@@ -127,10 +133,38 @@ def expected(c: Case, major: int, late: dict[str, list[str]] | None = None) -> E
     return out
 
 
+def declared_owners(c: Case) -> dict[str, str]:
+    """object -> the role whose `owns:` names it now (`schema.*` of the other database: each of its tables)."""
+    found: dict[str, str] = {}
+    for p in c.principals:
+        for entry in p.ownership if p.state == "present" else ():
+            for key, names in entry.items():
+                if key == "database":
+                    continue
+                for name in names:
+                    if name.endswith(".*"):
+                        found.update((table, p.name) for table in objects(c.universe.schema(name[:-2]), "table"))
+                    else:
+                        found[name] = p.name
+    return found
+
+
+def owners_after(c: Case) -> dict[str, str]:
+    """Who owns the declared objects once this case's manifest is applied: what it declares now, what earlier
+    rounds declared (nothing takes it back), and the heir for what a retired role owned."""
+    owned = dict(c.owned)
+    heirs = {p.name: p.retire["reassign_owned_to"] for p in c.principals
+             if p.state == "absent" and p.retire.get("reassign_owned_to")}
+    owned = {obj: heirs.get(owner, owner) for obj, owner in owned.items()}
+    owned.update(declared_owners(c))
+    return owned
+
+
 def creators(c: Case, s: Schema) -> list[str]:
-    """Who creates in the schema: its owner (pg_database_owner: the database's), bystanders with CREATE, and
-    managed roles whose manifest grants CREATE on it."""
-    owner = s.owner or "ADMIN"
+    """Who creates in the schema: its owner (as declared by `owns:` in this or an earlier round, else as the
+    universe made it; pg_database_owner: the database's), bystanders with CREATE, and managed roles whose
+    manifest grants CREATE on it."""
+    owner = c.owned.get(s.name) or s.owner or "ADMIN"
     if owner == "pg_database_owner":
         owner = c.universe.database_owner or "ADMIN"
     found = [owner, *s.creators]
@@ -149,7 +183,7 @@ def _defaults(c: Case, major: int) -> set[tuple[str, str, str, str, str]]:
         holder = db_roles(p, "postgres")[0]
         for grant in p.grants:
             key = object_key(grant)
-            if key not in ("tables", "sequences", "functions"):
+            if key not in ("tables", "sequences", "functions", "types"):
                 continue
             privileges = list(grant["privileges"])
             if privileges == ["ALL"]:

@@ -24,6 +24,11 @@ MY_DATABASE = (*MY_TABLE, "CREATE", "DROP", "EXECUTE", "CREATE TEMPORARY TABLES"
 MY_COLUMN = ("SELECT", "INSERT", "UPDATE", "REFERENCES")
 MY_ROUTINE = ("EXECUTE", "ALTER ROUTINE")
 COLUMNS = ("c0", "c1", "c2")
+# SPEC 9: the kinds beyond the first six (PostgreSQL). The tablespace is the session's (conftest.pg_tablespace).
+TABLESPACE = "provisioner_test_space"
+LANGUAGES = ("plpgsql", "sql")
+PARAMETERS = ("work_mem", "lock_timeout")  # PostgreSQL 15+
+LARGE_OBJECT = 424242  # one per database, made with this oid
 
 
 @dataclass
@@ -38,6 +43,7 @@ class Schema:
     functions: list[str] = field(default_factory=list)  # PostgreSQL: name(argtypes); MariaDB: name
     procedures: list[str] = field(default_factory=list)
     creators: list[str] = field(default_factory=list)  # bystander roles holding CREATE (PostgreSQL)
+    types: list[str] = field(default_factory=list)  # PostgreSQL: enums and domains
 
 
 @dataclass
@@ -54,6 +60,20 @@ class Universe:
     other_database: str = ""
     other: Schema | None = None
     iam: bool = False  # PostgreSQL: a stand-in rds_iam role exists, and accounts may use `auth: iam`
+    admin_account: str = ""  # MariaDB: the admin as 'user'@'host' (PROXY on it is what the admin may grant)
+
+    @property
+    def wrapper(self) -> str:
+        return f"{self.prefix}fdw"
+
+    @property
+    def foreign_server(self) -> str:
+        return f"{self.prefix}srv"
+
+    @property
+    def squatter(self) -> str:
+        """A role drift hands declared-owned objects to (not a bystander: a transfer rewrites an ACL's grantor)."""
+        return f"{self.prefix}squatter"
 
     def schema(self, name: str) -> Schema:
         return next(s for s in [*self.schemas, *([self.other] if self.other else [])] if s.name == name)
@@ -73,6 +93,8 @@ class Principal:
     owns: bool = False  # PostgreSQL: existed, and owns a table in each database (retired to the heir when absent)
     retire: dict[str, Any] = field(default_factory=dict)
     auth: str = "password"
+    # PostgreSQL roles: `owns:` as the manifest writes it (a list of {database?, schemas|tables|...: [...]})
+    ownership: list[dict[str, Any]] = field(default_factory=list)
 
     def entry(self, target: str) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "target": target}
@@ -89,6 +111,8 @@ class Principal:
             out["member_of"] = [{"role": r, **self.options[r]} if self.options.get(r) else r for r in self.member_of]
         if self.settings:
             out["settings"] = dict(self.settings)
+        if self.ownership:
+            out["owns"] = list(self.ownership)
         out["grants"] = self.grants
         return out
 
@@ -99,6 +123,9 @@ class Case:
     universe: Universe
     principals: list[Principal]
     public: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # PostgreSQL public_privileges
+    # PostgreSQL: who owns what the manifests have declared owned so far (object -> role), kept across rounds:
+    # an object stays with its owner when a declaration goes (`owns:` transfers, never takes back)
+    owned: dict[str, str] = field(default_factory=dict)
 
     def target_extra(self) -> str:
         extra: dict[str, Any] = {}
@@ -145,6 +172,7 @@ def _schema(rng: random.Random, name: str, engine: str, prefix: str, bystanders:
         schema.sequences = [f"q{i}" for i in range(rng.randint(0, 2))]
         schema.functions = ["f(integer)"] + (["f(text)"] if rng.random() < 0.6 else [])
         schema.procedures = ["pr()"] if rng.random() < 0.4 else []
+        schema.types = ["ty0"] + (["dm0"] if rng.random() < 0.5 else [])
         if name == "public":
             schema.owner = "pg_database_owner" if major >= 15 else ""
         elif rng.random() < 0.4:
@@ -164,7 +192,7 @@ def setup_sql(u: Universe, admin: str) -> list[str]:
 
 def _pg_setup(u: Universe, admin: str) -> list[str]:
     p = u.prefix
-    roles = {*u.bystanders, u.grantor, f"{p}migrator", f"{p}schemaowner", f"{p}dbowner"}
+    roles = {*u.bystanders, u.grantor, f"{p}migrator", f"{p}schemaowner", f"{p}dbowner", u.squatter}
     out = [f'CREATE ROLE "{r}" NOLOGIN' for r in sorted(roles)]
     if u.database_owner:
         out.append(f'ALTER DATABASE "{u.database}" OWNER TO "{u.database_owner}"')
@@ -183,6 +211,9 @@ def _pg_setup(u: Universe, admin: str) -> list[str]:
             out.append(f'CREATE FUNCTION "{s.name}"."{name}"({args} RETURNS int LANGUAGE sql AS \'SELECT 1\'')
         for pr in s.procedures:
             out.append(f'CREATE PROCEDURE "{s.name}"."{pr[:-2]}"() LANGUAGE sql AS \'SELECT 1\'')
+        for ty in s.types:
+            out.append(f'CREATE TYPE "{s.name}"."{ty}" AS ENUM (\'a\')' if ty.startswith("ty") else
+                       f'CREATE DOMAIN "{s.name}"."{ty}" AS int')
         out.append(f'GRANT USAGE ON SCHEMA "{s.name}" TO "{u.grantor}"')
         out.append(f'GRANT SELECT, UPDATE ON ALL TABLES IN SCHEMA "{s.name}" TO "{u.grantor}" WITH GRANT OPTION')
         for creator in s.creators:
@@ -190,6 +221,8 @@ def _pg_setup(u: Universe, admin: str) -> list[str]:
         if s.tables:
             out.append(f'GRANT SELECT ON "{s.name}"."{s.tables[0]}" TO "{u.bystanders[0]}"')
     out.append(f'GRANT "{u.bystanders[0]}" TO "{u.grantor}"')
+    out += [f'CREATE FOREIGN DATA WRAPPER "{u.wrapper}"', f'CREATE SERVER "{u.foreign_server}" FOREIGN DATA WRAPPER '
+            f'"{u.wrapper}"', f"SELECT lo_create({LARGE_OBJECT})"]
     if u.iam:
         out.append('CREATE ROLE "rds_iam" NOLOGIN')  # RDS's role, standing in
     out.append(f'CREATE ROLE "{u.prefix}heir" NOLOGIN')  # where retired roles' objects go
@@ -212,7 +245,8 @@ def other_setup_sql(u: Universe) -> list[str]:
 def owned_sql(u: Universe, role: str, other: bool) -> list[str]:
     """A table the role owns, in the first schema (and in the other database's schema, `other`)."""
     schema = (u.other.name if other and u.other else u.schemas[0].name)
-    return [f'CREATE TABLE "{schema}"."{role}_own" (c0 int)', f'ALTER TABLE "{schema}"."{role}_own" OWNER TO "{role}"']
+    return [f'CREATE TABLE "{schema}"."{role}_own" (c0 int, c1 text, c2 int)',
+            f'ALTER TABLE "{schema}"."{role}_own" OWNER TO "{role}"']
 
 
 def _maria_setup(u: Universe) -> list[str]:
@@ -255,6 +289,8 @@ def case(seed: int, engine: str, prefix: str, database: str, major: int = 15) ->
         a.existed = rng.random() < 0.25
     if len(roles) > 1 and rng.random() < 0.5 and engine == "postgres":
         roles[1].member_of = [roles[0].name]
+    if engine == "postgres":
+        ownership(rng, u, roles, set())
     if u.iam:
         chosen = rng.choice(accounts)
         chosen.auth, chosen.strategy = "iam", "single"  # no password: nothing to rotate
@@ -263,6 +299,28 @@ def case(seed: int, engine: str, prefix: str, database: str, major: int = 15) ->
         gone.owns = True
         gone.retire = {"reassign_owned_to": f"{prefix}heir", "terminate_sessions": rng.random() < 0.5}
     return Case(seed, u, roles + accounts + [gone], public_privileges(rng, u))
+
+
+def ownership(rng: random.Random, u: Universe, roles: list[Principal], claimed: set[str]) -> None:
+    """`owns:` for some roles: a schema, named tables, sequences or functions, or every table of the other
+    database's schema; no object claimed twice (`claimed`: object keys, updated)."""
+    for role in (r for r in roles if r.state == "present" and rng.random() < 0.5):
+        s = rng.choice(u.schemas)
+        picks: dict[str, list[str]] = {}
+        if s.name not in claimed and rng.random() < 0.5:
+            picks["schemas"] = [s.name]
+        for key, names in (("tables", s.tables + s.views), ("sequences", s.sequences),
+                           ("functions", s.functions + s.procedures)):
+            free = [f"{s.name}.{n}" for n in names if f"{s.name}.{n}" not in claimed]
+            if free and rng.random() < 0.4:
+                picks[key] = _some(rng, free, 2)
+        entries: list[dict[str, Any]] = [picks] if picks else []
+        other = f"{u.other.name}.*" if u.other else ""
+        if other and other not in claimed and rng.random() < 0.3:
+            entries.append({"database": u.other_database, "tables": [other]})
+        for entry in entries:
+            claimed.update(name for key, names in entry.items() if key != "database" for name in names)
+        role.ownership = entries
 
 
 def public_privileges(rng: random.Random, u: Universe) -> dict[str, list[dict[str, Any]]]:
@@ -358,6 +416,28 @@ def _pg_database(rng: random.Random, u: Universe, s: Schema) -> dict[str, Any]:
     return {"privileges": _some(rng, PG_DATABASE, 2), "databases": [u.database]}
 
 
+def _pg_types(rng: random.Random, u: Universe, s: Schema) -> dict[str, Any] | None:
+    if not s.types:
+        return None
+    if rng.random() < 0.4:
+        return {"privileges": ["USAGE"], "types": [f"{s.name}.*"]}
+    return {"privileges": ["USAGE"], "types": [f"{s.name}.{t}" for t in _some(rng, s.types, 2)]}
+
+
+def outside_schemas(u: Universe) -> list[tuple[str, list[str], list[str]]]:
+    """(key, objects, privileges) of the kinds outside any schema that a universe has."""
+    found = [("languages", list(LANGUAGES), ["USAGE"]), ("foreign_data_wrappers", [u.wrapper], ["USAGE"]),
+             ("foreign_servers", [u.foreign_server], ["USAGE"]), ("tablespaces", [TABLESPACE], ["CREATE"])]
+    if u.major >= 15:
+        found.append(("parameters", list(PARAMETERS), ["SET", "ALTER SYSTEM"]))
+    return found
+
+
+def _pg_outside(rng: random.Random, u: Universe, s: Schema) -> dict[str, Any]:
+    key, names, privileges = rng.choice(outside_schemas(u))
+    return {"privileges": _some(rng, privileges, 2), key: _some(rng, names, 2)}
+
+
 def _maria_tables(rng: random.Random, u: Universe, s: Schema) -> dict[str, Any]:
     if rng.random() < 0.35:
         return {"privileges": _some(rng, MY_DATABASE), "tables": [f"{s.name}.*"]}
@@ -377,14 +457,16 @@ def _maria_routines(rng: random.Random, u: Universe, s: Schema) -> dict[str, Any
     return {"privileges": _some(rng, MY_ROUTINE, 2), kind: [f"{s.name}.{n}" for n in _some(rng, names, 2)]}
 
 
-_PG_GRANTS = [_pg_tables, _pg_tables, _pg_columns, _pg_sequences, _pg_functions, _pg_schema, _pg_database]
+_PG_GRANTS = [_pg_tables, _pg_tables, _pg_columns, _pg_sequences, _pg_functions, _pg_schema, _pg_database,
+              _pg_types, _pg_outside]
 _MARIA_GRANTS = [_maria_tables, _maria_tables, _maria_columns, _maria_routines]
 
 
 def mutate(rng: random.Random, c: Case) -> Case:
     """The next manifest: grants rewritten, a principal gone or added, a strategy switched, a role joined."""
     principals = [Principal(p.name, p.login, list(p.grants), list(p.member_of), p.strategy, p.state, p.existed,
-                            dict(p.settings), dict(p.options), p.owns, dict(p.retire), p.auth) for p in c.principals]
+                            dict(p.settings), dict(p.options), p.owns, dict(p.retire), p.auth, list(p.ownership))
+                  for p in c.principals]
     present = [p for p in principals if p.state == "present"]
     for p in rng.sample(present, rng.randint(1, len(present))):
         p.grants = grants(rng, c.universe)
@@ -392,7 +474,14 @@ def mutate(rng: random.Random, c: Case) -> Case:
     accounts = [p for p in present if p.login]
     for p in accounts:
         if p.member_of and rng.random() < 0.6:
+            before = p.options
             p.options = membership_options(rng, p.member_of, c.universe.engine, c.universe.major)
+            # inherit and set are managed only when written: a membership keeps them when the file stops
+            # saying (written again here, so that the manifest alone tells what the server holds)
+            for role in p.member_of:
+                kept = {k: v for k, v in before.get(role, {}).items() if k in ("inherit", "set")}
+                if kept:
+                    p.options[role] = {"admin": False, **kept, **p.options.get(role, {})}
     if accounts and rng.random() < 0.4:
         switched = rng.choice(accounts)
         switched.strategy = "single" if switched.strategy == "alternating" else "alternating"
@@ -402,9 +491,18 @@ def mutate(rng: random.Random, c: Case) -> Case:
     for p in accounts:
         if p.auth == "iam":
             p.strategy = "single"
+    roles = [p for p in present if not p.login]
+    if c.universe.engine == "postgres" and roles and rng.random() < 0.5:
+        for role in roles:  # declarations move between roles, or go (the objects stay with their owner)
+            role.ownership = []
+        ownership(rng, c.universe, roles, set())
     if len(present) > 1 and rng.random() < 0.5:
         leaving = rng.choice(present)
-        if rng.random() < 0.5:
+        if any(owner == leaving.name for owner in c.owned.values()) or leaving.ownership:
+            # what it owns goes to the heir as it retires (a role that owns objects is never dropped as is)
+            leaving.state, leaving.ownership = "absent", []
+            leaving.retire = {"reassign_owned_to": f"{c.universe.prefix}heir"}
+        elif rng.random() < 0.5:
             leaving.state = "absent"
         else:
             principals.remove(leaving)
@@ -413,18 +511,20 @@ def mutate(rng: random.Random, c: Case) -> Case:
     if rng.random() < 0.5:
         principals.append(Principal(f"{c.universe.prefix}new", True, grants(rng, c.universe)))
     public = c.public if rng.random() < 0.7 else public_privileges(rng, c.universe)
-    return Case(c.seed, c.universe, principals, public)
+    return Case(c.seed, c.universe, principals, public, dict(c.owned))
 
 
 # ---------------------------------------------------------------- drift
 
 
-def drift(rng: random.Random, u: Universe, targets: list[str]) -> list[str]:
-    """Out-of-band statements on the managed roles `targets` (roles that exist now)."""
+def drift(rng: random.Random, u: Universe, targets: list[str], owned: dict[str, str] | None = None) -> list[str]:
+    """Out-of-band statements on the managed roles `targets` (roles that exist now), and on the owner of an
+    object the manifest declares owned (`owned`)."""
     if not targets:
         return []
     makers = _PG_DRIFT if u.engine == "postgres" else _MARIA_DRIFT
-    return [rng.choice(makers)(rng, u, rng.choice(u.schemas), rng.choice(targets)) for _ in range(rng.randint(2, 7))]
+    found = [rng.choice(makers)(rng, u, rng.choice(u.schemas), rng.choice(targets)) for _ in range(rng.randint(2, 7))]
+    return found + owner_drift(rng, u, owned or {})
 
 
 def other_drift(rng: random.Random, u: Universe, targets: list[str]) -> list[str]:
@@ -466,7 +566,8 @@ def _pg_drift_sequence_or_function(rng: random.Random, u: Universe, s: Schema, r
 
 
 def _pg_drift_grantor(rng: random.Random, u: Universe, s: Schema, r: str) -> str:
-    table = rng.choice(s.tables)
+    # the grantor holds its grant option on the tables of the universe's setup (not on those made for owners)
+    table = rng.choice([t for t in s.tables if not t.endswith("_own")])
     return f'SET ROLE "{u.grantor}"; GRANT SELECT ON "{s.name}"."{table}" TO "{r}"; RESET ROLE'
 
 
@@ -498,9 +599,55 @@ def _pg_drift_all(rng: random.Random, u: Universe, s: Schema, r: str) -> str:
     return f'GRANT ALL ON ALL TABLES IN SCHEMA "{s.name}" TO "{r}"'
 
 
+def _pg_drift_type(rng: random.Random, u: Universe, s: Schema, r: str) -> str:
+    return f'GRANT USAGE ON TYPE "{s.name}"."{rng.choice(s.types)}" TO "{r}"{_option(rng)}'
+
+
+_KEYWORDS = {"languages": "LANGUAGE", "foreign_data_wrappers": "FOREIGN DATA WRAPPER",
+             "foreign_servers": "FOREIGN SERVER", "tablespaces": "TABLESPACE", "parameters": "PARAMETER"}
+
+
+def _pg_drift_outside(rng: random.Random, u: Universe, s: Schema, r: str) -> str:
+    """A grant on a language, foreign data wrapper or server, the tablespace or a parameter (15+), or on the
+    large object (which no manifest can declare)."""
+    if rng.random() < 0.25:
+        return f'GRANT {", ".join(_some(rng, ("SELECT", "UPDATE")))} ON LARGE OBJECT {LARGE_OBJECT} TO "{r}"'
+    key, names, privileges = rng.choice(outside_schemas(u))
+    return f'GRANT {", ".join(_some(rng, privileges))} ON {_KEYWORDS[key]} "{rng.choice(names)}" TO "{r}"{_option(rng)}'
+
+
+def _pg_drift_other_defaults(rng: random.Random, u: Universe, s: Schema, r: str) -> str:
+    """Default privileges of the object types beyond tables, sequences and functions."""
+    choices = [f'IN SCHEMA "{s.name}" GRANT USAGE ON TYPES', "GRANT USAGE ON TYPES", "GRANT USAGE, CREATE ON SCHEMAS"]
+    if u.major >= 18:
+        choices.append("GRANT SELECT ON LARGE OBJECTS")
+    creator = rng.choice([*s.creators, ""])
+    scope = f'FOR ROLE "{creator}" ' if creator else ""
+    return f'ALTER DEFAULT PRIVILEGES {scope}{rng.choice(choices)} TO "{r}"'
+
+
+def owner_drift(rng: random.Random, u: Universe, owned: dict[str, str]) -> list[str]:
+    """An object the manifest declares owned (in the connected database), handed to another role out of band."""
+    keys = sorted(k for k in owned if not k.endswith(".*") and (k.split(".")[0] in {s.name for s in u.schemas}))
+    if not keys or rng.random() < 0.4:
+        return []
+    key = rng.choice(keys)
+    schema, _, name = key.partition(".")
+    if not name:
+        return [f'ALTER SCHEMA "{schema}" OWNER TO "{u.squatter}"']
+    s = u.schema(schema)
+    if name in s.tables + s.views:
+        return [f'ALTER TABLE "{schema}"."{name}" OWNER TO "{u.squatter}"']
+    if name in s.sequences:
+        return [f'ALTER SEQUENCE "{schema}"."{name}" OWNER TO "{u.squatter}"']
+    base, _, args = name.partition("(")
+    return [f'ALTER ROUTINE "{schema}"."{base}"({args} OWNER TO "{u.squatter}"']
+
+
 _PG_DRIFT = [_pg_drift_table, _pg_drift_table, _pg_drift_column, _pg_drift_schema, _pg_drift_database,
              _pg_drift_sequence_or_function, _pg_drift_grantor, _pg_drift_grantor, _pg_drift_default,
-             _pg_drift_membership, _pg_drift_all, _pg_drift_setting, _pg_drift_admin]
+             _pg_drift_membership, _pg_drift_all, _pg_drift_setting, _pg_drift_admin, _pg_drift_type,
+             _pg_drift_outside, _pg_drift_outside, _pg_drift_other_defaults]
 
 
 def _account(u: Universe, r: str, roles: set[str]) -> str:
@@ -539,5 +686,13 @@ def _maria_drift_membership(rng: random.Random, u: Universe, s: Schema, r: str) 
     return f"GRANT `{u.bystanders[1]}` TO {r}"
 
 
+def _maria_drift_proxy(rng: random.Random, u: Universe, s: Schema, r: str) -> str:
+    """PROXY on the admin's own account (which the admin may grant): `r` could log in as the admin. Roles
+    (written `name`, no host) cannot proxy."""
+    if not r.startswith("'"):
+        return _maria_drift_global(rng, u, s, r)
+    return f"GRANT PROXY ON {u.admin_account} TO {r}"
+
+
 _MARIA_DRIFT = [_maria_drift_table, _maria_drift_table, _maria_drift_column, _maria_drift_database,
-                _maria_drift_global, _maria_drift_routine, _maria_drift_membership]
+                _maria_drift_global, _maria_drift_routine, _maria_drift_membership, _maria_drift_proxy]

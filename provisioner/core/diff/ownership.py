@@ -63,8 +63,11 @@ def desired_owners(principals: Iterable[Principal], db: DatabaseState, scope: st
 
 
 def plan_owners(target: Target, principals: list[Principal], db: DatabaseState, scope: str) -> Ownership:
-    """The transfers of one database, and that database as it is after them."""
-    if not any(p.owns for p in principals):
+    """The transfers of one database, and that database as it is after them and after the REASSIGN OWNED of
+    the roles that retire (so that `schema.*` sets default privileges for a schema's next owner in this apply)."""
+    heirs = {p.name: p.retire.reassign_owned_to for p in principals
+             if p.state == "absent" and p.retire.reassign_owned_to}
+    if not heirs and not any(p.owns for p in principals):
         return Ownership(db)
     result = Ownership(db)
     owners = current_owners(db)
@@ -74,7 +77,9 @@ def plan_owners(target: Target, principals: list[Principal], db: DatabaseState, 
         result.errors += _admin_problems(db, ref, was, owner)
         result.changes.append(c.AlterOwner(action=c.CHANGE, target=target.name, principal=owner, kind=ref.kind,
                                            obj=ref, owner=owner, was=was))
-    result.db = after_transfers(db, {ref: owner for ref, (_, owner) in moving.items()})
+    after = {ref: heirs[owner] for ref, owner in owners.items() if owner in heirs}
+    after.update({ref: owner for ref, (_, owner) in moving.items()})
+    result.db = after_transfers(db, after)
     return result
 
 

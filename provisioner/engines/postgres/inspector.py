@@ -99,10 +99,12 @@ def read_acl_groups(session: Session, database_owner: str, version: str, server_
         ref = ObjectRef(ObjectKind.DATABASE, "", datname)
         groups.append(group(ObjectKind.DATABASE, "", frozenset({ref}), grantees, privs, grantable, grantors, owner))
     schema_owners: dict[str, str] = {}
-    for nspname, owner, *acl in session.query(q.Q_SCHEMAS):
+    for nspname, owner, grantees, privs, grantable, grantors in session.query(q.Q_SCHEMAS):
         # PostgreSQL 15+: `public` belongs to pg_database_owner, which stands for the database's owner.
         schema_owners[nspname] = database_owner if owner == "pg_database_owner" else owner
-        groups.append(group(ObjectKind.SCHEMA, "", frozenset({ObjectRef(ObjectKind.SCHEMA, "", nspname)}), *acl))
+        ref = ObjectRef(ObjectKind.SCHEMA, "", nspname)
+        groups.append(group(ObjectKind.SCHEMA, "", frozenset({ref}), grantees, privs, grantable, grantors,
+                            schema_owners[nspname]))
     for nspname, kind_name, object_names, owner, grantees, privs, grantable, grantors in session.query(q.Q_RELATIONS):
         kind = ObjectKind(kind_name)
         refs = frozenset(ObjectRef(kind, nspname, n) for n in object_names)
