@@ -10,7 +10,7 @@ LAMBDA_ARCH   ?= x86_64
 LAMBDA_DIR    := build/lambda
 LAMBDA_ZIP    := build/provisioner-rotation.zip
 
-.PHONY: venv test test-unit test-integration test-pg-matrix demo lint clean lambda fuzz bench coverage
+.PHONY: venv test test-unit test-integration test-pg-matrix demo lint clean lambda fuzz bench coverage bench-noop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -96,6 +96,12 @@ coverage: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+
+# The no-op plan at 1,000 x 2,000 of this tree against another checkout (AGAINST=PATH), interleaved runs.
+AGAINST ?=
+bench-noop: venv
+	@test -n "$(AGAINST)" || (echo "make bench-noop AGAINST=/path/to/another/checkout"; exit 2)
+	PYTHONPATH=. $(BIN)/python benchmarks/noop_plan.py --against $(AGAINST)
 
 # Side-by-side benchmark (provisioner, ldap2pg 5.9, pgbedrock 0.4.2 in their own venv), under 15 minutes.
 bench: venv

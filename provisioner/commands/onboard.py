@@ -26,7 +26,7 @@ from provisioner.manifest import load_sources, manifest_files
 from provisioner.pipeline.connect import secret_name_of
 from provisioner.secrets.store import SecretStore
 
-_GRANT = re.compile(r"^(?P<privs>[A-Za-z ,]+):(?P<kind>[a-z]+)=(?P<objects>.+)$")
+_GRANT = re.compile(r"^(?P<privs>[A-Za-z ,]+):(?P<kind>[a-z_]+)=(?P<objects>.+)$")
 
 
 @dataclass

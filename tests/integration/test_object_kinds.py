@@ -61,7 +61,7 @@ def test_what_an_adversary_grants_on_any_kind_is_revoked_in_one_apply(env, pg_ta
                    f'REVOKE SELECT, UPDATE ON LARGE OBJECT {oid} FROM "victim"',
                    'REVOKE USAGE ON TYPES FROM "victim"', 'REVOKE CREATE, USAGE ON SCHEMAS FROM "victim"'):
         assert revoke in plan, plan
-    assert "login account victim owns table app.mine" in plan and "login account victim owns schema spare" in plan
+    assert "login account victim owns table app.mine" in plan and "login account victim owns schema spare" in plan, plan
     env.apply()
     checks = ["has_type_privilege('victim', 'app.mood', 'USAGE')", "has_type_privilege('victim', 'app.pos', 'USAGE')",
               "has_foreign_data_wrapper_privilege('victim', 'fdw_x', 'USAGE')",

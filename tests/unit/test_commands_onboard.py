@@ -118,3 +118,13 @@ def test_onboard_an_iam_account_prints_the_rds_db_connect_policy(manifest, capsy
         "Resource": "arn:aws:rds-db:eu-west-1:123456789012:dbuser:db-ABCDEFGH123/etl_iam"}]
     assert "generate_db_auth_token" in out and "secretsmanager" not in out
     assert cli.main(["validate", "-f", str(manifest)]) == 0
+
+
+def test_grant_flags_name_every_declarable_kind():
+    from provisioner.commands.onboard import parse_grant
+
+    assert parse_grant("USAGE:foreign_data_wrappers=postgres_fdw") == {
+        "privileges": ["USAGE"], "foreign_data_wrappers": ["postgres_fdw"]}
+    assert parse_grant("SET,ALTER SYSTEM:parameters=work_mem") == {
+        "privileges": ["SET", "ALTER SYSTEM"], "parameters": ["work_mem"]}
+    assert parse_grant("USAGE:types=app.*") == {"privileges": ["USAGE"], "types": ["app.*"]}

@@ -55,6 +55,25 @@ def test_tests_readme_names_test_files_that_exist():
     assert sorted(named - existing) == []
 
 
+def test_the_plan_schema_and_its_doc_name_every_change_type():
+    import json
+    import typing
+
+    from provisioner.core import changes as c
+
+    names = {_type_name(t) for t in typing.get_args(c.AnyChange)}
+    assert len(names) > 20
+    schema = json.loads((ROOT / "schemas" / "plan.schema.json").read_text(encoding="utf-8"))
+    listed = set(schema["$defs"]["change"]["properties"]["type"]["enum"])
+    assert listed == names
+    doc = (ROOT / "docs" / "plan-json.md").read_text(encoding="utf-8")
+    assert [name for name in sorted(names) if name not in doc] == []
+
+
+def _type_name(cls: type) -> str:
+    return "".join("_" + ch.lower() if ch.isupper() else ch for ch in cls.__name__).lstrip("_")
+
+
 def test_the_json_schema_has_one_copy():
     copies = [
         path for path in ROOT.rglob("accounts.schema.json")

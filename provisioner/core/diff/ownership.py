@@ -168,7 +168,7 @@ def owned_by_accounts(db: DatabaseState, accounts: dict[str, str], place: str) -
         if owner in accounts:
             found[(owner, ObjectKind.SCHEMA, "")].append(schema)
     for group in db.acl_groups:
-        if group.owner in accounts and group.kind != ObjectKind.COLUMN:
+        if group.owner in accounts and group.kind not in (ObjectKind.COLUMN, ObjectKind.SCHEMA):
             found[(group.owner, group.kind, group.schema)] += [str(ref) for ref in group.objects]
     warnings = []
     for (owner, kind, schema), objects in sorted(found.items()):
