@@ -52,18 +52,9 @@ def diff_target(
     ctx.subs = {name: _other_database(ctx, principals, name, other) for name, other in sorted(state.others.items())}
     ctx.result.changes += owned.changes
     ctx.result.errors += owned.errors
-    members = [m for p in principals for m in database_principals(p, target.engine)]
-    for each in ctx.every_database():
-        if traits.schema_wildcards:
-            each.creators = schema_creators(target, each.db, each.index.groups.get((ObjectKind.SCHEMA, ""), []),
-                                            [scoped(m, each.scope) for m in members], each.result.warnings,
-                                            public_schemas(target, each.scope))
-        public_changes(each)
+    _creators_and_public(ctx, principals)
     _present(ctx, principals)
-    accounts = {ctx.traits.identity(m.name, m.host): p.name for p in principals if p.login and p.state == "present"
-                for m in database_principals(p, target.engine) if m.name != db.admin_user}
-    for each in ctx.every_database():
-        each.result.warnings += owned_by_accounts(each.db, accounts, each.place)
+    _owned_by_accounts(ctx, principals)
     dropped, kept = _absent(ctx, principals)
     _leaving(ctx, principals, dropped, kept)
     _deleted_secrets(ctx, principals, dropped, kept)
@@ -74,6 +65,25 @@ def diff_target(
         ctx.result.labels.update(sub.result.labels)
     ctx.result.changes = c.in_order(ctx.result.changes)
     return ctx.result
+
+
+def _creators_and_public(ctx: DiffContext, principals: list[Principal]) -> None:
+    """In every database: who creates in each schema a wildcard names, and PUBLIC's declared state."""
+    members = [m for p in principals for m in database_principals(p, ctx.target.engine)]
+    for each in ctx.every_database():
+        if ctx.traits.schema_wildcards:
+            each.creators = schema_creators(ctx.target, each.db, each.index.groups.get((ObjectKind.SCHEMA, ""), []),
+                                            [scoped(m, each.scope) for m in members], each.result.warnings,
+                                            public_schemas(ctx.target, each.scope))
+        public_changes(each)
+
+
+def _owned_by_accounts(ctx: DiffContext, principals: list[Principal]) -> None:
+    """A warning for what each managed login account owns, in every database (SPEC 9)."""
+    accounts = {ctx.traits.identity(m.name, m.host): p.name for p in principals if p.login and p.state == "present"
+                for m in database_principals(p, ctx.target.engine) if m.name != ctx.db.admin_user}
+    for each in ctx.every_database():
+        each.result.warnings += owned_by_accounts(each.db, accounts, each.place)
 
 
 def _other_database(ctx: DiffContext, principals: list[Principal], name: str, db: DatabaseState) -> DiffContext:

@@ -14,7 +14,7 @@ from provisioner.core.diff.access import DesiredAccess
 from provisioner.core.diff.context import DiffContext, Grantee
 from provisioner.core.diff.creators import DEFAULTABLE
 from provisioner.core.kinds import ObjectKind, order, spec
-from provisioner.core.model import ObjectRef
+from provisioner.core.model import AclGroup, ObjectRef
 
 EMPTY: frozenset[str] = frozenset()
 Key = tuple[str, str]  # (kind, schema)
@@ -151,27 +151,9 @@ def _gaps(ctx: DiffContext, who: Grantee, key: Key, specials: list[ObjectRef], w
     # Without a wildcard, a group where the role holds nothing and that holds no named object changes nothing.
     groups = ctx.index.groups.get(key, []) if want_rest else ctx.index.concerning(who.identity, key, specials)
     for group in groups:
-        have = group.grants.get(who.identity, EMPTY)
-        grantable = group.grant_options.get(who.identity, EMPTY)
-        for grantor, privileges in group.foreign.get(who.identity, {}).items():
-            for p in privileges:
-                gaps.foreign[(grantor, p)].append(group.objects)
         here = [ref for ref in specials if ref in group.objects]
-        rest = group.objects.difference(here) if here else group.objects
-        # Its own objects (say, tables it created in a schema it may CREATE in): an owner holds everything.
-        if rest and group.owner != who.identity:
-            for p in want_rest - have:
-                gaps.lack[(p, False)].append(rest)
-            for p in have - want_rest:
-                gaps.excess[p].append(rest)
-            for p in grantable & want_rest:
-                gaps.options[p].append(rest)
-        for ref in here:
-            located.add(ref)
-            if ref in ctx.db.ungrantable:
-                ctx.result.errors.append(f"{who.principal}: {kind} {ref} {ctx.db.ungrantable[ref]} ({ctx.place})")
-            elif group.owner != who.identity:  # an owner holds every privilege on what it owns
-                gaps.special(ref, want_rest, access, have, grantable)
+        located.update(here)
+        _group_gaps(ctx, who, group, here, want_rest, access, gaps)
     for ref in specials:
         if ref in located:
             continue
@@ -182,6 +164,31 @@ def _gaps(ctx: DiffContext, who: Grantee, key: Key, specials: list[ObjectRef], w
         else:
             ctx.result.errors.append(f"{who.principal}: {kind} {ref} does not exist on {ctx.place}")
     return gaps
+
+
+def _group_gaps(ctx: DiffContext, who: Grantee, group: AclGroup, here: list[ObjectRef], want_rest: frozenset[str],
+                access: DesiredAccess, gaps: _Gaps) -> None:
+    """What `who` lacks and holds too much of in one ACL group: on its named objects (`here`) as declared, on the
+    rest as the schema wildcard says."""
+    have = group.grants.get(who.identity, EMPTY)
+    grantable = group.grant_options.get(who.identity, EMPTY)
+    for grantor, privileges in group.foreign.get(who.identity, {}).items():
+        for p in privileges:
+            gaps.foreign[(grantor, p)].append(group.objects)
+    rest = group.objects.difference(here) if here else group.objects
+    # Its own objects (say, tables it created in a schema it may CREATE in): an owner holds everything.
+    if rest and group.owner != who.identity:
+        for p in want_rest - have:
+            gaps.lack[(p, False)].append(rest)
+        for p in have - want_rest:
+            gaps.excess[p].append(rest)
+        for p in grantable & want_rest:
+            gaps.options[p].append(rest)
+    for ref in here:
+        if ref in ctx.db.ungrantable:
+            ctx.result.errors.append(f"{who.principal}: {group.kind} {ref} {ctx.db.ungrantable[ref]} ({ctx.place})")
+        elif group.owner != who.identity:  # an owner holds every privilege on what it owns
+            gaps.special(ref, want_rest, access, have, grantable)
 
 
 PrivilegeKind = type[c.GrantPrivileges] | type[c.RevokePrivileges] | type[c.RevokeGrantOption]

@@ -33,26 +33,16 @@ def statements(change: c.AnyChange, verifier: str | None = None) -> list[Stateme
     return [_statement(q) for q in compose(change, verifier)]
 
 
+RoleChange = (c.CreateRole | c.AlterRole | c.DropRole | c.DropOwned | c.ReassignOwned | c.TerminateSessions
+              | c.SetPassword | c.ResetPassword | c.FinishPendingPassword)
+
+
 def compose(change: c.AnyChange, verifier: str | None) -> list[sql.Composable]:
     ident = sql.Identifier
     match change:
-        case c.CreateRole():
-            return _create_role(change, verifier)
-        case c.AlterRole(was=c.Settings(value=old), to=c.Settings(value=new)):
-            return settings(change.name, old, new)
-        case c.AlterRole():
-            return [alter_role(change.name, change.was, change.to)]
-        case c.DropRole():
-            return [sql.SQL("DROP ROLE {}").format(ident(change.name))]
-        case c.DropOwned():
-            return [sql.SQL("DROP OWNED BY {}").format(ident(change.name))]
-        case c.ReassignOwned():
-            return [sql.SQL("REASSIGN OWNED BY {} TO {}").format(ident(change.name), ident(change.to))]
-        case c.TerminateSessions():
-            return [sql.SQL("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = {} "
-                            "AND pid <> pg_backend_pid()").format(sql.Literal(change.name))]
-        case c.SetPassword() | c.ResetPassword() | c.FinishPendingPassword():
-            return [password(change.name, verifier)]
+        case (c.CreateRole() | c.AlterRole() | c.DropRole() | c.DropOwned() | c.ReassignOwned()
+              | c.TerminateSessions() | c.SetPassword() | c.ResetPassword() | c.FinishPendingPassword()):
+            return _role(change, verifier)
         case c.GrantMembership():
             grant = sql.SQL("GRANT {} TO {}").format(ident(change.role), ident(change.member))
             return [grant] if not change.options else membership_options(change.role, change.member, change.options)
@@ -81,6 +71,31 @@ def compose(change: c.AnyChange, verifier: str | None) -> list[sql.Composable]:
         case (c.CreateSecret() | c.UpdateSecret() | c.ConfirmPassword() | c.ConfigureRotation()
               | c.DisableRotation() | c.DeleteSecret()):
             raise TypeError(f"not a database change: {change.type_name}")
+        case _:
+            assert_never(change)
+
+
+def _role(change: RoleChange, verifier: str | None) -> list[sql.Composable]:
+    """A role's own lifecycle: create, alter, password, retirement, drop."""
+    ident = sql.Identifier
+    match change:
+        case c.CreateRole():
+            return _create_role(change, verifier)
+        case c.AlterRole(was=c.Settings(value=old), to=c.Settings(value=new)):
+            return settings(change.name, old, new)
+        case c.AlterRole():
+            return [alter_role(change.name, change.was, change.to)]
+        case c.DropRole():
+            return [sql.SQL("DROP ROLE {}").format(ident(change.name))]
+        case c.DropOwned():
+            return [sql.SQL("DROP OWNED BY {}").format(ident(change.name))]
+        case c.ReassignOwned():
+            return [sql.SQL("REASSIGN OWNED BY {} TO {}").format(ident(change.name), ident(change.to))]
+        case c.TerminateSessions():
+            return [sql.SQL("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = {} "
+                            "AND pid <> pg_backend_pid()").format(sql.Literal(change.name))]
+        case c.SetPassword() | c.ResetPassword() | c.FinishPendingPassword():
+            return [password(change.name, verifier)]
         case _:
             assert_never(change)
 
