@@ -147,3 +147,34 @@ def test_iam_accounts_on_mysql_8_and_refused_on_mariadb():
     assert render(MYSQL8, switch) == ["ALTER USER 'etl_iam'@'%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'"]
     with pytest.raises(Exception, match="MariaDB has no IAM"):
         render(MARIADB, create)
+
+
+@pytest.mark.parametrize("change", [
+    c.DropOwned(action="-", name="app", **BASE),
+    c.AlterOwner(action="~", kind=TABLE, obj=ObjectRef(TABLE, "billing", "t"), owner="o", was="a", **BASE),
+    c.RevokeGrantOption(action="-", grantee="app", kind=TABLE, schema="billing",
+                        objects=(ObjectRef(TABLE, "billing", "t"),), privileges=("SELECT",), **BASE),
+    c.DeleteSecret(action="-", secret="billing/app", recovery_days=7, **BASE),
+], ids=lambda ch: type(ch).__name__)
+def test_changes_without_a_mysql_form_are_refused_by_name(change):
+    with pytest.raises(TypeError, match=change.type_name):
+        compiler.statements(change, MARIADB)
+
+
+def test_a_user_no_secret_holds_gets_a_throwaway_password_never_an_empty_one():
+    clone = c.CreateRole(action="+", name="app_clone", host="%", login=True, connection_limit=None, comment="",
+                         **BASE)
+    [create] = compiler.statements(clone, MYSQL8, throwaway="Thr0w-away!pw")
+    assert "IDENTIFIED BY" in create.query and "Thr0w-away!pw" not in create.display
+    assert inline(create.query, create.params).endswith("'Thr0w-away!pw'")
+    [unknown] = compiler.statements(clone, MYSQL8)
+    assert unknown.display.endswith("IDENTIFIED BY '<random password, set by the first rotation>'")
+
+
+def test_authentication_changes_on_mysql_and_the_ones_no_server_can_make():
+    to_iam = c.AlterRole(action="~", name="app", host="%", was=c.Authentication("password"),
+                         to=c.Authentication("iam"), **BASE)
+    assert render(MYSQL8, to_iam) == ["ALTER USER 'app'@'%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'"]
+    to_login = c.AlterRole(action="~", name="app", host="%", was=c.Login(False), to=c.Login(True), **BASE)
+    with pytest.raises(Exception, match="cannot change login of app"):
+        compiler.statements(to_login, MARIADB)
