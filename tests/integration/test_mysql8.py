@@ -31,3 +31,16 @@ def test_real_mysql8_when_docker_answers(aws, tmp_path, monkeypatch):
                             "grants: [{privileges: [SELECT], tables: [billing.invoices]}]}\n")
         assert cli.main(["apply", "--yes", "-f", str(manifest)]) == 0
         assert cli.main(["plan", "-f", str(manifest), "--detailed-exitcode"]) == 0
+        # SPEC 9: a dynamic privilege (mysql.global_grants) and PROXY granted out of band go in one apply
+        with pymysql.connect(host=host, port=port, user="root", password=mysql.root_password,
+                             autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute("GRANT BINLOG_ADMIN, SYSTEM_VARIABLES_ADMIN ON *.* TO 'reader_user'@'%'")
+            cur.execute("GRANT PROXY ON 'dbadmin'@'%' TO 'reader_user'@'%'")
+        assert cli.main(["apply", "--yes", "-f", str(manifest)]) == 0
+        with pymysql.connect(host=host, port=port, user="root", password=mysql.root_password,
+                             autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute("SELECT PRIV FROM mysql.global_grants WHERE USER = 'reader_user'")
+            assert cur.fetchall() == ()
+            cur.execute("SELECT 1 FROM mysql.proxies_priv WHERE User = 'reader_user'")
+            assert cur.fetchall() == ()
+        assert cli.main(["plan", "-f", str(manifest), "--detailed-exitcode"]) == 0
