@@ -8,6 +8,7 @@ import gc
 import json
 import sys
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,7 +67,8 @@ def diff_options(args: argparse.Namespace, manifest: Manifest) -> DiffOptions:
     if unknown:
         raise ProvisionerError(f"--reset-password names no account of the manifest: {', '.join(unknown)}",
                                "name login accounts declared under `accounts:` (and check --target), or '*'")
-    return DiffOptions(reset_passwords=names, create_secrets=bool(getattr(args, "create_secrets", False)))
+    return DiffOptions(reset_passwords=names, create_secrets=bool(getattr(args, "create_secrets", False)),
+                       now=datetime.now(timezone.utc))
 
 
 def print_plan(plan: Plan, output: Output) -> None:
@@ -169,7 +171,8 @@ def diff(args: argparse.Namespace, output: Output) -> int:
     paths = args.files or ["accounts.yaml"]
     _, base_sources = resolve(args.base, paths)
     _, head_sources = resolve(args.head, paths)
-    found = offline_plan(load_sources(base_sources), load_sources(head_sources), args.targets)
+    found = offline_plan(load_sources(base_sources), load_sources(head_sources), args.targets,
+                         datetime.now(timezone.utc))
     print_plan(found, output)
     if found.errors:
         return EXIT_ERROR

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from provisioner.core.kinds import ObjectKind, spec
 
@@ -88,6 +89,7 @@ class SecretSettings:
     tags: tuple[tuple[str, str], ...] = ()
     recovery_days: int = 7
     description: str | None = None
+    replica_regions: tuple[tuple[str, str], ...] = ()  # (region, KMS key there; '' = aws/secretsmanager), sorted
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,9 @@ class Grant:
     # PostgreSQL: the database of a schema object, when it is another of the target's `databases` than the one
     # the admin connects to ('' = that one; databases themselves are cluster-wide and always '').
     database: str = ""
+    expires: datetime | None = None  # from then on the grant is treated as absent (SPEC 11)
+    # `schema.*` only: object names of the schema (glob patterns, `tmp_*`) the wildcard does not reach
+    excluded: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -218,6 +223,8 @@ class Principal:
     settings: tuple[tuple[str, str, str], ...] = ()
     state: str = "present"  # present | absent
     owns: tuple[Owned, ...] = ()  # roles only (PostgreSQL): what it owns, authoritative for those objects
+    expires: datetime | None = None  # accounts: from then on treated as `state: absent` (SPEC 11)
+    membership_expiry: tuple[tuple[str, datetime], ...] = ()  # (role, when) of `member_of` entries that expire
     retire: RetireSettings = field(default_factory=RetireSettings)
     secret: SecretSettings = field(default_factory=SecretSettings)
     rotation: RotationSettings = field(default_factory=RotationSettings)

@@ -4,6 +4,7 @@ defaults and profiles applied and object names parsed into `ObjectRef`s.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, assert_never
 
 from provisioner.core import kinds, names, privileges
@@ -58,9 +59,35 @@ def _public(spec: dict[str, Any], name: str, doc: Document, key: str) -> tuple[G
                                       spec.get("database") or (spec.get("databases") or [None])[0]))
 
 
+# The keys of a grant entry beside the one that names its objects.
+GRANT_SETTINGS = ("privileges", "database", "expires", "except")
+
+
 def object_key(entry: dict[str, Any]) -> str:
     """The key of a grant entry that names its objects (tables, schemas, ...)."""
-    return next(k for k in entry if k not in ("privileges", "database"))
+    return next(k for k in entry if k not in GRANT_SETTINGS)
+
+
+def timestamp(value: Any) -> datetime:
+    """An `expires:` value: an ISO 8601 timestamp with its zone (`2027-03-31T00:00:00Z`). Raises ValueError."""
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        text = str(value).strip()
+        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValueError(f"{value!r} has no time zone")
+    return parsed
+
+
+def excluded(entry: dict[str, Any], ref: ObjectRef) -> tuple[str, ...]:
+    """The `except:` patterns of a `schema.*` grant that fall in its schema, as object-name patterns."""
+    found = []
+    for text in entry.get("except") or ():
+        schema, name = names.qualified(str(text), "object")
+        if schema == ref.schema:
+            found.append(name)
+    return tuple(found)
 
 
 def parse_grant(engine: str, entry: dict[str, Any], location: Location | None, default_database: str | None = None
@@ -75,10 +102,14 @@ def parse_grant(engine: str, entry: dict[str, Any], location: Location | None, d
     if database == default_database or kinds.spec(kind).container == Container.SERVER:
         database = ""
     if facts(engine).database_patterns and naming != Naming.COLUMNS:
-        return [_database_level_grant(family, kind, naming, obj, entry["privileges"], location) for obj in entry[key]]
+        expiry = timestamp(entry["expires"]) if entry.get("expires") is not None else None
+        return [_database_level_grant(family, kind, naming, obj, entry["privileges"], location, expiry)
+                for obj in entry[key]]
     privs = privileges.expand(family, kind, entry["privileges"])
     every = privileges.says_all(entry["privileges"])
-    return [Grant(ref, privs, location, every, database) for ref in object_refs(kind, naming, entry[key])]
+    expires = timestamp(entry["expires"]) if entry.get("expires") is not None else None
+    return [Grant(ref, privs, location, every, database, expires, excluded(entry, ref) if ref.is_wildcard else ())
+            for ref in object_refs(kind, naming, entry[key])]
 
 
 def object_refs(kind: ObjectKind, naming: Naming, objects: Any) -> list[ObjectRef]:
@@ -119,7 +150,7 @@ def parse_owns(value: Any, location: Location | None, default_database: str | No
 
 
 def _database_level_grant(family: Family, kind: ObjectKind, naming: Naming, obj: str, privilege_names: list[str],
-                          location: Location | None) -> Grant:
+                          location: Location | None, expires: datetime | None) -> Grant:
     """MySQL/MariaDB: `databases: [db]` and `tables: [db.*]` are one database-level grant (mysql.db), which
     takes database-level privileges; `db.table` a table grant; `db.routine` a function or procedure grant."""
     if naming == Naming.NAME:
@@ -130,7 +161,7 @@ def _database_level_grant(family: Family, kind: ObjectKind, naming: Naming, obj:
         schema, name = names.qualified(obj, "table")
     level = ObjectKind.DATABASE if name == "*" else kind
     ref = ObjectRef(ObjectKind.TABLE if level == ObjectKind.DATABASE else kind, schema, name)
-    return Grant(ref, privileges.expand(family, level, privilege_names), location)
+    return Grant(ref, privileges.expand(family, level, privilege_names), location, expires=expires)
 
 
 def _secret_settings(values: dict[str, Any]) -> SecretSettings:
@@ -140,6 +171,8 @@ def _secret_settings(values: dict[str, Any]) -> SecretSettings:
         tags=tuple(sorted((values.get("tags") or {}).items())),
         recovery_days=values.get("recovery_days", 7),
         description=values.get("description"),
+        replica_regions=tuple(sorted((str(region), str(key or "")) for region, key in
+                                     (values.get("replica_regions") or {}).items())),
     )
 
 
@@ -205,6 +238,9 @@ def build_principal(item: Item, target: Target, defaults: dict[str, Any], profil
         membership_options=tuple((m["role"], MembershipOptions(bool(m.get("admin", False)), m.get("inherit"),
                                                                m.get("set")))
                                  for m in data.get("member_of") or () if isinstance(m, dict)),
+        membership_expiry=tuple((m["role"], timestamp(m["expires"])) for m in data.get("member_of") or ()
+                                if isinstance(m, dict) and m.get("expires") is not None),
+        expires=timestamp(data["expires"]) if data.get("expires") is not None else None,
         connection_limit=data.get("connection_limit"),
         attributes=frozenset(data.get("attributes") or ()),
         settings=role_settings(data),

@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import datetime
 from typing import assert_never
 
 from provisioner.core import changes as c
 from provisioner.core.conventions import ROTATION_TAG
 from provisioner.core.diff import DiffOptions, diff_target
+from provisioner.core.diff.expiry import expired_additions
 from provisioner.core.engine_facts import facts
 from provisioner.core.kinds import ObjectKind, spec
 from provisioner.core.model import (
@@ -220,8 +222,10 @@ class Simulator:
 
 
 
-def offline_plan(base: Manifest, head: Manifest, target_names: Iterable[str] | None = None) -> Plan:
-    """The intended change from BASE to HEAD, target by target, computed from the manifests alone."""
+def offline_plan(base: Manifest, head: Manifest, target_names: Iterable[str] | None = None,
+                 now: datetime | None = None) -> Plan:
+    """The intended change from BASE to HEAD, target by target, computed from the manifests alone (expiry judged
+    at `now`: an item HEAD adds that has already expired is an error)."""
     names = sorted(set(head.targets) | set(base.targets))
     if target_names:
         names = [n for n in names if n in set(target_names)]
@@ -237,10 +241,11 @@ def offline_plan(base: Manifest, head: Manifest, target_names: Iterable[str] | N
         traits = engine.traits
         before = base.for_target(name) if name in base.targets else ()
         after = head.for_target(name)
-        state = applied_state(target, before, after, traits)
-        result = diff_target(target, after, state, DiffOptions(), traits)
+        state = applied_state(target, before, after, traits, now)
+        result = diff_target(target, after, state, DiffOptions(now=now), traits)
         plan = TargetPlan(name, target.engine, warnings=result.warnings + renames(before, after),
-                            errors=result.errors, labels=result.labels)
+                          errors=result.errors + expired_additions(list(before), list(after), now),
+                          labels=result.labels)
         plan.steps = steps_of(engine, result.changes)
         plans.append(plan)
     return Plan(plans, mode="diff")
@@ -263,13 +268,13 @@ def renames(before: Iterable[Principal], after: Iterable[Principal]) -> list[str
     return warnings
 
 
-def applied_state(target: Target, base: Iterable[Principal], head: Iterable[Principal], traits: Traits
-                  ) -> CurrentState:
+def applied_state(target: Target, base: Iterable[Principal], head: Iterable[Principal], traits: Traits,
+                  now: datetime | None = None) -> CurrentState:
     """The state BASE leaves behind on a server whose catalog both manifests describe."""
     base = list(base)
     objects = catalog(target, [*base, *head], traits)
     simulator = Simulator(target, traits, objects)
-    result = diff_target(target, base, simulator.state(), DiffOptions(), traits)
+    result = diff_target(target, base, simulator.state(), DiffOptions(now=now), traits)
     simulator.apply(result.changes)
     return simulator.state()
 

@@ -278,7 +278,8 @@ accounts:
 def test_the_registry_and_the_json_schema_name_the_same_grant_keys():
     from provisioner.manifest.validation.schema import schema
 
-    grant_keys = set(schema()["$defs"]["grant"]["properties"]) - {"privileges", "database"}
+    grant_keys = set(schema()["$defs"]["grant"]["properties"]) - {"privileges", "database", "expires", "except"}
+    assert {branch["required"][0] for branch in schema()["$defs"]["grant"]["oneOf"]} == grant_keys
     assert grant_keys == {s.key for s in SPECS if s.key}
     owned_keys = set(schema()["$defs"]["owned"]["properties"]) - {"database"}
     assert owned_keys == {s.key for s in SPECS if s.ownable}

@@ -57,6 +57,10 @@ CASES = {
     "owned-by-one-role": ("roles:\n  - {name: r, target: pg, owns: {tables: [s.t]}}\n"
                           "  - {name: q, target: pg, owns: [{tables: [s.u, s.t]}]}\n",
                           "role 'q' owns table s.t, which role 'r' owns too"),
+    "entry-expiry": ("accounts:\n  - {name: a, target: pg, expires: '2027-02-30T00:00:00Z'}\n",
+                     "account 'a': expires '2027-02-30T00:00:00Z' is no instant"),
+    "grant-except": ("accounts:\n  - {name: a, target: pg, grants: [{privileges: [SELECT], tables: [s.t], "
+                     "except: [s.u]}]}\n", "`except` applies to a PostgreSQL schema.* grant"),
     "declared-in-one-file": (None, "target 'pg' is declared again"),
     "defaults-agree-across-files": (None, "defaults.secret.recovery_days is set differently"),
 }

@@ -17,6 +17,7 @@ from provisioner.core.conventions import account_of, parse_marker, secret_databa
 from provisioner.core.diff.access import DesiredAccess, desired_access, provided_by, too_new
 from provisioner.core.diff.context import AclIndex, DiffContext, DiffOptions, DiffResult, Grantee
 from provisioner.core.diff.creators import schema_creators
+from provisioner.core.diff.expiry import as_of
 from provisioner.core.diff.ownership import owned_by_accounts, plan_owners
 from provisioner.core.diff.public import declared as public_declared
 from provisioner.core.diff.public import public_changes, public_schemas
@@ -44,10 +45,12 @@ def diff_target(
     principals = [p if p.login or p.host == traits.role_host else replace(p, host=traits.role_host)
                   for p in principals]
     principals = routines_as_found(principals, db)
+    principals, expiry_notes = as_of(principals, (options or DiffOptions()).now)
     owned = plan_owners(target, principals, db, "")
     ctx = DiffContext(target=target, state=state, db=owned.db, traits=traits, options=options or DiffOptions(),
                       index=AclIndex.build(owned.db.acl_groups), database=secret_database(target, connected))
     ctx.result.labels.update({p.name: p.kind for p in principals})
+    ctx.result.warnings += expiry_notes
     ctx.present = {m.name for p in principals if p.state == "present" for m in database_principals(p, target.engine)}
     ctx.subs = {name: _other_database(ctx, principals, name, other) for name, other in sorted(state.others.items())}
     ctx.result.changes += owned.changes

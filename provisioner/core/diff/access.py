@@ -24,6 +24,11 @@ class DesiredAccess:
     # Implied privileges the principal has anyway (through PUBLIC or a role it is a member of): not granted,
     # but not revoked either when held.
     tolerated: dict[ObjectRef, set[str]] = field(default_factory=lambda: defaultdict(set))
+    # Each `schema.*` grant with its `except:` patterns, by (kind, schema); and, once the objects are known
+    # (`grants.exempted`), the privileges of the wildcard each excepted object does not get
+    exceptions: dict[tuple[str, str], list[tuple[frozenset[str], tuple[str, ...]]]] = field(
+        default_factory=lambda: defaultdict(list))
+    exempt: dict[ObjectRef, frozenset[str]] = field(default_factory=dict)
 
     def keys(self) -> set[tuple[str, str]]:
         refs = list(self.explicit) + list(self.implied) + list(self.tolerated)
@@ -44,6 +49,7 @@ def desired_access(principal: Principal, database: str | None, traits: Traits,
         wanted = grant.privileges | traits.all_extras.get(ref.kind, frozenset()) if grant.every else grant.privileges
         if ref.is_wildcard and traits.schema_wildcards:
             access.wildcard[(ref.kind, ref.schema)] |= wanted
+            access.exceptions[(ref.kind, ref.schema)].append((frozenset(wanted), grant.excluded))
         else:
             # MySQL/MariaDB: `db.*` is itself one grant (database level), which covers future tables natively.
             access.explicit[ref] |= wanted

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from provisioner.core import changes as c
 from provisioner.core.model import AclGroup, CurrentState, DatabaseState, ObjectRef, Target, Traits, ref_order
@@ -15,6 +16,7 @@ from provisioner.core.model import AclGroup, CurrentState, DatabaseState, Object
 class DiffOptions:
     reset_passwords: frozenset[str] = frozenset()  # account names; "*" = every account
     create_secrets: bool = False  # adopted accounts without a secret get one (and so a new password)
+    now: datetime | None = None  # the instant `expires:` is judged at (None: expiry is not applied)
 
 
 @dataclass

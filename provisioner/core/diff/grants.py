@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
 from typing import Any
 
 from provisioner.core import changes as c
@@ -34,7 +35,7 @@ class _Gaps:
 
     def special(self, ref: ObjectRef, want_rest: frozenset[str], access: DesiredAccess, have: frozenset[str],
                 grantable: frozenset[str] = frozenset()) -> None:
-        declared = want_rest | access.explicit.get(ref, set())
+        declared = (want_rest - access.exempt.get(ref, EMPTY)) | access.explicit.get(ref, set())
         implied = access.implied.get(ref, set())
         kept = declared | implied | access.tolerated.get(ref, set())
         for p in (declared | implied) - have:
@@ -54,22 +55,44 @@ def _union(collections: list[frozenset[ObjectRef]]) -> frozenset[ObjectRef]:
 def privilege_changes(ctx: DiffContext, who: Grantee, access: DesiredAccess) -> None:
     """Grants and revokes that make `who` hold exactly `access`; errors for missing objects."""
     specials_by_key: dict[Key, list[ObjectRef]] = defaultdict(list)
-    for ref in set(access.explicit) | set(access.implied) | set(access.tolerated):
+    exempted(ctx, access)
+    for ref in set(access.explicit) | set(access.implied) | set(access.tolerated) | set(access.exempt):
         specials_by_key[(ref.kind, ref.schema)].append(ref)
     keys = access.keys() | ctx.index.holders.get(who.identity, set())
     found: list[c.AnyChange] = []
     for key in sorted(keys, key=lambda k: (order(k[0]), k[1])):
         want_rest = frozenset(access.wildcard.get(key, EMPTY))
         gaps = _gaps(ctx, who, key, specials_by_key.get(key, []), want_rest, access)
+        # What some object is excepted from is granted by name: ALL ... IN SCHEMA would reach that object too
+        in_schema = want_rest - frozenset().union(*(access.exempt[r] for r in specials_by_key.get(key, [])
+                                                     if r in access.exempt))
         total = ctx.index.sizes.get(key, 0) if ctx.traits.schema_wildcards else 0
         lack = {k: _union(v) for k, v in gaps.lack.items()}
         excess = {(p, False): _union(v) for p, v in gaps.excess.items()}
         options = {(p, False): _union(v) for p, v in gaps.options.items()}
-        found += _bucketed(ctx, who, key, total, lack, want_rest, c.GrantPrivileges)
+        found += _bucketed(ctx, who, key, total, lack, in_schema, c.GrantPrivileges)
         found += _bucketed(ctx, who, key, total, excess, None, c.RevokePrivileges)
         found += _bucketed(ctx, who, key, total, options, None, c.RevokeGrantOption)
         found += _foreign_revokes(ctx, who, key, gaps)
     ctx.result.changes += around_cascades(found, access)
+
+
+def exempted(ctx: DiffContext, access: DesiredAccess) -> None:
+    """The objects an `except:` pattern matches, with the privileges of the wildcard they do not get: those of
+    the `schema.*` grants that except them and that no other `schema.*` grant gives them anyway."""
+    for key, grants in access.exceptions.items():
+        if not any(patterns for _, patterns in grants):
+            continue
+        for group in ctx.index.groups.get(key, []):
+            for ref in group.objects:
+                given = frozenset().union(*(privs for privs, patterns in grants if not _matches(ref.name, patterns)))
+                missing = access.wildcard[key] - given
+                if missing:
+                    access.exempt[ref] = frozenset(missing)
+
+
+def _matches(name: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatchcase(name, pattern) for pattern in patterns)
 
 
 def _foreign_revokes(ctx: DiffContext, who: Grantee, key: Key, gaps: _Gaps) -> list[c.AnyChange]:

@@ -58,7 +58,8 @@ def schema_errors(doc: Document) -> list[jsonschema.ValidationError]:
     found = []
     for error in sorted(validator.iter_errors(doc.data), key=lambda e: [str(p) for p in e.absolute_path]):
         # Report the most specific error of a oneOf/anyOf group rather than the group.
-        found.append(jsonschema.exceptions.best_match([error]) if error.context else error)
+        grant = isinstance(error.schema, dict) and error.schema.get("x-grant") and error.validator == "oneOf"
+        found.append(jsonschema.exceptions.best_match([error]) if error.context and not grant else error)
     return found
 
 
@@ -125,6 +126,12 @@ def _not_valid(doc: Document, error: Any, path: tuple[Any, ...], where: str, hin
     return Problem(doc.where(path), f"{where}: {shown(error.instance)} is not valid here", hint)
 
 
+def _one_of(doc: Document, error: Any, path: tuple[Any, ...], where: str, hint: str) -> Problem:
+    if error.schema.get("x-grant"):  # a grant names exactly one kind of object (one `required` branch each)
+        return _properties(doc, error, path, where, hint)
+    return _not_valid(doc, error, path, where, hint)
+
+
 def _properties(doc: Document, error: Any, path: tuple[Any, ...], where: str, hint: str) -> Problem:
     if "privileges" in (error.schema.get("properties") or {}) or error.schema.get("x-grant"):
         return Problem(doc.where(path), f"{where}: a grant must name exactly one kind of object", hint)
@@ -138,7 +145,6 @@ def _generic(doc: Document, error: Any, path: tuple[Any, ...], where: str, hint:
 
 WORDINGS: dict[str, Wording] = {
     "additionalProperties": _unknown_key, "required": _required, "type": _type, "enum": _choice, "const": _choice,
-    "maxLength": _length, "minLength": _length, "pattern": _not_valid, "oneOf": _not_valid,
-    "not": _not_valid,
+    "maxLength": _length, "minLength": _length, "pattern": _not_valid, "oneOf": _one_of, "not": _not_valid,
     "minProperties": _properties, "maxProperties": _properties,
 }

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from provisioner.errors import Problem
 from provisioner.manifest.documents import Document
-from provisioner.manifest.validation.rules import accounts, files, grants, ownership, principals, targets
+from provisioner.manifest.validation.rules import accounts, expiry, files, grants, ownership, principals, targets
 from provisioner.manifest.validation.rules.registry import RULES, Known, Rule, rules_of
 from provisioner.manifest.validation.words import item_label, suggest
 
-__all__ = ["RULES", "Known", "Rule", "accounts", "files", "grants", "ownership", "principals", "run", "targets"]
+__all__ = ["RULES", "Known", "Rule", "accounts", "expiry", "files", "grants", "ownership", "principals", "run",
+           "targets"]
 
 
 def run(documents: list[Document], broken_targets: set[str]) -> list[Problem]:

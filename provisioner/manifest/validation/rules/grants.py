@@ -47,7 +47,8 @@ def grant_problems(item: Item, path: tuple[Any, ...], entry: dict[str, Any], eng
                                    f"granted", f"use one of: {', '.join(keys_of(engine.family))}")]
     problems += _privilege_problems(doc, path, key, kind, entry, engine)
     try:
-        parsed = parse_grant(engine.name, entry, None)
+        # expiry is checked by its own rule (entry-expiry): the objects are what is parsed here
+        parsed = parse_grant(engine.name, {k: v for k, v in entry.items() if k != "expires"}, None)
     except names.NameError_ as exc:
         problems.append(Problem(doc.where((*path, key)), str(exc), name_hint(engine, kind)))
     else:
@@ -55,6 +56,36 @@ def grant_problems(item: Item, path: tuple[Any, ...], entry: dict[str, Any], eng
     if engine.basic_plane_only and any(ord(ch) > 0xFFFF for ch in str(entry[key])):
         problems.append(Problem(doc.where((*path, key)), f"{key}: MySQL and MariaDB identifiers have no "
                                 f"characters beyond U+FFFF (utf8mb3)", "rename the object"))
+    return problems
+
+
+@rule("entry", "grant-except")
+def exceptions(item: Item, engine: EngineFacts, known: Known) -> list[Problem]:
+    """`except:` only on a PostgreSQL `schema.*` grant of a kind it reaches (tables, sequences, functions, types),
+    naming objects of that schema."""
+    problems: list[Problem] = []
+    for i, entry in enumerate(item.data.get("grants") or []):
+        if not isinstance(entry, dict) or not entry.get("except"):
+            continue
+        where = item.doc.where((*item.path, "grants", i, "except"))
+        kind = kind_of_key(object_key(entry))
+        objects = entry[object_key(entry)] if isinstance(entry[object_key(entry)], list) else []
+        schemas = {str(o)[:-2] for o in objects if str(o).endswith(".*")}
+        if not engine.default_privileges or not spec(kind).wildcard or not schemas:
+            problems.append(Problem(where, f"{item_label(item)}: `except` applies to a PostgreSQL schema.* grant of "
+                                           f"tables, sequences, functions or types", "remove `except`, or grant on "
+                                                                                     "schema.*"))
+            continue
+        for pattern in entry["except"]:
+            try:
+                schema, _ = names.qualified(str(pattern), "object")
+            except names.NameError_ as exc:
+                problems.append(Problem(where, str(exc), "write schema.name or schema.prefix_*"))
+                continue
+            if schema not in {names.qualified(s + ".x", "object")[0] for s in schemas}:
+                problems.append(Problem(where, f"{item_label(item)}: except {pattern!r} is not in the schema the "
+                                               f"grant names ({', '.join(sorted(schemas))})",
+                                        "name objects of that schema: schema.name or schema.prefix_*"))
     return problems
 
 

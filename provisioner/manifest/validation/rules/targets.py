@@ -59,6 +59,10 @@ def public_privileges(name: str, doc: Document, target: dict[str, Any], engine: 
 
 
 def _public_entry(name: str, where: Any, entry: dict[str, Any], engine: EngineFacts) -> list[Problem]:
+    extra = [key for key in ("expires", "except") if key in entry]
+    if extra:
+        return [Problem(where, f"target {name!r}: public_privileges entries take no `{extra[0]}`",
+                        f"remove `{extra[0]}`: PUBLIC's declared state has no end and no exceptions")]
     try:
         parse_grant(engine.name, entry, where)
     except names.NameError_ as exc:
