@@ -102,10 +102,10 @@ def memberships(item: Item, engine: EngineFacts, known: Known) -> list[Problem]:
         if entry is None:
             continue  # refused by the schema, reported there
         role = membership_role(entry)
-        if isinstance(entry, dict) and not engine.membership_options and set(entry) - {"role"}:
+        if isinstance(entry, dict) and not engine.membership_options and set(entry) - {"role", "expires"}:
             problems.append(Problem(doc.where((*item.path, "member_of", i)),
                                     f"{item_label(item)}: membership options (admin, inherit, set) are PostgreSQL's "
-                                    f"here", "write the role's name alone"))
+                                    f"here", "write the role's name alone, or {role: NAME, expires: TIMESTAMP}"))
         roles = known.roles_by_target.get(target, set())
         predefined = bool(engine.predefined_role_prefix) and role.startswith(engine.predefined_role_prefix)
         if role not in roles and not predefined:
