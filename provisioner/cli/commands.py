@@ -46,10 +46,15 @@ def _password_options(verb: str) -> Arguments:
 def _plan_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detailed-exitcode", action="store_true",
                         help="exit 2 when there are changes (0: none, 1: an error)")
+    parser.add_argument("--out", metavar="FILE", help="also save the plan to FILE, for `apply FILE` to apply exactly "
+                                                      "it (the output shows the plan's digest)")
     _password_options("plan")(parser)
 
 
 def _apply_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("plan_file", metavar="FILE", nargs="?",
+                        help="a saved plan (plan --out): apply exactly it, or refuse with nothing written if the "
+                             "manifest, a server or the live state changed since")
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation (CI); without it apply "
                                                           "shows the plan and asks on a terminal")
     _password_options("give")(parser)
@@ -108,14 +113,16 @@ COMMANDS: tuple[Command, ...] = (
             "secrets, and shows every change apply would make (the exact SQL; implied grants and changes that "
             "widen power marked). Writes nothing.",
             ("provisioner plan", "provisioner plan --target films --format markdown > comment.md",
-             "provisioner plan --detailed-exitcode   # exit 2 when there are changes"),
+             "provisioner plan --detailed-exitcode   # exit 2 when there are changes",
+             "provisioner plan --out plan.json --format markdown > comment.md   # saved, digest in the comment"),
             runs.plan, _plan_arguments, formats=("text", "markdown", "json"), parallel=True),
     Command("apply", "make the live state match the manifest; writes",
             "Plans each target again under its lock and carries the plan out in an order that never loses a "
             "credential: secrets first, then the database in one transaction, then the secret follow-ups. Asks on a "
             "terminal unless --yes.",
             ("provisioner apply", "provisioner apply --yes --target films", "provisioner apply --reset-password "
-                                                                             "reader_user"),
+                                                                             "reader_user",
+             "provisioner apply --yes plan.json   # exactly the saved plan, or nothing"),
             runs.apply, _apply_arguments, formats=("text", "markdown", "json"), parallel=True, short=False),
     Command("diff", "what a change to the manifest would do; offline (no database, no AWS)",
             "Computes the intended change between two versions of the manifest (git revisions or paths) with the "

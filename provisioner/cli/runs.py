@@ -87,9 +87,17 @@ def plan(args: argparse.Namespace, output: Output) -> int:
 
     manifest = load_manifest(args)
     store = SecretStore(retry_note=output.progress)
-    found = build_plan(manifest, args.targets, store, diff_options(args, manifest), args.parallelism,
-                       output.progress)
+    options = diff_options(args, manifest)
+    found = build_plan(manifest, args.targets, store, options, args.parallelism, output.progress,
+                       saving=bool(args.out))
+    if args.out and not found.errors:
+        from provisioner.pipeline.saved import save
+
+        found.digest = save(args.out, found, manifest, options, json.loads(render.as_json(found)))
     print_plan(found, output)
+    if args.out:
+        output.note(f"saved plan: {args.out} ({found.digest})" if found.digest else
+                    f"no plan saved to {args.out}: the plan has errors")
     if found.errors:
         return EXIT_ERROR
     return EXIT_CHANGES if args.detailed_exitcode and found.has_changes else EXIT_OK
@@ -127,6 +135,8 @@ def apply(args: argparse.Namespace, output: Output) -> int:
     from provisioner.pipeline.apply import apply_all
     from provisioner.secrets.store import SecretStore
 
+    if args.plan_file:
+        return apply_saved(args, output)
     manifest = load_manifest(args)
     store = SecretStore(retry_note=output.progress)
     options = diff_options(args, manifest)
@@ -158,6 +168,57 @@ def apply(args: argparse.Namespace, output: Output) -> int:
     if output.format == "json":
         output.out(render.apply_json_pieces(ran, totals, store.calls))
         output.err(summary)  # stdout holds one JSON document; messages go to stderr
+    else:
+        output.out(summary)
+    return EXIT_ERROR if result.failures else EXIT_OK
+
+
+def apply_saved(args: argparse.Namespace, output: Output) -> int:
+    """`apply FILE`: the saved plan's targets, checked first (all of them: one that would be refused stops the
+    run before anything is written), then applied, each checked again under its lock."""
+    from provisioner.pipeline.apply import apply_all
+    from provisioner.pipeline.planning import build_plan
+    from provisioner.pipeline.saved import load, manifest_digest
+    from provisioner.secrets.store import SecretStore
+
+    if args.targets or getattr(args, "reset_password", None) or getattr(args, "create_secrets", False):
+        raise ProvisionerError("apply FILE applies the saved plan as it was made: no --target, --reset-password or "
+                               "--create-secrets", "give those to plan --out")
+    saved = load(args.plan_file)
+    manifest = load_manifest(args)
+    output.note(f"saved plan {args.plan_file} ({saved.digest})")
+    now = manifest_digest(manifest.files)
+    if now != saved.manifest:
+        raise ProvisionerError(f"saved plan refused, nothing was written: the manifest changed since the plan was "
+                               f"saved ({saved.manifest}, now {now})", "plan --out again, review, and apply that file")
+    store = SecretStore(retry_note=output.progress)
+    names = [name for name, target in saved.targets.items() if target.changes]
+    fresh = build_plan(manifest, names, store, saved.options, args.parallelism, output.progress, saving=True)
+    refusals = [f"target {plan.target}: {why}" for plan in fresh.targets if (why := saved.refusal(plan))]
+    if refusals:
+        for refusal in refusals:
+            output.err(f"error: {refusal}")
+        raise ProvisionerError("saved plan refused, nothing was written", "plan --out again, review, and apply "
+                                                                          "the new file")
+    fresh.digest = saved.digest
+    print_plan(fresh, output)
+    if not fresh.has_changes:
+        return EXIT_OK
+    if not args.yes and not _confirm("\nApply this saved plan? Only 'yes' is accepted: "):
+        output.err("apply cancelled")
+        return EXIT_ERROR
+    result = apply_all(manifest, names, store, saved.options, args.parallelism, on_done=output.note,
+                       progress=output.progress, saved=saved)
+    for failure in result.failures:
+        output.err(f"error: {failure}")
+    totals = result.totals
+    verdict = "Apply complete" if not result.failures else (
+        f"Apply failed on {len(result.failures)} target(s) (see above); on the others")
+    summary = (f"{verdict} (saved plan {saved.digest}): {totals['add']} added, {totals['change']} changed, "
+               f"{totals['destroy']} destroyed ({store.calls} Secrets Manager calls).\n")
+    if output.format == "json":
+        output.out(render.apply_json_pieces(fresh, totals, store.calls))
+        output.err(summary)
     else:
         output.out(summary)
     return EXIT_ERROR if result.failures else EXIT_OK

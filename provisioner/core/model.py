@@ -381,6 +381,9 @@ class SecretState:
     rotation_lambda: str | None = None
     rotation_rules: Mapping[str, object] = field(default_factory=dict)
     deleted: bool = False
+    # Replicas in other regions: region -> (KMS key there, replication status); None: not read (the secret has
+    # none the tool made and the manifest asks for none)
+    replicas: Mapping[str, tuple[str, str]] | None = None
 
 
 @dataclass

@@ -34,6 +34,9 @@ class TargetPlan:
     secrets_calls: int = 0
     labels: dict[str, str] = field(default_factory=dict)  # principal -> "account" | "role"
     endpoint: str = ""  # where it was planned: user@host:port/database (empty for offline diffs)
+    # For a saved plan (`plan --out`): the server's identity and the inventory of what was inspected
+    identity: str = ""
+    inventory: dict[str, str] = field(default_factory=dict)
 
     @property
     def changes(self) -> list[AnyChange]:

@@ -18,6 +18,7 @@ from typing import Literal
 
 from provisioner import faults
 from provisioner.core.diff import DiffOptions
+from provisioner.core.fingerprint import step_facts
 from provisioner.core.model import Manifest, Target
 from provisioner.core.plan import Plan, Step, TargetPlan
 from provisioner.errors import ApplyError, PlanError, ProvisionerError
@@ -34,6 +35,7 @@ from provisioner.pipeline.planning import (
 )
 from provisioner.pipeline.report import ApplyReport, failure_message
 from provisioner.pipeline.same_server import refuse_same_server
+from provisioner.pipeline.saved import SavedPlan
 from provisioner.pipeline.secret_steps import Passwords, Store, step_of
 from provisioner.secrets.store import SecretStore
 
@@ -42,17 +44,23 @@ log = logging.getLogger(__name__)
 
 def apply_target(conn: Connection, manifest: Manifest, store: SecretStore, options: DiffOptions,
                  expected: TargetPlan | None = None,
-                 on_plan: Callable[[TargetPlan], None] | None = None, progress: Progress = quiet) -> ApplyReport:
+                 on_plan: Callable[[TargetPlan], None] | None = None, progress: Progress = quiet,
+                 saved: SavedPlan | None = None) -> ApplyReport:
     """Apply one target, planned again under its lock. With `expected` (the plan a user confirmed), a plan that
-    changed meanwhile aborts; `on_plan` sees the plan about to run."""
+    changed meanwhile aborts; with `saved` (`apply FILE`), one that is not the saved plan does; `on_plan` sees
+    the plan about to run."""
     session = conn.session
     report: ApplyReport | None = None
     try:
         with session.target_lock(conn.target.name):
             state = inspect_target(conn, store, refresh_secrets=True, scope=drop_scope(manifest, conn.target))
-            plan = plan_target(conn, manifest, state, options)
+            plan = plan_target(conn, manifest, state, options, saving=saved is not None)
             report = ApplyReport(conn.target.name, plan, transactional=conn.engine.transactional)
             _check(conn, plan, expected, on_plan)
+            refusal = saved.refusal(plan) if saved else None
+            if refusal:
+                raise ProvisionerError(f"target {conn.target.name}: saved plan refused, nothing was written: {refusal}",
+                                       "plan --out again, review, and apply the new file")
             passwords = Passwords()
             _phase(progress, conn, plan, "before", "secret write(s) first")
             before_database(plan.steps, store, passwords, report)
@@ -110,13 +118,9 @@ def _check(conn: Connection, plan: TargetPlan, expected: TargetPlan | None,
         on_plan(plan)
     if plan.errors:
         raise PlanError(f"target {conn.target.name}: " + "; ".join(plan.errors))
-    if expected is not None and _lines(plan) != _lines(expected):
+    if expected is not None and step_facts(plan.steps) != step_facts(expected.steps):
         raise ProvisionerError(f"target {conn.target.name}: the live state changed since the plan was shown",
                                "run apply again to see the new plan")
-
-
-def _lines(plan: TargetPlan) -> list[tuple[str, ...]]:
-    return [(s.change.action, s.change.type_name, *s.lines, repr(s.change)) for s in plan.steps]
 
 
 def before_database(steps: list[Step], store: Store, passwords: Passwords, report: ApplyReport) -> None:
@@ -176,13 +180,17 @@ class ApplyResult:
 def apply_all(manifest: Manifest, target_names: Iterable[str] | None, store: SecretStore, options: DiffOptions,
               parallelism: int, expected: dict[str, TargetPlan] | None = None,
               on_plan: Callable[[TargetPlan], None] | None = None,
-              on_done: Callable[[str], None] | None = None, progress: Progress = quiet) -> ApplyResult:
+              on_done: Callable[[str], None] | None = None, progress: Progress = quiet,
+              saved: SavedPlan | None = None) -> ApplyResult:
     """Apply every selected target, `parallelism` at a time, each on its own connection and under its lock.
-    With `expected` (confirmed plans), only targets whose plan had changes run, and a drift aborts them."""
+    With `expected` (confirmed plans), only targets whose plan had changes run, and a drift aborts them; with
+    `saved` (`apply FILE`), only the saved plan's targets with changes, each only as saved."""
     targets = select_targets(manifest, target_names)
     refuse_same_server(manifest, targets, store)
     if expected is not None:
         targets = [t for t in targets if expected[t.name].steps]
+    if saved is not None:
+        targets = [t for t in targets if t.name in saved.targets and saved.targets[t.name].changes]
 
     def apply_one(target: Target) -> TargetPlan | ProvisionerError:
         """The plan applied, or the target's failure: one target failing never stops the others."""
@@ -194,7 +202,7 @@ def apply_all(manifest: Manifest, target_names: Iterable[str] | None, store: Sec
                               exc.hint)
         try:
             report = apply_target(conn, manifest, store, options, (expected or {}).get(target.name), on_plan,
-                                  progress)
+                                  progress, saved)
         except ProvisionerError as exc:
             return exc
         finally:

@@ -13,6 +13,7 @@ from typing import TypeVar
 from provisioner.core.changes import AlterRole, AnyChange, Settings
 from provisioner.core.conventions import EVERY_ROLE, DropScope
 from provisioner.core.diff import DiffOptions, database_principals, diff_target
+from provisioner.core.fingerprint import inventory
 from provisioner.core.model import CurrentState, Manifest, Target
 from provisioner.core.plan import Plan, Step, TargetPlan
 from provisioner.engines import Engine, get_engine
@@ -67,7 +68,10 @@ def steps_of(engine: Engine, changes: Iterable[AnyChange], server_version: str |
                  if change.is_database else ()) for change in changes]
 
 
-def plan_target(conn: Connection, manifest: Manifest, state: CurrentState, options: DiffOptions) -> TargetPlan:
+def plan_target(conn: Connection, manifest: Manifest, state: CurrentState, options: DiffOptions,
+                saving: bool = False) -> TargetPlan:
+    """One target's plan; `saving` (`plan --out`, `apply FILE`): with the server's identity and the inventory of
+    what was inspected."""
     target = conn.target
     db = state.database
     version = db.server_version if db else None
@@ -76,9 +80,15 @@ def plan_target(conn: Connection, manifest: Manifest, state: CurrentState, optio
     queries = (db.queries if db else 0) + sum(other.queries for other in state.others.values())
     log.debug("target %s: %d catalog queries, %d roles, %d ACL groups, %d changes", target.name,
               queries, len(db.roles) if db else 0, len(db.acl_groups) if db else 0, len(result.changes))
-    return TargetPlan(target=target.name, engine=target.engine, warnings=result.warnings, errors=result.errors,
+    plan = TargetPlan(target=target.name, engine=target.engine, warnings=result.warnings, errors=result.errors,
                       queries=queries, labels=result.labels, endpoint=endpoint_of(conn),
                       steps=steps_of(conn.engine, result.changes, version))
+    if saving:
+        plan.identity = conn.engine.server_identity(conn.session)
+        named = {conn.engine.traits.identity(m.name, m.host) for p in manifest.for_target(target.name)
+                 for m in database_principals(p, target.engine)}
+        plan.inventory = inventory(state, target.name, named)
+    return plan
 
 
 def settings_to_set(changes: Iterable[AnyChange]) -> list[tuple[str, str]]:
@@ -99,9 +109,10 @@ def quiet(_: str) -> None:
 
 
 def build_plan(manifest: Manifest, target_names: Iterable[str] | None, store: SecretStore,
-               options: DiffOptions, parallelism: int = DEFAULT_PARALLELISM, progress: Progress = quiet) -> Plan:
+               options: DiffOptions, parallelism: int = DEFAULT_PARALLELISM, progress: Progress = quiet,
+               saving: bool = False) -> Plan:
     """Plan every selected target, `parallelism` at a time (each on its own connection), in forked processes
-    where there are several (see `processes`)."""
+    where there are several (see `processes`); `saving`: each with what a saved plan records (`plan_target`)."""
     targets = select_targets(manifest, target_names)
     refuse_same_server(manifest, targets, store)
     progress(f"reading the managed secrets ({len(targets)} target(s))")
@@ -115,7 +126,7 @@ def build_plan(manifest: Manifest, target_names: Iterable[str] | None, store: Se
             return failed_plan(target, exc)  # every target's outcome is reported, not the first failure's
         try:
             state = inspect_target(conn, store, scope=drop_scope(manifest, target))
-            plan = plan_target(conn, manifest, state, options)
+            plan = plan_target(conn, manifest, state, options, saving)
             progress(f"target {target.name}: {plan.queries} catalog queries, {len(plan.steps)} change(s)")
             return plan
         except ProvisionerError as exc:
