@@ -91,6 +91,7 @@ def run_doctor(manifest: Manifest, target_names: Iterable[str] | None, store: Se
             for name in ("vpc-route-to-secrets-manager", "security-groups-reach-database"):
                 report.add(name, SKIP, "no rotation function to check")
         _last_rotation_check(report, secret, description, account.rotation.schedule if account else None, now)
+        _replication_check(report, description, dict(account.secret.replica_regions) if account else {})
         _login_check(report, store, secret)
         reports.append(report)
     return reports
@@ -298,6 +299,23 @@ def _last_rotation_check(report: SecretReport, secret: SecretState, description:
         last = description.get("LastRotatedDate")
         report.add("last-rotation", PASS, f"last rotated {last:%Y-%m-%d %H:%M} UTC" if last else
                    "within its schedule (not rotated yet)")
+
+
+def _replication_check(report: SecretReport, description: dict[str, Any], wanted: dict[str, str]) -> None:
+    """Replicas (SPEC 11): each region the manifest asks for holds one, InSync."""
+    statuses = {str(s.get("Region")): s for s in description.get("ReplicationStatus") or ()}
+    if not statuses and not wanted:
+        report.add("replication", SKIP, "the secret has no replicas and the manifest asks for none")
+        return
+    failed = [f"{region}: {s.get('Status')} ({s.get('StatusMessage') or 'no message'})"
+              for region, s in sorted(statuses.items()) if s.get("Status") != "InSync"]
+    missing = sorted(set(wanted) - set(statuses))
+    if failed or missing:
+        report.add("replication", FAIL, "; ".join(failed + [f"{r}: no replica" for r in missing]),
+                   "check that the KMS key of that region exists and that the applying identity may use it, then "
+                   "`provisioner apply` (it removes a failed replica and replicates again)")
+        return
+    report.add("replication", PASS, f"in sync in {', '.join(sorted(statuses))}")
 
 
 def _login_check(report: SecretReport, store: SecretStore, secret: SecretState) -> None:

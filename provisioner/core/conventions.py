@@ -76,6 +76,9 @@ SYNC_PENDING = "pending"
 SYNC_VERSION_PREFIX = "version:"
 ROTATION_TAG = "provisioner:rotation"  # fingerprint of the rotation configuration last applied
 INTERNAL_TAGS = (SYNC_TAG, ROTATION_TAG)
+# The regions a secret is replicated to, as the manifest asks (comma-separated): inspection reads the replicas
+# (DescribeSecret, which ListSecrets does not answer) of the secrets that carry it or whose account asks for some.
+REPLICAS_TAG = "provisioner:replicas"
 
 
 def ownership_tags(target: str, account: str) -> dict[str, str]:
@@ -83,9 +86,11 @@ def ownership_tags(target: str, account: str) -> dict[str, str]:
 
 
 def secret_tags(principal: Principal) -> dict[str, str]:
-    """The user's tags plus the ownership tags (which win)."""
+    """The user's tags plus the ownership tags (which win), and the replica regions the manifest asks for."""
     tags = dict(principal.secret.tags)
     tags.update(ownership_tags(principal.target, principal.name))
+    if principal.secret.replica_regions:
+        tags[REPLICAS_TAG] = ",".join(region for region, _ in principal.secret.replica_regions)
     return tags
 
 

@@ -30,6 +30,7 @@ from provisioner.pipeline.planning import (
     inspect_target,
     plan_target,
     quiet,
+    replicated,
     run_parallel,
     select_targets,
 )
@@ -53,7 +54,8 @@ def apply_target(conn: Connection, manifest: Manifest, store: SecretStore, optio
     report: ApplyReport | None = None
     try:
         with session.target_lock(conn.target.name):
-            state = inspect_target(conn, store, refresh_secrets=True, scope=drop_scope(manifest, conn.target))
+            state = inspect_target(conn, store, refresh_secrets=True, scope=drop_scope(manifest, conn.target),
+                                   replicas_of=replicated(manifest, conn.target))
             plan = plan_target(conn, manifest, state, options, saving=saved is not None)
             report = ApplyReport(conn.target.name, plan, transactional=conn.engine.transactional)
             _check(conn, plan, expected, on_plan)

@@ -206,6 +206,9 @@ class Simulator:
 
     def _update_secret(self, ch: c.UpdateSecret) -> None:
         secret = self.secrets[ch.secret]
+        if isinstance(ch.to, c.SecretReplicas):
+            self.secrets[ch.secret] = replace(secret, replicas={r: (k, "InSync") for r, k in ch.to.value})
+            return
         field = {"value": "fields", "kms_key": "kms_key", "description": "description", "tags": "tags"}[ch.setting]
         self.secrets[ch.secret] = replace(secret, **{field: ch.new})  # type: ignore[arg-type]
 

@@ -8,10 +8,11 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TypeVar
 
 from provisioner.core.changes import AlterRole, AnyChange, Settings
-from provisioner.core.conventions import EVERY_ROLE, DropScope
+from provisioner.core.conventions import EVERY_ROLE, REPLICAS_TAG, DropScope
 from provisioner.core.diff import DiffOptions, database_principals, diff_target
 from provisioner.core.fingerprint import inventory
 from provisioner.core.model import CurrentState, Manifest, Target
@@ -45,11 +46,17 @@ def drop_scope(manifest: Manifest, target: Target) -> DropScope:
     return DropScope(target.name, kept=names("present"), absent=names("absent"))
 
 
+def replicated(manifest: Manifest, target: Target) -> frozenset[str]:
+    """The accounts of a target whose secrets the manifest replicates (their replicas are read)."""
+    return frozenset(p.name for p in manifest.for_target(target.name) if p.login and p.secret.replica_regions)
+
+
 def inspect_target(conn: Connection, store: SecretStore, refresh_secrets: bool = False,
-                   scope: DropScope = EVERY_ROLE) -> CurrentState:
+                   scope: DropScope = EVERY_ROLE, replicas_of: frozenset[str] = frozenset()) -> CurrentState:
     """The current state of one target: the engine's constant number of catalog queries (and a constant number
     more in each other database it manages), plus the managed secrets (one ListSecrets pass and
-    BatchGetSecretValue, shared by every target of the run)."""
+    BatchGetSecretValue, shared by every target of the run) and the replicas of those that have or should have
+    some (`replicas_of`: accounts; one DescribeSecret each, as ListSecrets does not tell)."""
     engine, info = conn.engine, conn.info
     database = engine.inspect(conn.session, scope)
     others = {name: engine.inspect_other(conn.session_for(name), database)
@@ -57,9 +64,12 @@ def inspect_target(conn: Connection, store: SecretStore, refresh_secrets: bool =
     connection: dict[str, object] = {"host": info.host, "port": info.port, "dbname": info.dbname}
     if conn.masterarn:
         connection["masterarn"] = conn.masterarn
-    secrets = store.managed(refresh=refresh_secrets, targets=[conn.target.name])
-    return CurrentState(database=database, secrets=dict(secrets),
-                        connection=connection, others=others)
+    secrets = dict(store.managed(refresh=refresh_secrets, targets=[conn.target.name]))
+    for name, secret in secrets.items():
+        if secret.target == conn.target.name and not secret.deleted and (
+                secret.account in replicas_of or REPLICAS_TAG in secret.tags):
+            secrets[name] = replace(secret, replicas=store.replication(secret.arn))
+    return CurrentState(database=database, secrets=secrets, connection=connection, others=others)
 
 
 def steps_of(engine: Engine, changes: Iterable[AnyChange], server_version: str | None = None) -> list[Step]:
@@ -125,7 +135,8 @@ def build_plan(manifest: Manifest, target_names: Iterable[str] | None, store: Se
         except ProvisionerError as exc:
             return failed_plan(target, exc)  # every target's outcome is reported, not the first failure's
         try:
-            state = inspect_target(conn, store, scope=drop_scope(manifest, target))
+            state = inspect_target(conn, store, scope=drop_scope(manifest, target),
+                                   replicas_of=replicated(manifest, target))
             plan = plan_target(conn, manifest, state, options, saving)
             progress(f"target {target.name}: {plan.queries} catalog queries, {len(plan.steps)} change(s)")
             return plan

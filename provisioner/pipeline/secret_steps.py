@@ -37,6 +37,7 @@ class Store(Protocol):
                            rotate_immediately: bool) -> None: ...
     def cancel_rotation(self, secret_id: str) -> None: ...
     def delete(self, secret_id: str, recovery_days: int) -> None: ...
+    def replicate(self, secret_id: str, wanted: Mapping[str, str]) -> tuple[list[str], list[str]]: ...
 
 
 @dataclass
@@ -161,6 +162,11 @@ def _update_secret(change: c.UpdateSecret, store: Store, passwords: Passwords, n
             old = change.was.value if isinstance(change.was, c.SecretTags) else {}
             store.tag(change.secret, dict(value))
             store.untag(change.secret, [k for k in old if k not in value])
+        case c.SecretReplicas(value):
+            added, removed = store.replicate(change.secret, dict(value))
+            note(f"~ secret {change.secret}: replicated to {', '.join(added) or 'no new region'}"
+                 + (f", replicas removed from {', '.join(removed)}" if removed else ""))
+            return
         case _:
             assert_never(change.to)
     note(f"~ secret {change.secret}: {change.setting} updated")

@@ -22,6 +22,7 @@ from botocore.exceptions import (
 
 from provisioner import redact
 from provisioner.core.conventions import ACCOUNT_TAG, MANAGED_TAG, TARGET_TAG
+from provisioner.core.diff.secrets import same_kms_key
 from provisioner.core.model import SecretState
 from provisioner.core.secret_value import CURRENT, PENDING, version_with
 from provisioner.errors import ProvisionerError
@@ -279,4 +280,35 @@ class SecretStore:
         self._call("cancel_rotate_secret", SecretId=secret_id)
 
     def delete(self, secret_id: str, recovery_days: int) -> None:
+        """Schedule the deletion; replicas go first (Secrets Manager refuses to delete a replicated secret)."""
+        regions = list(self.replication(secret_id))
+        if regions:
+            self._call("remove_regions_from_replication", SecretId=secret_id, RemoveReplicaRegions=regions)
         self._call("delete_secret", SecretId=secret_id, RecoveryWindowInDays=recovery_days)
+
+    def replication(self, secret_id: str) -> dict[str, tuple[str, str]]:
+        """The secret's replicas: region -> (KMS key there, status: InSync, InProgress or Failed and why)."""
+        found = {}
+        for entry in self.describe(secret_id).get("ReplicationStatus") or ():
+            status = str(entry.get("Status", ""))
+            if status == "Failed" and entry.get("StatusMessage"):
+                status = f"Failed: {entry['StatusMessage']}"
+            found[str(entry["Region"])] = (str(entry.get("KmsKeyId") or ""), status)
+        return found
+
+    def replicate(self, secret_id: str, wanted: Mapping[str, str]) -> tuple[list[str], list[str]]:
+        """Make the replicas those of `wanted` (region -> KMS key, '' for the AWS managed key), from what the
+        secret has now: regions no longer wanted, with another key or whose replication failed are removed, and
+        what is missing then added. Returns (added, removed)."""
+        current = self.replication(secret_id)
+        removed = sorted(region for region, (kms, status) in current.items()
+                         if region not in wanted or not same_kms_key(wanted[region] or None, kms)
+                         or status.startswith("Failed"))
+        added = sorted(region for region in wanted if region not in current or region in removed)
+        if removed:
+            self._call("remove_regions_from_replication", SecretId=secret_id, RemoveReplicaRegions=removed)
+        if added:
+            regions = [{"Region": r, **({"KmsKeyId": wanted[r]} if wanted[r] else {})} for r in added]
+            self._call("replicate_secret_to_regions", SecretId=secret_id, AddReplicaRegions=regions,
+                       ForceOverwriteReplicaSecret=False)
+        return added, removed

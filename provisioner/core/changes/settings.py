@@ -94,4 +94,12 @@ class SecretTags:
     value: Mapping[str, str]
 
 
-SecretSetting: TypeAlias = SecretFields | SecretDescription | SecretKmsKey | SecretTags
+@dataclass(frozen=True)
+class SecretReplicas:
+    """Replicas of the secret in other regions: (region, KMS key there; '' = the AWS managed key), sorted."""
+
+    name: ClassVar[str] = "replicas"
+    value: tuple[tuple[str, str], ...]
+
+
+SecretSetting: TypeAlias = SecretFields | SecretDescription | SecretKmsKey | SecretTags | SecretReplicas

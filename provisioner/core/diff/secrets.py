@@ -77,6 +77,9 @@ def _new_secret(ctx: DiffContext, p: Principal, name: str, secret: SecretState |
         ctx.result.warnings.append(f"account {p.name} exists without a secret: it gets a new password, kept in "
                                    f"{name}")
     live = secret if secret is not None and not secret.deleted else None
+    if p.secret.replica_regions:
+        ctx.result.changes.append(c.UpdateSecret(action=c.ADD, was=c.SecretReplicas(()),
+                                                 to=c.SecretReplicas(p.secret.replica_regions), **base))
     ctx.result.changes += rotation_changes(p, live, base)
 
 
@@ -149,10 +152,26 @@ def _metadata_changes(ctx: DiffContext, p: Principal, secret: SecretState, base:
     if not same_kms_key(p.secret.kms_key, secret.kms_key):
         found.append(c.UpdateSecret(action=c.CHANGE, was=c.SecretKmsKey(secret.kms_key),
                                     to=c.SecretKmsKey(p.secret.kms_key), **base))
+    replicas = replica_change(p, secret)
+    if replicas is not None:
+        found.append(c.UpdateSecret(action=c.CHANGE, was=c.SecretReplicas(replicas), to=c.SecretReplicas(
+            p.secret.replica_regions), **base))
     current_tags = {k: v for k, v in secret.tags.items() if k not in INTERNAL_TAGS}
     if current_tags != tags:
         found.append(c.UpdateSecret(action=c.CHANGE, was=c.SecretTags(current_tags), to=c.SecretTags(tags), **base))
     return found
+
+
+def replica_change(p: Principal, secret: SecretState) -> tuple[tuple[str, str], ...] | None:
+    """The replicas the secret has, when they are not those the manifest asks for (None: they are)."""
+    current = {region: kms for region, (kms, _) in (secret.replicas or {}).items()}
+    failed = {region for region, (_, status) in (secret.replicas or {}).items() if status.startswith("Failed")}
+    wanted = dict(p.secret.replica_regions)
+    if set(current) == set(wanted) and not failed and all(same_kms_key(wanted[r] or None, current[r])
+                                                          for r in wanted):
+        return None
+    # a failed replica is shown gone: apply replaces it
+    return tuple(sorted((r, k) for r, k in current.items() if r not in failed))
 
 
 def rotation_changes(p: Principal, secret: SecretState | None, base: dict[str, Any]) -> list[c.AnyChange]:
