@@ -31,6 +31,7 @@ class Command:
     parallel: bool = False  # takes --parallelism
     short: bool = True  # a short run: the cyclic garbage collector stays off
     usage: str | None = None  # when argparse's own would mislead (an option that is required)
+    shards: bool = False  # takes --shard K/N (a stable share of the targets, for N CI jobs)
     targets_help: str = "only this target (repeatable; default: every target)"
 
 
@@ -115,7 +116,7 @@ COMMANDS: tuple[Command, ...] = (
             ("provisioner plan", "provisioner plan --target films --format markdown > comment.md",
              "provisioner plan --detailed-exitcode   # exit 2 when there are changes",
              "provisioner plan --out plan.json --format markdown > comment.md   # saved, digest in the comment"),
-            runs.plan, _plan_arguments, formats=("text", "markdown", "json"), parallel=True),
+            runs.plan, _plan_arguments, formats=("text", "markdown", "json"), parallel=True, shards=True),
     Command("apply", "make the live state match the manifest; writes",
             "Plans each target again under its lock and carries the plan out in an order that never loses a "
             "credential: secrets first, then the database in one transaction, then the secret follow-ups. Asks on a "
@@ -123,7 +124,8 @@ COMMANDS: tuple[Command, ...] = (
             ("provisioner apply", "provisioner apply --yes --target films", "provisioner apply --reset-password "
                                                                              "reader_user",
              "provisioner apply --yes plan.json   # exactly the saved plan, or nothing"),
-            runs.apply, _apply_arguments, formats=("text", "markdown", "json"), parallel=True, short=False),
+            runs.apply, _apply_arguments, formats=("text", "markdown", "json"), parallel=True, short=False,
+            shards=True),
     Command("diff", "what a change to the manifest would do; offline (no database, no AWS)",
             "Computes the intended change between two versions of the manifest (git revisions or paths) with the "
             "real diff against an in-memory server: the pull-request view without credentials.",
@@ -132,8 +134,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("rotate", "rotate passwords now through the four rotation steps; writes",
             "Runs createSecret, setSecret, testSecret and finishSecret now, from here, for each account: a forced "
             "rotation, an exact-time cron job, or a VPC the Lambda cannot reach.",
-            ("provisioner rotate reader_user", "provisioner rotate --all --target films --parallelism 8"),
-            runs.rotate, _rotate_arguments, parallel=True, short=False),
+            ("provisioner rotate reader_user", "provisioner rotate --all --target films --parallelism 8",
+             "provisioner rotate --all --shard 2/4   # the second quarter of the fleet"),
+            runs.rotate, _rotate_arguments, parallel=True, short=False, shards=True),
     Command("import", "print manifest YAML for the accounts and roles that exist on a target; reads only",
             "Inspects one target and writes the manifest entries of its roles and their grants (schema-wide grants "
             "folded into schema.*), so that the round trip import -> plan shows no changes.",
@@ -151,7 +154,7 @@ COMMANDS: tuple[Command, ...] = (
             "For each managed secret: rotation enabled, the function exists and Secrets Manager may invoke it, a "
             "route from its VPC to Secrets Manager and the database, the last rotation, and a login with AWSCURRENT.",
             ("provisioner doctor", "provisioner doctor --target films --format json"),
-            runs.doctor, formats=("text", "json")),
+            runs.doctor, formats=("text", "json"), shards=True),
     Command("schema", "print the manifest's JSON schema (or write it to PATH)",
             "The JSON Schema 2020-12 that validates accounts.yaml, for editors (yaml-language-server) in your own "
             "repository.",

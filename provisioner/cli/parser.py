@@ -12,6 +12,7 @@ from typing import NoReturn
 
 from provisioner import __version__
 from provisioner.cli.commands import COMMANDS, Command
+from provisioner.core import shards
 
 EXIT_USAGE = 1
 FORMATS = ("text", "markdown", "json")
@@ -38,6 +39,13 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        return shards.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _common(parser: argparse.ArgumentParser, command: Command | None) -> None:
     """The options every command takes. After the command name they default to "not given", so that a value
     given before the command is not overwritten."""
@@ -61,6 +69,10 @@ def _common(parser: argparse.ArgumentParser, command: Command | None) -> None:
     if command is None or command.parallel:
         options.add_argument("--parallelism", type=int, metavar="N", default=default(4),
                              help="targets (accounts, for rotate) worked on at once (default 4)")
+    if command is None or command.shards:
+        options.add_argument("--shard", type=_shard, metavar="K/N", default=default(None),
+                             help="only shard K of N: a stable share of the targets by name, so that N jobs split "
+                                  "a fleet (with --target: a share of those)")
 
 
 def build_parser() -> argparse.ArgumentParser:

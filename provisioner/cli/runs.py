@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from provisioner import render
 from provisioner.cli.output import Output
+from provisioner.core import shards
 from provisioner.core.diff import DiffOptions
 from provisioner.core.model import Manifest
 from provisioner.core.plan import Plan, TargetPlan
@@ -30,6 +31,22 @@ def load_manifest(args: argparse.Namespace) -> Manifest:
     manifest = load(args.files or ["accounts.yaml"])
     gc.freeze()  # it lives as long as the run: the collector, where it runs, need not walk it again
     return manifest
+
+
+def shard_holds_targets(args: argparse.Namespace, manifest: Manifest, output: Output) -> bool:
+    """With `--shard K/N`: narrow `args.targets` to the shard's share (of --target's, or of every target); False
+    when the shard holds none (the command then has nothing to do, and says so)."""
+    shard = getattr(args, "shard", None)
+    if not shard:
+        return True
+    from provisioner.pipeline.planning import select_targets
+
+    select_targets(manifest, args.targets)  # an unknown --target is an error, shard or not
+    k, n = shard
+    args.targets = shards.in_shard(args.targets or sorted(manifest.targets), k, n)
+    if not args.targets:
+        output.note(f"shard {k}/{n} holds none of the targets: nothing to do")
+    return bool(args.targets)
 
 
 def problem_json(problem: Problem) -> dict[str, object]:
@@ -86,6 +103,8 @@ def plan(args: argparse.Namespace, output: Output) -> int:
     from provisioner.secrets.store import SecretStore
 
     manifest = load_manifest(args)
+    if not shard_holds_targets(args, manifest, output):
+        return EXIT_OK
     store = SecretStore(retry_note=output.progress)
     options = diff_options(args, manifest)
     found = build_plan(manifest, args.targets, store, options, args.parallelism, output.progress,
@@ -138,6 +157,8 @@ def apply(args: argparse.Namespace, output: Output) -> int:
     if args.plan_file:
         return apply_saved(args, output)
     manifest = load_manifest(args)
+    if not shard_holds_targets(args, manifest, output):
+        return EXIT_OK
     store = SecretStore(retry_note=output.progress)
     options = diff_options(args, manifest)
     expected = None
@@ -181,9 +202,10 @@ def apply_saved(args: argparse.Namespace, output: Output) -> int:
     from provisioner.pipeline.saved import load, manifest_digest
     from provisioner.secrets.store import SecretStore
 
-    if args.targets or getattr(args, "reset_password", None) or getattr(args, "create_secrets", False):
-        raise ProvisionerError("apply FILE applies the saved plan as it was made: no --target, --reset-password or "
-                               "--create-secrets", "give those to plan --out")
+    if (args.targets or getattr(args, "reset_password", None) or getattr(args, "create_secrets", False)
+            or getattr(args, "shard", None)):
+        raise ProvisionerError("apply FILE applies the saved plan as it was made: no --target, --shard, "
+                               "--reset-password or --create-secrets", "give those to plan --out")
     saved = load(args.plan_file)
     manifest = load_manifest(args)
     output.note(f"saved plan {args.plan_file} ({saved.digest})")
@@ -277,6 +299,8 @@ def doctor(args: argparse.Namespace, output: Output) -> int:
     from provisioner.secrets.store import SecretStore
 
     manifest = load_manifest(args)
+    if not shard_holds_targets(args, manifest, output):
+        return EXIT_OK
     targets = [t.name for t in select_targets(manifest, args.targets)]
     reports = run_doctor(manifest, targets, SecretStore(retry_note=output.progress))
     output.out(doctor_json(reports) if output.format == "json" else doctor_text(reports))
@@ -288,6 +312,10 @@ def rotate(args: argparse.Namespace, output: Output) -> int:
     from provisioner.secrets.store import SecretStore
 
     manifest = load_manifest(args)
+    if getattr(args, "shard", None) and not args.all:
+        raise ProvisionerError("--shard splits `rotate --all` among jobs", "add --all, or name the accounts")
+    if not shard_holds_targets(args, manifest, output):
+        return EXIT_OK
     accounts = accounts_to_rotate(manifest, args.accounts, args.all, args.targets)
     store = SecretStore(retry_note=output.progress)
     failures = rotate_accounts(manifest, accounts, store, RotationOutput(out=output.out, err=output.err),
