@@ -170,20 +170,37 @@ def test_markdown_for_a_large_change_fits_a_github_comment(tmp_path, capsys):
             assert out.count("- account <code>service_") == 500
 
 
-def test_workflow_example_is_a_valid_github_workflow():
+WORKFLOWS = [ROOT / "docs" / "ci" / "github-workflow.yml", ROOT / "docs" / "ci" / "github-workflow-shards.yml"]
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_examples_are_valid_github_workflows(path):
     checker = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
     assert checker, "check-jsonschema is a dev dependency"
-    result = subprocess.run([checker, "--builtin-schema", "vendor.github-workflows",
-                             str(ROOT / "docs" / "ci" / "github-workflow.yml")], capture_output=True, text=True)
+    result = subprocess.run([checker, "--builtin-schema", "vendor.github-workflows", str(path)], capture_output=True,
+                            text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    text = (ROOT / "docs" / "ci" / "github-workflow.yml").read_text()
-    assert "provisioner diff" in text and "provisioner apply" in text and "id-token: write" in text
+    text = path.read_text()
+    assert "--out" in text and "provisioner apply --yes" in text and "id-token: write" in text
+    # every action pinned to a 40-character commit, the tag it was in a comment
+    uses = re.findall(r"uses: (\S+)(.*)", text)
+    assert uses and all(re.fullmatch(r"[\w./-]+@[0-9a-f]{40}", action) and "# v" in rest for action, rest in uses), uses
+    # one comment, found by its marker, updated or removed
+    assert "COMMENT_MARKER" in text and "-X PATCH" in text and "-X DELETE" in text
+
+
+def test_the_workflows_run_every_command_on_the_same_manifest_paths():
+    for path in WORKFLOWS:
+        text = path.read_text()
+        commands = re.findall(r"provisioner (?:validate|diff|plan|apply)[^\n]*", text)
+        assert commands and all('-f "$MANIFESTS"' in c for c in commands), commands
+    assert "--shard" in WORKFLOWS[1].read_text()
 
 
 def test_every_install_recipe_pins_our_distribution():
     """PyPI's `provisioner` is somebody else's project: no recipe may install by that bare name, and each install
     of ours names the distribution `dbaccounts-provisioner` at a pinned commit or an exact version."""
-    recipes = [ROOT / "docs" / "ci" / "github-workflow.yml", ROOT / "README.md"]
+    recipes = [*WORKFLOWS, ROOT / "README.md"]
     for path in recipes:
         for line in path.read_text().splitlines():
             if "pip install" not in line and "pipx install" not in line:
