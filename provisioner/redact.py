@@ -29,6 +29,13 @@ def register(value: str | None) -> None:
             _secrets.add(value)
 
 
+def forget() -> None:
+    """Drop every registered value: a warm Lambda container starting its next invocation keeps no password of
+    the last one (what that run printed was masked then)."""
+    with _lock:
+        _secrets.clear()
+
+
 def redact(text: str) -> str:
     """Return text with every registered secret and every URL/keyword password masked."""
     if not text:
