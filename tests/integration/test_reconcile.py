@@ -168,7 +168,7 @@ def test_reconcile_reports_drift_applies_it_and_isolates_a_target_that_is_down(e
 
 
 def test_a_warm_process_keeps_nothing_between_invocations(env, bus, monkeypatch):
-    bucket, queue = bus
+    bucket, _ = bus
     monkeypatch.setenv("REPORTS_BUCKET", bucket)
     handler = logging.StreamHandler()
     logging.getLogger().addHandler(handler)
