@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 LAMBDA_PYTHON ?= 3.12
 LAMBDA_ARCH   ?= x86_64
 LAMBDA_DIR    := build/lambda
-LAMBDA_ZIP    := build/provisioner-rotation.zip
+LAMBDA_ZIP    := build/provisioner-lambda.zip
 
 .PHONY: venv test test-unit test-integration test-pg-matrix demo lint clean lambda fuzz bench coverage bench-noop
 
@@ -56,15 +56,17 @@ test: venv
 demo: venv
 	$(BIN)/python -m devtools.demo
 
-# The rotation Lambda: our package plus Linux wheels of the drivers for the Lambda runtime (boto3 is provided).
+# The Lambda zip of both functions (rotation and the scheduled reconcile): our package (schemas included) plus
+# Linux wheels of the drivers and of the manifest loader for the Lambda runtime (boto3 is provided).
 lambda:
 	rm -rf $(LAMBDA_DIR) $(LAMBDA_ZIP) && mkdir -p $(LAMBDA_DIR)
 	$(PYTHON) -m pip install -q --target $(LAMBDA_DIR) --implementation cp --python-version $(LAMBDA_PYTHON) \
-		--platform manylinux2014_$(LAMBDA_ARCH) --only-binary=:all: 'psycopg[binary]>=3.1.18' 'pymysql>=1.1'
-	cp -r provisioner $(LAMBDA_DIR)/
+		--platform manylinux2014_$(LAMBDA_ARCH) --only-binary=:all: 'psycopg[binary]>=3.1.18' 'pymysql>=1.1' \
+		'pyyaml>=6.0' 'jsonschema>=4.18' 'jsonschema-rs>=0.20'
+	cp -rL provisioner $(LAMBDA_DIR)/
 	find $(LAMBDA_DIR) -name __pycache__ -prune -exec rm -rf {} +
 	cd $(LAMBDA_DIR) && $(PYTHON) -m zipfile -c ../$(notdir $(LAMBDA_ZIP)) *
-	@echo "built $(LAMBDA_ZIP) (handler: provisioner.rotation.lambda_handler, runtime python$(LAMBDA_PYTHON))"
+	@echo "built $(LAMBDA_ZIP) (handlers: provisioner.rotation.lambda_handler, provisioner.reconcile.lambda_handler; runtime python$(LAMBDA_PYTHON))"
 
 # Many more generated hostile manifests than CI runs (30,000 + 400 per engine on real servers), and the
 # differential test with thousands of seeds (FUZZ_CASES per engine and PostgreSQL major, from seed 1000).
@@ -87,6 +89,8 @@ lint: venv
 	$(BIN)/lint-imports
 	$(BIN)/python -m devtools.import_cycles provisioner devtools benchmarks
 	$(BIN)/python -m devtools.complexity provisioner
+	$(BIN)/python -m devtools.aws_stack --check
+	$(BIN)/cfn-lint deploy/cloudformation/provisioner.yaml
 
 # The fast loop covers the pure parts: every module of core/ and each engine's compiler, >= 90% of lines each.
 coverage: venv

@@ -1,4 +1,5 @@
-"""`make lambda` builds a deployment zip whose handler imports with the drivers packed inside it."""
+"""`make lambda` builds the deployment zip of both functions: each handler imports with what the zip packs (the
+drivers, the manifest loader and its schema), on the Lambda runtime's boto3 alone."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ def test_make_lambda_builds_an_importable_handler(tmp_path):
     build = subprocess.run(["make", "-s", "lambda", f"LAMBDA_PYTHON={version}", f"PYTHON={sys.executable}"],
                            cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr
-    archive = ROOT / "build" / "provisioner-rotation.zip"
+    archive = ROOT / "build" / "provisioner-lambda.zip"
     with zipfile.ZipFile(archive) as zf:
         names = zf.namelist()
         zf.extractall(tmp_path)
-    assert "provisioner/rotation.py" in names
+    assert "provisioner/rotation.py" in names and "provisioner/reconcile.py" in names
+    assert "provisioner/schemas/accounts.schema.json" in names
     assert any(n.startswith("psycopg_binary/") for n in names) and any(n.startswith("pymysql/") for n in names)
     assert not any("__pycache__" in n for n in names)
     # Dev tools (throwaway servers, the demo) stay out of the deployment.
@@ -32,6 +34,10 @@ def test_make_lambda_builds_an_importable_handler(tmp_path):
     probe = (
         "import sys; sys.path[:0] = [sys.argv[1]]; "
         "from provisioner.rotation import lambda_handler; import psycopg, pymysql; "
+        "from provisioner.reconcile import lambda_handler as reconcile; "
+        "from provisioner.manifest import load_sources; "
+        "load_sources([('s3://b/a.yaml', 'version: 1\\ntargets:\\n  t: {engine: postgres, admin: {url_env: X}}\\n')]); "
+        "import yaml, jsonschema; assert yaml.__file__.startswith(sys.argv[1]); "
         "from provisioner.engines import get_engine; get_engine('postgres'); "
         "assert psycopg.__file__.startswith(sys.argv[1]), psycopg.__file__; "
         "assert pymysql.__file__.startswith(sys.argv[1]); print('ok', psycopg.pq.__impl__)"
