@@ -22,6 +22,7 @@ from provisioner.errors import Problem, ProvisionerError, ValidationError
 from provisioner.manifest import load
 
 if TYPE_CHECKING:
+    from provisioner.pipeline.apply import ApplyResult
     from provisioner.secrets.store import SecretStore
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
@@ -179,15 +180,20 @@ def apply(args: argparse.Namespace, output: Output) -> int:
     ran = Plan(sorted(shown, key=lambda t: t.target)) if args.yes else Plan(list((expected or {}).values()))
     if args.yes and output.format != "json" and not output.quiet:
         print_plan(ran, output)  # the layout of `plan`, in target order, whatever order the targets finished in
+    return apply_outcome(output, result, ran, store.calls)
+
+
+def apply_outcome(output: Output, result: ApplyResult, ran: Plan, calls: int, saved: str = "") -> int:
+    """Each target's failure, then what was applied: a summary line (JSON: the applied plan on stdout)."""
     for failure in result.failures:
         output.err(f"error: {failure}")
     totals = result.totals
     verdict = "Apply complete" if not result.failures else (
         f"Apply failed on {len(result.failures)} target(s) (see above); on the others")
-    summary = (f"{verdict}: {totals['add']} added, {totals['change']} changed, {totals['destroy']} destroyed "
-               f"({store.calls} Secrets Manager calls).\n")
+    summary = (f"{verdict}{f' (saved plan {saved})' if saved else ''}: {totals['add']} added, {totals['change']} "
+               f"changed, {totals['destroy']} destroyed ({calls} Secrets Manager calls).\n")
     if output.format == "json":
-        output.out(render.apply_json_pieces(ran, totals, store.calls))
+        output.out(render.apply_json_pieces(ran, totals, calls))
         output.err(summary)  # stdout holds one JSON document; messages go to stderr
     else:
         output.out(summary)
@@ -231,19 +237,7 @@ def apply_saved(args: argparse.Namespace, output: Output) -> int:
         return EXIT_ERROR
     result = apply_all(manifest, names, store, saved.options, args.parallelism, on_done=output.note,
                        progress=output.progress, saved=saved)
-    for failure in result.failures:
-        output.err(f"error: {failure}")
-    totals = result.totals
-    verdict = "Apply complete" if not result.failures else (
-        f"Apply failed on {len(result.failures)} target(s) (see above); on the others")
-    summary = (f"{verdict} (saved plan {saved.digest}): {totals['add']} added, {totals['change']} changed, "
-               f"{totals['destroy']} destroyed ({store.calls} Secrets Manager calls).\n")
-    if output.format == "json":
-        output.out(render.apply_json_pieces(fresh, totals, store.calls))
-        output.err(summary)
-    else:
-        output.out(summary)
-    return EXIT_ERROR if result.failures else EXIT_OK
+    return apply_outcome(output, result, fresh, store.calls, saved.digest)
 
 
 def diff(args: argparse.Namespace, output: Output) -> int:
