@@ -12,6 +12,7 @@ import uuid
 import pytest
 from support.engines import ADAPTERS
 from support.env import Env, Result
+from support.hermetic import hermetic
 from support.recorders import (
     ADMIN_PASSWORDS,
     DIFFERENTIAL,
@@ -27,6 +28,8 @@ from support.recorders import (
 from devtools import sandbox
 
 __all__ = ["Env", "Result"]
+
+hermetic(os.environ)  # before any test, fixture or import of the tool reads the environment (support/hermetic.py)
 
 
 @pytest.fixture(scope="session")

@@ -47,11 +47,13 @@ def digest(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def inventory(state: CurrentState, target: str, named: Collection[str] = ()) -> dict[str, str]:
+def inventory(state: CurrentState, target: str, named: Collection[str] = (), secrets: Collection[str] = ()
+              ) -> dict[str, str]:
     """Each inspected item by a name a person can read (`role app_rw`, `table app.films`, `secret films/app`,
     `in database billing: schema app`), with a short digest of what was read of it. Roles: those the manifest
     names (`named`, as the server keys them), those marked as the target's, and those the access lists, default
-    privileges and schema owners mention — not a role of another team or target that nothing here refers to."""
+    privileges and schema owners mention — not a role of another team or target that nothing here refers to.
+    Secrets: the target's (by their tags) and those the manifest's accounts would use (`secrets`, by name)."""
     items: dict[str, str] = {}
     if state.database is not None:
         relevant = _mentioned(state) | set(named) | {state.database.admin_user}
@@ -63,7 +65,8 @@ def inventory(state: CurrentState, target: str, named: Collection[str] = ()) -> 
     for name, other in sorted(state.others.items()):
         _objects(other, f"in database {name}: ", items)
     for name, secret in state.secrets.items():
-        items[f"secret {name}"] = _short(_secret_facts(secret))
+        if secret.target == target or name in secrets:
+            items[f"secret {name}"] = _short(_secret_facts(secret))
     return dict(sorted(items.items()))
 
 

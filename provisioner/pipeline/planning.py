@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import TypeVar
 
 from provisioner.core.changes import AlterRole, AnyChange, Settings
-from provisioner.core.conventions import EVERY_ROLE, REPLICAS_TAG, DropScope
+from provisioner.core.conventions import EVERY_ROLE, REPLICAS_TAG, DropScope, secret_database, secret_name
 from provisioner.core.diff import DiffOptions, database_principals, diff_target
 from provisioner.core.fingerprint import inventory
 from provisioner.core.model import CurrentState, Manifest, Target
@@ -95,9 +95,12 @@ def plan_target(conn: Connection, manifest: Manifest, state: CurrentState, optio
                       steps=steps_of(conn.engine, result.changes, version))
     if saving:
         plan.identity = conn.engine.server_identity(conn.session)
-        named = {conn.engine.traits.identity(m.name, m.host) for p in manifest.for_target(target.name)
+        principals = manifest.for_target(target.name)
+        named = {conn.engine.traits.identity(m.name, m.host) for p in principals
                  for m in database_principals(p, target.engine)}
-        plan.inventory = inventory(state, target.name, named)
+        database = secret_database(target, str(state.connection.get("dbname") or "") or None)
+        secrets = {secret_name(p, target, database) for p in principals if p.login}
+        plan.inventory = inventory(state, target.name, named, secrets)
     return plan
 
 

@@ -28,12 +28,19 @@ def sm_client() -> Any:
     return boto3.client("secretsmanager", endpoint_url=ENDPOINT[0] if ENDPOINT else None)
 
 
+_READ: set[tuple[str, str]] = set()  # (secret ARN, version id) already read: a version's value never changes
+
+
 def collect_passwords() -> None:
-    """Read every version of every secret (moto keeps them all) while the endpoint is up."""
+    """Read every version of every secret (moto keeps them all) while the endpoint is up; once each (a test's
+    teardown reads the versions written since the last one, not the whole suite's again)."""
     client = sm_client()
     for page in client.get_paginator("list_secrets").paginate(IncludePlannedDeletion=True):
         for secret in page["SecretList"]:
             for version in secret.get("SecretVersionsToStages") or {}:
+                if (secret["ARN"], version) in _READ:
+                    continue
+                _READ.add((secret["ARN"], version))
                 with contextlib.suppress(Exception):
                     value = client.get_secret_value(SecretId=secret["ARN"], VersionId=version)
                     password = json.loads(value.get("SecretString") or "{}").get("password")
