@@ -62,3 +62,30 @@ def test_apply_shows_progress_per_target_and_phase_on_a_terminal(env, aws):
     for line in (f"... target {env.target}: connecting", f"... target {env.target}: 1 secret write(s) first",
                  "database change(s)", f"... target {env.target}: 1 secret follow-up(s) after the commit"):
         assert line in shown, shown
+
+
+def test_apply_prints_the_layout_of_plan_in_target_order(env, menv):
+    """Two targets (PostgreSQL and MariaDB) applied in parallel: whichever finishes first, the output is the plan's
+    layout, targets in name order, one summary — the same every run."""
+    env.sql("CREATE TABLE public.films (id int)")
+    menv.sql("CREATE TABLE films (id int)")
+    names = sorted([env.target, menv.target])
+    body = f"""version: 1
+targets:
+  {env.target}: {{engine: postgres, host: {env.server.host}, port: {env.server.port}, database: {env.database},
+    admin: {{url_env: {env.url_env}}}}}
+  {menv.target}: {{engine: mariadb, host: {menv.server.host}, port: {menv.server.port}, database: {menv.database},
+    admin: {{url_env: {menv.url_env}}}}}
+accounts:
+  - {{name: reader_a, target: {env.target}, grants: [{{privileges: [SELECT], tables: [public.films]}}]}}
+  - {{name: reader_b, target: {menv.target}, grants: [{{privileges: [SELECT], tables: ["{menv.database}.films"]}}]}}
+"""
+    env.manifest(body, header=False)
+    plan = env.cli("plan", "-f", "accounts.yaml").out
+    applied = env.cli("apply", "--yes", "-f", "accounts.yaml").out
+    for text in (plan, applied):
+        heads = [line.split()[1] for line in text.splitlines() if line.startswith("Target ")]
+        assert heads == names, text
+    assert applied.count("Plan: ") == 1 and plan.count("Plan: ") == 1
+    layout = [line for line in applied.splitlines() if not line.startswith(("Apply complete", "target "))]
+    assert layout[:len(plan.splitlines())] == plan.splitlines()

@@ -152,3 +152,20 @@ def test_import_bad_input(env):
     assert "unknown target 'nope'" in result.err
     result = env.cli("import", "-f", "accounts.yaml", expect=1)
     assert "import needs exactly one --target" in result.err
+
+
+def test_import_warns_of_a_take_over_only_for_accounts_nobody_manages(env):
+    """Accounts the provisioner already manages keep their passwords on the next apply: no take-over warning
+    for them, only for the live login nobody manages."""
+    env.sql("CREATE TABLE app_t (id int); CREATE ROLE stray LOGIN PASSWORD 'stray-pass-123'")
+    env.manifest(f"""
+        accounts:
+          - name: managed_app
+            target: {env.target}
+            grants:
+              - {{privileges: [SELECT], tables: [public.app_t]}}
+        """)
+    env.apply()
+    result = env.cli("import", "-f", "accounts.yaml", "--target", env.target)
+    assert "takes over 1 live login account(s)" in result.err and "stray" in result.err
+    assert "managed_app" not in result.err.split("takes over")[1].split("\n")[0]

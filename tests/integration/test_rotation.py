@@ -369,8 +369,9 @@ def test_rotate_costs_six_secrets_manager_calls_and_still_runs_the_four_steps(se
     assert env.logs_in("app_user")
     # the stages shown after finishSecret are the ones the service holds
     shown = out.splitlines()[4].split("versions ")[1]
-    held = {v[:8]: "+".join(s) for v, s in stages(env).items()}
+    held = {v[:8]: "+".join(s) for v, s in stages(env).items() if s}  # unlabelled versions are not shown
     assert shown == "; ".join(f"{k}: {v}" for k, v in held.items())
+    assert all(part.split(": ")[1] for part in shown.split("; ")), shown  # never an empty label field
 
 
 def test_a_rotation_waits_for_an_apply_holding_the_target_lock(seeded):
