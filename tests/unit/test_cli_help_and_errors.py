@@ -152,7 +152,7 @@ def test_what_to_write_is_said_for_a_missing_file_and_a_missing_version(tmp_path
 
 def test_the_license_is_an_spdx_string_and_the_hook_recipe_pins_a_commit():
     pyproject = (ROOT / "pyproject.toml").read_text()
-    assert re.search(r'^license = "Apache-2.0"$', pyproject, re.MULTILINE)  # SPDX, not the deprecated table
+    assert re.search(r'^license = "Apache-2.0"(\s|$)', pyproject, re.MULTILINE)  # SPDX, not the deprecated table
     hooks = (ROOT / ".pre-commit-hooks.yaml").read_text()
     assert "rev: <40-character commit>" in hooks and "v0.1.0" not in hooks
 
