@@ -49,6 +49,7 @@ test-pg-matrix: venv
 test: venv
 	@status=0; \
 	$(BIN)/python -m pytest -q tests/unit tests/integration || status=1; \
+	$(MAKE) --no-print-directory coverage || status=1; \
 	$(MAKE) --no-print-directory test-pg-matrix || status=1; \
 	if [ $$status -ne 0 ]; then echo "make test: a part failed (see above)"; fi; \
 	exit $$status

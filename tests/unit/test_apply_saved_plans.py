@@ -108,3 +108,33 @@ def test_a_plan_with_errors_is_not_saved(tmp_path):
     with pytest.raises(ProvisionerError, match="no plan saved"):
         save(tmp_path / "p.json", Plan([TargetPlan("t", "postgres", errors=["boom"])]), manifest, DiffOptions(), {})
     assert not (tmp_path / "p.json").exists()
+
+
+def test_the_inventory_covers_other_databases_secrets_default_privileges_and_what_no_grant_may_name():
+    from datetime import datetime, timezone
+
+    from provisioner.core import changes as c
+    from provisioner.core.fingerprint import step_facts, steps_digest
+    from provisioner.core.model import DefaultAcl, SecretState
+    from provisioner.core.plan import Step
+
+    base = state({"app": frozenset({"SELECT"})}, ROLES)
+    lang = ObjectRef(ObjectKind.LANGUAGE, "", "c")
+    other = DatabaseState("15.4", "admin", {}, [AclGroup(TABLE, "s", frozenset({REFS[0]}), {})],
+                          [DefaultAcl("admin", "s", TABLE, {"app": frozenset({"SELECT"})})], {"s": "admin"},
+                          ungrantable={lang: "is not trusted"})
+    secret = SecretState("t/app", "arn:1", "t", "app", {}, None, None, {"v1": ("AWSCURRENT",)}, {}, True)
+    foreign = SecretState("u/app", "arn:2", "u", "app", {}, None, None, {}, {}, True)
+    full = CurrentState(base.database, {"t/app": secret, "u/app": foreign, "named": foreign}, {}, {"billing": other})
+    items = inventory(full, "t", {"app"}, {"named"})
+    assert "in database billing: table app.t0" in items and "in database billing: owner of schema s" in items
+    assert "in database billing: default privileges of admin on table in s" in items
+    assert "in database billing: language c (not grantable)" in items
+    assert "secret t/app" in items and "secret named" in items and "secret u/app" not in items
+    fewer = {k: v for k, v in items.items() if k != "secret t/app"}
+    assert first_difference(items, fewer) == "secret t/app is gone"
+    change = c.DeleteSecret(action="-", target="t", principal="app", secret="t/app", recovery_days=7)
+    assert step_facts([Step(change, ())])[0][:2] == ["-", "delete_secret"]
+    assert steps_digest([Step(change, ())]) != steps_digest([])
+    assert canonical(datetime(2027, 1, 1, tzinfo=timezone.utc)) == "2027-01-01T00:00:00+00:00"
+    assert canonical(ObjectKind.TABLE) == "table"
