@@ -18,13 +18,15 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlparse
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from provisioner import redact, render
 from provisioner.core.diff import DiffOptions
 from provisioner.core.model import Manifest
 from provisioner.core.plan import Plan, TargetPlan
 from provisioner.errors import ProvisionerError, ValidationError
 from provisioner.manifest import load_sources
-from provisioner.secrets.aws import aws_session, retry_config
+from provisioner.secrets.aws import aws_session, error_code, retry_config
 from provisioner.secrets.lambda_handler import redacting_logs
 from provisioner.secrets.store import SecretStore
 
@@ -89,7 +91,23 @@ class Clients:
 
 
 def read_manifest(s3: Any, request: Request) -> list[tuple[str, str]]:
-    """(s3 URI, text) of the manifest file, or of every *.yaml/*.yml under the prefix, in key order."""
+    """(s3 URI, text) of the manifest file, or of every *.yaml/*.yml under the prefix, in key order. A location
+    that cannot be read (no such bucket or key, access denied, not UTF-8) fails the invocation with its reason."""
+    try:
+        return _read_manifest(s3, request)
+    except ClientError as exc:
+        raise ReconcileError(f"cannot read the manifest at {request.uri}: {error_code(exc) or 'S3 error'}",
+                             "check the event's manifest location and the function role's s3:GetObject and "
+                             "s3:ListBucket on it") from None
+    except BotoCoreError as exc:
+        raise ReconcileError(f"cannot read the manifest at {request.uri}: {redact.redact(str(exc))[:300]}",
+                             "check the network path to S3 (a VPC endpoint or NAT)") from None
+    except UnicodeDecodeError as exc:
+        raise ReconcileError(f"the manifest at {request.uri} is not UTF-8 text (byte {exc.start})",
+                             "upload the YAML files as UTF-8") from None
+
+
+def _read_manifest(s3: Any, request: Request) -> list[tuple[str, str]]:
     if not request.key.endswith("/"):
         keys = [request.key]
     else:
@@ -112,9 +130,6 @@ class Outcome:
     plan: Plan
     failures: dict[str, str] = field(default_factory=dict)  # target -> why it failed
     report: str = ""  # the reports' key prefix
-
-    def changes(self, target: TargetPlan) -> int:
-        return len(target.steps)
 
 
 def reconcile(manifest: Manifest, request: Request, store: SecretStore, now: datetime) -> Outcome:

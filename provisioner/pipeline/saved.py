@@ -115,9 +115,18 @@ def load(path: str | Path) -> SavedPlan:
     if found != "sha256:" + digest(document):
         raise ProvisionerError(f"saved plan {path} was changed after it was written (its digest does not match)",
                                "plan --out again; never edit a saved plan")
+    try:
+        return _saved_plan(str(path), found, document)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # Only a file written by hand gets here (the digest matches what it says): refused, never `internal error`.
+        raise ProvisionerError(f"saved plan {path} lacks what plan --out writes ({exc.__class__.__name__}: "
+                               f"{str(exc)[:80]})", "plan --out again; never edit a saved plan") from None
+
+
+def _saved_plan(path: str, found: str, document: dict[str, Any]) -> SavedPlan:
     options = document["options"]
     return SavedPlan(
-        path=str(path), digest=found, manifest=document["manifest"],
+        path=path, digest=found, manifest=str(document["manifest"]),
         options=DiffOptions(reset_passwords=frozenset(options["reset_passwords"]),
                             create_secrets=bool(options["create_secrets"]),
                             now=datetime.fromisoformat(options["now"]) if options["now"] else None),

@@ -209,3 +209,15 @@ def test_an_invalid_manifest_is_a_failed_invocation_with_every_problem(env, bus,
     result = reconcile.lambda_handler({"manifest": f"s3://{bucket}/bad/"}, None)
     assert "version" in result["error"]
     assert _received(queue)[0]["detail-type"] == "Reconcile failed"
+
+
+def test_a_manifest_that_cannot_be_read_is_a_failed_invocation_naming_why(env, bus, monkeypatch):
+    bucket, queue = bus
+    _client("s3").put_object(Bucket=bucket, Key="latin1/accounts.yaml", Body="version: 1 # caf\xe9\n".encode("latin-1"))
+    cases = [(f"s3://{bucket}/nosuch.yaml", "NoSuchKey"),
+             (f"s3://no-such-bucket-{env.target}/manifests/", "NoSuchBucket"),
+             (f"s3://{bucket}/latin1/", "is not UTF-8 text")]
+    for uri, says in cases:
+        result = reconcile.lambda_handler({"manifest": uri}, None)
+        assert says in result["error"] and uri in result["error"] and result["failed"] == ["*"]
+    assert [e["detail-type"] for e in _received(queue)] == ["Reconcile failed"] * len(cases)

@@ -138,3 +138,22 @@ def test_the_inventory_covers_other_databases_secrets_default_privileges_and_wha
     assert steps_digest([Step(change, ())]) != steps_digest([])
     assert canonical(datetime(2027, 1, 1, tzinfo=timezone.utc)) == "2027-01-01T00:00:00+00:00"
     assert canonical(ObjectKind.TABLE) == "table"
+
+
+@pytest.mark.parametrize("damage", [
+    lambda d: d.pop("options"),
+    lambda d: d["options"].update(now="yesterday"),
+    lambda d: d.update(targets=[{"name": "t"}]),
+    lambda d: d.update(targets="t"),
+])
+def test_a_hand_made_file_whose_digest_matches_is_refused_clearly(tmp_path, monkeypatch, damage):
+    """The digest guards against accidents, not authors: a file rebuilt with a matching digest but missing what
+    plan --out writes is a clear refusal, never an internal error."""
+    monkeypatch.chdir(tmp_path)
+    path, _ = _saved(tmp_path)
+    document = json.loads(path.read_text())
+    document.pop("digest")
+    damage(document)
+    path.write_text(json.dumps({**document, "digest": "sha256:" + digest(document)}))
+    with pytest.raises(ProvisionerError, match="lacks what plan --out writes"):
+        load(path)
