@@ -27,16 +27,7 @@ from provisioner.core.model import SecretState
 from provisioner.core.secret_value import CURRENT, PENDING, version_with
 from provisioner.errors import ProvisionerError
 from provisioner.secrets import passwords
-from provisioner.secrets.aws import (  # noqa: F401  (the store's errors, re-exported for its callers)
-    MAX_ATTEMPTS,
-    AwsAccessError,
-    SecretsError,
-    aws_access_error,
-    aws_session,
-    make_client,
-    on_retry,
-    retry_config,
-)
+from provisioner.secrets.aws import SecretsError, aws_access_error, make_client, on_retry
 from provisioner.secrets.values import parse_value, read_value
 
 BATCH = 20  # BatchGetSecretValue's limit per call

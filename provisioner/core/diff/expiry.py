@@ -21,7 +21,7 @@ def as_of(principals: list[Principal], now: datetime | None) -> tuple[list[Princ
     return [_principal_as_of(p, now, notes) for p in principals], notes
 
 
-def _when(moment: datetime, now: datetime) -> str:
+def _when(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
@@ -29,7 +29,7 @@ def _principal_as_of(p: Principal, now: datetime, notes: list[str]) -> Principal
     if p.state != "present":
         return p
     if p.expires is not None and p.expires <= now:
-        notes.append(f"{p.kind} {p.name} expired at {_when(p.expires, now)}: treated as absent (dropped, its "
+        notes.append(f"{p.kind} {p.name} expired at {_when(p.expires)}: treated as absent (dropped, its "
                      f"secret scheduled for deletion); remove it from the file")
         return replace(p, state="absent", expires=None)
     _soon(p.expires, now, f"{p.kind} {p.name}", notes)
@@ -37,14 +37,14 @@ def _principal_as_of(p: Principal, now: datetime, notes: list[str]) -> Principal
     for role, moment in p.membership_expiry:
         if moment <= now:
             expired_roles.add(role)
-            notes.append(f"{p.name}: membership in {role} expired at {_when(moment, now)}: revoked; remove it from "
+            notes.append(f"{p.name}: membership in {role} expired at {_when(moment)}: revoked; remove it from "
                          f"the file")
         else:
             _soon(moment, now, f"{p.name}: membership in {role}", notes)
     grants = []
     for grant in p.grants:
         if grant.expires is not None and grant.expires <= now:
-            notes.append(f"{p.name}: {_grant(grant)} expired at {_when(grant.expires, now)}: revoked; remove it from "
+            notes.append(f"{p.name}: {_grant(grant)} expired at {_when(grant.expires)}: revoked; remove it from "
                          f"the file")
             continue
         _soon(grant.expires, now, f"{p.name}: {_grant(grant)}", notes)
@@ -58,7 +58,7 @@ def _principal_as_of(p: Principal, now: datetime, notes: list[str]) -> Principal
 def _soon(moment: datetime | None, now: datetime, what: str, notes: list[str]) -> None:
     if moment is not None and moment - now <= SOON:
         left = moment - now
-        notes.append(f"{what} expires at {_when(moment, now)} (in {_duration(left)})")
+        notes.append(f"{what} expires at {_when(moment)} (in {_duration(left)})")
 
 
 def _duration(left: timedelta) -> str:
@@ -83,16 +83,16 @@ def expired_additions(before: list[Principal], after: list[Principal], now: date
     for p in after:
         was = old.get(p.name)
         if p.expires is not None and p.expires <= now and (was is None or was.state != "present"):
-            found.append(f"{p.kind} {p.name} is added with `expires: {_when(p.expires, now)}`, which is past")
+            found.append(f"{p.kind} {p.name} is added with `expires: {_when(p.expires)}`, which is past")
         had_roles = set(was.member_of) if was else set()
         for role, moment in p.membership_expiry:
             if moment <= now and role not in had_roles:
-                found.append(f"{p.name}: the membership in {role} is added with `expires: {_when(moment, now)}`, "
+                found.append(f"{p.name}: the membership in {role} is added with `expires: {_when(moment)}`, "
                              f"which is past")
         had = {_identity(g) for g in was.grants} if was else set()
         for grant in p.grants:
             if grant.expires is not None and grant.expires <= now and _identity(grant) not in had:
-                found.append(f"{p.name}: {_grant(grant)} is added with `expires: {_when(grant.expires, now)}`, "
+                found.append(f"{p.name}: {_grant(grant)} is added with `expires: {_when(grant.expires)}`, "
                              f"which is past")
     return found
 

@@ -36,8 +36,8 @@ def current_owners(db: DatabaseState) -> dict[ObjectRef, str]:
     return found
 
 
-def desired_owners(principals: Iterable[Principal], db: DatabaseState, scope: str, owners: dict[ObjectRef, str],
-                   errors: list[str]) -> dict[ObjectRef, str]:
+def desired_owners(principals: Iterable[Principal], scope: str, owners: dict[ObjectRef, str], errors: list[str]
+                   ) -> dict[ObjectRef, str]:
     """object -> the role that declares it owns it, in database `scope`; `schema.*` is every object of the kind
     in the schema now. Missing objects and objects two roles claim are errors."""
     wanted: dict[ObjectRef, str] = {}
@@ -71,7 +71,7 @@ def plan_owners(target: Target, principals: list[Principal], db: DatabaseState, 
         return Ownership(db)
     result = Ownership(db)
     owners = current_owners(db)
-    wanted = desired_owners(principals, db, scope, owners, result.errors)
+    wanted = desired_owners(principals, scope, owners, result.errors)
     moving = {ref: (owners[ref], owner) for ref, owner in sorted(wanted.items()) if owners[ref] != owner}
     for ref, (was, owner) in moving.items():
         result.errors += _admin_problems(db, ref, was, owner)
