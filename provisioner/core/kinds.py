@@ -95,6 +95,14 @@ class KindSpec:
         """The privileges of the kind on a family's servers (empty: the family has no such kind)."""
         return self.privileges.get(Family(family), frozenset())
 
+    def first_major(self, family: Family | str) -> int:
+        """The first server major that has the kind at all: every privilege of it is newer (0: every version)."""
+        since = self.since.get(Family(family), {})
+        privileges = self.on(family)
+        if not privileges or not privileges <= since.keys():
+            return 0
+        return min(since[p] for p in privileges)
+
     def written(self, family: Family | str) -> Naming:
         return self.naming.get(Family(family), Naming.NONE)
 

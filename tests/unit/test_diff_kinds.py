@@ -285,3 +285,16 @@ def test_the_registry_and_the_json_schema_name_the_same_grant_keys():
     assert owned_keys == {s.key for s in SPECS if s.ownable}
     assert set(keys_of(Family.POSTGRES)) >= {"types", "languages", "foreign_data_wrappers", "foreign_servers",
                                              "tablespaces", "parameters"}
+
+
+def test_a_kind_exists_from_the_first_major_that_has_its_privileges_and_inspection_asks_only_then():
+    from provisioner.engines.postgres.queries import objects_query
+
+    assert spec(ObjectKind.PARAMETER).first_major(Family.POSTGRES) == 15
+    assert spec(ObjectKind.TABLE).first_major(Family.POSTGRES) == 0  # only MAINTAIN is newer (17)
+    assert spec(ObjectKind.PROXY).first_major(Family.POSTGRES) == 0  # no such kind: never asked for
+    assert "'parameter'" not in objects_query(14, server_wide=True)
+    assert "'parameter'" in objects_query(15, server_wide=True) and "'tablespace'" in objects_query(15, True)
+    other_database = objects_query(18, server_wide=False)
+    assert "'parameter'" not in other_database and "'tablespace'" not in other_database
+    assert "'language'" in other_database and "'large object'" in other_database

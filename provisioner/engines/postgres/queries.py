@@ -5,6 +5,8 @@ text, which is slower at many grantees per table: benchmarks/); `aclexplode` run
 entries left out.
 """
 
+from provisioner.core.kinds import Container, Family, ObjectKind, spec
+
 # Acl items as parallel arrays (grantee, privilege, with grant option, grantor), the owner's own entries left
 # out; grantee 0 is PUBLIC. The grantor is named only when it is neither the owner nor the admin: the admin's
 # REVOKE removes the grants of those two (a superuser revokes as the owner), not a third role's.
@@ -138,33 +140,34 @@ FROM g""" + _EXPLODE.format(acl="g.acl", owner="g.typowner")
 # only when their ACL was ever set (otherwise only their owner can use them); parameters are those of
 # pg_settings and any pg_parameter_acl names beyond them (custom ones). 10 is the bootstrap superuser, which
 # holds the privileges on parameters.
-_OBJECTS = {
-    "language": ("pg_language", "lanname", "lanowner", "coalesce(o.lanacl, acldefault('l', o.lanowner))",
-                 "o.lanpltrusted", "true"),
-    "foreign data wrapper": ("pg_foreign_data_wrapper", "fdwname", "fdwowner",
-                             "coalesce(o.fdwacl, acldefault('F', o.fdwowner))", "true", "true"),
-    "foreign server": ("pg_foreign_server", "srvname", "srvowner", "coalesce(o.srvacl, acldefault('S', o.srvowner))",
-                       "true", "true"),
-    "large object": ("pg_largeobject_metadata", "oid::text", "lomowner", "o.lomacl", "true", "o.lomacl IS NOT NULL"),
-    "tablespace": ("pg_tablespace", "spcname", "spcowner", "coalesce(o.spcacl, acldefault('t', o.spcowner))", "true",
-                   "o.spcname NOT IN ('pg_default', 'pg_global')"),
+_OBJECTS: dict[ObjectKind, tuple[str, str, str, str, str, str]] = {
+    ObjectKind.LANGUAGE: ("pg_language", "lanname", "lanowner", "coalesce(o.lanacl, acldefault('l', o.lanowner))",
+                          "o.lanpltrusted", "true"),
+    ObjectKind.FOREIGN_DATA_WRAPPER: ("pg_foreign_data_wrapper", "fdwname", "fdwowner",
+                                      "coalesce(o.fdwacl, acldefault('F', o.fdwowner))", "true", "true"),
+    ObjectKind.FOREIGN_SERVER: ("pg_foreign_server", "srvname", "srvowner",
+                                "coalesce(o.srvacl, acldefault('S', o.srvowner))", "true", "true"),
+    ObjectKind.LARGE_OBJECT: ("pg_largeobject_metadata", "oid::text", "lomowner", "o.lomacl", "true",
+                              "o.lomacl IS NOT NULL"),
+    ObjectKind.TABLESPACE: ("pg_tablespace", "spcname", "spcowner", "coalesce(o.spcacl, acldefault('t', o.spcowner))",
+                            "true", "o.spcname NOT IN ('pg_default', 'pg_global')"),
     # every parameter the server knows, with the ACL pg_parameter_acl holds for it (none: nobody was granted)
-    "parameter": ("(SELECT lower(s.name) AS parname, a.paracl FROM pg_settings s LEFT JOIN pg_parameter_acl a "
-                  "ON a.parname = lower(s.name) UNION SELECT a.parname, a.paracl FROM pg_parameter_acl a)",
-                  "parname", "10::oid", "coalesce(o.paracl, acldefault('p', 10))", "true", "true"),
+    ObjectKind.PARAMETER: ("(SELECT lower(s.name) AS parname, a.paracl FROM pg_settings s LEFT JOIN pg_parameter_acl a "
+                           "ON a.parname = lower(s.name) UNION SELECT a.parname, a.paracl FROM pg_parameter_acl a)",
+                           "parname", "10::oid", "coalesce(o.paracl, acldefault('p', 10))", "true", "true"),
 }
-SERVER_WIDE = ("tablespace", "parameter")
 
 
 def objects_query(major: int, server_wide: bool) -> str:
-    """The one query for the kinds of `_OBJECTS` this server has (parameters: 15+), the server-wide ones only
-    when `server_wide` (the connected database of a cluster)."""
+    """The one query for the kinds of `_OBJECTS` this server has (`KindSpec.first_major`: parameters from 15),
+    the server-wide ones (`Container.SERVER`) only when `server_wide` (the connected database of a cluster)."""
     parts = []
     for kind, (table, name, owner, acl, grantable, where) in _OBJECTS.items():
-        if (kind in SERVER_WIDE and not server_wide) or (kind == "parameter" and major < 15):
+        found = spec(kind)
+        if (found.container == Container.SERVER and not server_wide) or major < found.first_major(Family.POSTGRES):
             continue
         parts.append(f"""
-  SELECT '{kind}'::text AS kind, {owner} AS owner, {acl} AS acl, {grantable} AS grantable,
+  SELECT '{kind.value}'::text AS kind, {owner} AS owner, {acl} AS acl, {grantable} AS grantable,
          array_agg({name}) AS names
   FROM {table} o WHERE {where} GROUP BY 2, 3, 4""")
     return """
