@@ -24,7 +24,7 @@ from provisioner.core.secret_value import CURRENT
 from provisioner.engines import AuthenticationFailed
 from provisioner.errors import ProvisionerError
 from provisioner.secrets.aws import aws_access_error, aws_session, retry_config
-from provisioner.secrets.store import SecretStore
+from provisioner.secrets.store import SecretStore, replicas_of
 from provisioner.secrets.trust import conninfo, engine_of, verify_endpoint
 
 
@@ -303,12 +303,11 @@ def _last_rotation_check(report: SecretReport, secret: SecretState, description:
 
 def _replication_check(report: SecretReport, description: dict[str, Any], wanted: dict[str, str]) -> None:
     """Replicas (SPEC 11): each region the manifest asks for holds one, InSync."""
-    statuses = {str(s.get("Region")): s for s in description.get("ReplicationStatus") or ()}
+    statuses = {region: status for region, (_, status) in replicas_of(description).items()}
     if not statuses and not wanted:
         report.add("replication", SKIP, "the secret has no replicas and the manifest asks for none")
         return
-    failed = [f"{region}: {s.get('Status')} ({s.get('StatusMessage') or 'no message'})"
-              for region, s in sorted(statuses.items()) if s.get("Status") != "InSync"]
+    failed = [f"{region}: {status}" for region, status in sorted(statuses.items()) if status != "InSync"]
     missing = sorted(set(wanted) - set(statuses))
     if failed or missing:
         report.add("replication", FAIL, "; ".join(failed + [f"{r}: no replica" for r in missing]),

@@ -279,13 +279,7 @@ class SecretStore:
 
     def replication(self, secret_id: str) -> dict[str, tuple[str, str]]:
         """The secret's replicas: region -> (KMS key there, status: InSync, InProgress or Failed and why)."""
-        found = {}
-        for entry in self.describe(secret_id).get("ReplicationStatus") or ():
-            status = str(entry.get("Status", ""))
-            if status == "Failed" and entry.get("StatusMessage"):
-                status = f"Failed: {entry['StatusMessage']}"
-            found[str(entry["Region"])] = (str(entry.get("KmsKeyId") or ""), status)
-        return found
+        return replicas_of(self.describe(secret_id))
 
     def replicate(self, secret_id: str, wanted: Mapping[str, str]) -> tuple[list[str], list[str]]:
         """Make the replicas those of `wanted` (region -> KMS key, '' for the AWS managed key), from what the
@@ -303,3 +297,15 @@ class SecretStore:
             self._call("replicate_secret_to_regions", SecretId=secret_id, AddReplicaRegions=regions,
                        ForceOverwriteReplicaSecret=False)
         return added, removed
+
+
+def replicas_of(description: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """A DescribeSecret answer's replicas: region -> (KMS key there, status: InSync, InProgress, or Failed and
+    why)."""
+    found = {}
+    for entry in description.get("ReplicationStatus") or ():
+        status = str(entry.get("Status", ""))
+        if status == "Failed" and entry.get("StatusMessage"):
+            status = f"Failed: {entry['StatusMessage']}"
+        found[str(entry["Region"])] = (str(entry.get("KmsKeyId") or ""), status)
+    return found
