@@ -170,9 +170,12 @@ def after_commit(steps: list[Step], store: Store, passwords: Passwords, report: 
 @dataclass
 class ApplyResult:
     plans: list[TargetPlan]
-    # One message per target that failed (what was applied there and what was not): the others went on.
-    failures: list[ProvisionerError] = field(default_factory=list)
-    failed: dict[str, ProvisionerError] = field(default_factory=dict)  # the same, by target
+    # Each target that failed, with what was applied there and what was not: the others went on.
+    failed: dict[str, ProvisionerError] = field(default_factory=dict)
+
+    @property
+    def failures(self) -> list[ProvisionerError]:
+        return list(self.failed.values())
 
     @property
     def totals(self) -> dict[str, int]:
@@ -216,6 +219,5 @@ def apply_all(manifest: Manifest, target_names: Iterable[str] | None, store: Sec
 
     outcomes = run_parallel(apply_one, targets, parallelism)
     return ApplyResult([o for o in outcomes if isinstance(o, TargetPlan)],
-                       failures=[o for o in outcomes if isinstance(o, ProvisionerError)],
                        failed={t.name: o for t, o in zip(targets, outcomes, strict=True)
                                if isinstance(o, ProvisionerError)})
